@@ -1,0 +1,36 @@
+/**
+ * The verifier seam between the queue workers and whatever decides a verdict (the SMTP engine in
+ * production, syntax-only in tests). A batch holds addresses of one or more domains; the verifier
+ * answers every address it was given, exactly once.
+ */
+import type { Verdict } from './verdict.ts';
+
+export interface AddressToVerify {
+  /** Normalised address used as the key everywhere: local part as written, domain as lower-case A-label. */
+  address: string;
+  local: string;
+  /** Lower-case A-label (punycode) domain. */
+  domain: string;
+  /** False when the local part has non-ASCII characters (needs SMTPUTF8 to probe). */
+  asciiLocal: boolean;
+}
+
+export interface VerifyBatch {
+  listId: string;
+  addresses: AddressToVerify[];
+  /** 1 for the first try; greylisting retries count up. */
+  attempt: number;
+  /** Greylisting retries allowed in total (the verifier answers 'retry' only while attempt < this). */
+  maxAttempts: number;
+}
+
+export type ProbeOutcome =
+  | { kind: 'verdict'; verdict: Verdict }
+  /** Not answered yet (greylisting): ask again after retryAfterMs; `verdict` is what to record if attempts run out. */
+  | { kind: 'retry'; retryAfterMs: number; verdict: Verdict };
+
+export interface BatchVerifier {
+  /** Must return one outcome for every address in the batch (keyed by `address`). */
+  verify(batch: VerifyBatch, signal?: AbortSignal): Promise<Map<string, ProbeOutcome>>;
+  close?(): Promise<void>;
+}

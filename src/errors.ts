@@ -1,0 +1,53 @@
+/**
+ * One error catalogue with stable codes (STYLE.md). Verdicts are values, not errors: a 550 5.1.1 is
+ * never thrown. Errors are for things that stop a command or a session: bad config, bad input files,
+ * a dead connection, Redis gone.
+ */
+
+export type HygieneErrorCode =
+  // configuration and command line
+  | 'CONFIG_INVALID'
+  | 'USAGE'
+  // input files
+  | 'INPUT_NOT_FOUND'
+  | 'INPUT_UNREADABLE'
+  | 'INPUT_EMPTY'
+  | 'INPUT_BINARY'
+  | 'INPUT_ENCODING'
+  | 'NO_EMAIL_COLUMN'
+  | 'EMAIL_COLUMN_NOT_FOUND'
+  // infrastructure
+  | 'REDIS_UNAVAILABLE'
+  | 'LIST_NOT_FOUND'
+  | 'LIST_FAILED'
+  // DNS
+  | 'DNS_FAILED'
+  // SMTP session (the engine turns these into verdicts for the addresses involved)
+  | 'SMTP_CONNECT_FAILED'
+  | 'SMTP_TIMEOUT'
+  | 'SMTP_GREETING_REJECTED'
+  | 'SMTP_EHLO_REJECTED'
+  | 'SMTP_CLOSED'
+  | 'SMTP_SERVICE_CLOSING'
+  | 'SMTP_PROTOCOL'
+  | 'SMTP_TLS_FAILED'
+  | 'SMTP_TLS_REQUIRED'
+  | 'SMTP_MAIL_REJECTED'
+  | 'SMTP_UNSAFE_INPUT';
+
+export class HygieneError extends Error {
+  readonly code: HygieneErrorCode;
+  /** Context for logs and reports: the command, the MX host, the server's reply, a file path... */
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(code: HygieneErrorCode, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HygieneError';
+    this.code = code;
+    this.context = Object.freeze({ ...context });
+  }
+}
+
+export function isHygieneError(err: unknown, code?: HygieneErrorCode): err is HygieneError {
+  return err instanceof HygieneError && (code === undefined || err.code === code);
+}
