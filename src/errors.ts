@@ -22,6 +22,8 @@ export type HygieneErrorCode =
   | 'LIST_FAILED'
   // DNS
   | 'DNS_FAILED'
+  // simulated mail world (src/world): a bad world description
+  | 'WORLD_SPEC_INVALID'
   // SMTP session (the engine turns these into verdicts for the addresses involved)
   | 'SMTP_CONNECT_FAILED'
   | 'SMTP_TIMEOUT'
