@@ -1,0 +1,145 @@
+/**
+ * Streams the records of a CSV file: file read stream → TextDecoder (any encoding, BOM stripped) →
+ * CsvRecordSplitter (record boundaries, size cap) → csv-parse (the cells of each record).
+ * Memory is bounded by the read chunk size plus `maxRecordBytes`, never by the file size.
+ *
+ * Row identity: `index` is the 0-based ordinal of the record in the file, header excluded, counting
+ * EVERY record — blank lines and malformed records included. Boundaries depend only on the bytes of
+ * the file and the sniffed delimiter/encoding, so a second pass over the same file yields the same
+ * indexes (the collector joins verdicts to rows by index).
+ *
+ * Nothing is dropped silently: blank lines come out with `blank: true` and no cells, ragged rows
+ * come out with whatever cells they have (the consumer flags them), and malformed records
+ * (too large, unterminated quote) come out with `problem` set and no cells.
+ */
+import { createReadStream } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { fileError, type SniffedInput } from './input-sniffer.ts';
+import { CsvRecordSplitter, type MalformedProblem } from './record-splitter.ts';
+
+/** Default cap on one record: 1 MiB. Above it the record is reported and skipped. */
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+export interface CsvRowProblem {
+  code: MalformedProblem | 'unparseable';
+  /** A sentence a person understands. */
+  detail: string;
+  /** The record's text (only the start of it for `record_too_large`). */
+  raw: string;
+}
+
+export interface CsvRow {
+  /** 0-based data row index, header excluded; stable across passes over the same file. */
+  index: number;
+  /** 1-based physical line where the record starts (for messages). */
+  line: number;
+  /** The cells as written (unquoted, unescaped); [] for a blank or malformed record. */
+  cells: string[];
+  /** The line was empty. */
+  blank: boolean;
+  problem?: CsvRowProblem;
+}
+
+export interface CsvRowsOptions {
+  sniffed: SniffedInput;
+  /** Whether the first record is a header (see findEmailColumn). Default true. */
+  hasHeader?: boolean;
+  maxRecordBytes?: number;
+}
+
+export interface CsvRows extends AsyncIterable<CsvRow> {
+  /** The header cells, or null when the file has no header row. */
+  readonly header: string[] | null;
+}
+
+/** Reads the header (when there is one) and returns the data rows as a one-shot async iterable. */
+export async function openCsvRows(path: string, options: CsvRowsOptions): Promise<CsvRows> {
+  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+  let header: string[] | null = null;
+  if (options.hasHeader ?? true) {
+    const first = await records.next();
+    header = first.done ? [] : first.value.cells;
+  }
+  let used = false;
+  return {
+    header,
+    [Symbol.asyncIterator]() {
+      if (used) throw new Error('openCsvRows: the rows can be iterated only once; open the file again.');
+      used = true;
+      return renumber(records, header === null ? 0 : 1);
+    },
+  };
+}
+
+/** The first `limit` records of the file (header included), for header and column detection. */
+export async function readCsvSample(path: string, sniffed: SniffedInput, limit = 200): Promise<CsvRow[]> {
+  const rows: CsvRow[] = [];
+  const records = readRecords(path, sniffed, DEFAULT_MAX_RECORD_BYTES);
+  try {
+    for await (const row of records) {
+      rows.push(row);
+      if (rows.length >= limit) break;
+    }
+  } finally {
+    await records.return(undefined);
+  }
+  return rows;
+}
+
+async function* renumber(records: AsyncGenerator<CsvRow>, offset: number): AsyncGenerator<CsvRow> {
+  for await (const row of records) yield { ...row, index: row.index - offset };
+}
+
+async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes: number): AsyncGenerator<CsvRow> {
+  // highWaterMark 64 KiB: small enough to keep memory flat, large enough for throughput.
+  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
+  // ignoreBOM false: the decoder strips a leading BOM, which is what we want for every encoding.
+  const decoder = new TextDecoder(sniffed.encoding, { ignoreBOM: false });
+  const splitter = new CsvRecordSplitter(sniffed.delimiter, maxRecordBytes);
+  const toRow = rowMaker(sniffed.delimiter);
+  let index = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      for (const record of splitter.push(decoder.decode(chunk, { stream: true }))) yield toRow(record, index++);
+    }
+  } catch (err) {
+    throw (err as NodeJS.ErrnoException).code ? fileError(err, path) : err;
+  } finally {
+    stream.destroy();
+  }
+  const tail = decoder.decode();
+  const last = [...(tail === '' ? [] : splitter.push(tail)), ...splitter.end()];
+  for (const record of last) yield toRow(record, index++);
+}
+
+function rowMaker(delimiter: string) {
+  // Per-record csv-parse: the splitter guarantees balanced quotes and no unquoted line break,
+  // so exactly one record comes back.
+  const options = {
+    delimiter,
+    bom: false,
+    relax_quotes: true,
+    relax_column_count: true,
+    skip_empty_lines: false,
+  } as const;
+  return (record: ReturnType<CsvRecordSplitter['push']>[number], index: number): CsvRow => {
+    if (record.kind === 'malformed') {
+      return { index, line: record.line, cells: [], blank: false, problem: { code: record.problem, detail: record.detail, raw: record.text } };
+    }
+    if (record.text === '') return { index, line: record.line, cells: [], blank: true };
+    try {
+      const parsed = parse(record.text, options) as string[][];
+      const cells = parsed[0];
+      if (parsed.length === 1 && cells) return { index, line: record.line, cells, blank: false };
+      throw new Error(`expected one record, got ${parsed.length}`);
+    } catch (err) {
+      return {
+        index,
+        line: record.line,
+        cells: [],
+        blank: false,
+        problem: { code: 'unparseable', detail: `This record could not be read as CSV (${(err as Error).message}).`, raw: record.text },
+      };
+    }
+  };
+}
