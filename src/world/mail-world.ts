@@ -1,0 +1,103 @@
+/**
+ * Starts a whole simulated mail world: the DNS server and one Postfix-like MTA per MX host, all MTAs
+ * on the same port on their own 127.x.y.z address (so an engine that always dials port N, like a
+ * real one dials 25, finds every host).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { HygieneError } from '../errors.ts';
+import { startSimDnsServer, type SimDnsServer, type SimDnsStats } from './sim-dns-server.ts';
+import { startSimMta, type MtaStats, type SimMta, type TranscriptEvent } from './sim-mta.ts';
+import { parseWorldSpec, type WorldSpec } from './world-spec.ts';
+
+export interface MailWorldOptions {
+  /** Port shared by every MTA; 0/absent = one that is free on every host IP. */
+  smtpPort?: number;
+  /** Port of the DNS server (UDP+TCP on 127.0.0.1); 0/absent = a free one. */
+  dnsPort?: number;
+  /** STARTTLS certificate; default: the files named in spec.tls, if any. */
+  tls?: { cert: string | Buffer; key: string | Buffer } | null;
+  onTranscript?: (event: TranscriptEvent) => void;
+  /** Clock for greylisting. Default Date.now. */
+  now?: () => number;
+}
+
+export interface MailWorld {
+  spec: WorldSpec;
+  /** ["127.0.0.1:PORT"]: hand to createDnsMxResolver({ servers }). */
+  dnsServers: string[];
+  smtpPort: number;
+  /** Live per-MX-host counters, keyed by host name. */
+  stats(): Record<string, MtaStats>;
+  dnsStats(): SimDnsStats;
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads and validates a world JSON file; `tls` file paths are resolved against the file's folder.
+ * Throws WORLD_SPEC_INVALID listing every problem.
+ */
+export async function loadWorldSpecFile(file: string): Promise<WorldSpec> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new HygieneError('WORLD_SPEC_INVALID', `Cannot read the world description ${file}: ${(err as Error).message}`, { file }, { cause: err });
+  }
+  const spec = parseWorldSpec(raw);
+  if (spec.tls === null) return spec;
+  const dir = path.dirname(path.resolve(file));
+  return { ...spec, tls: { certFile: path.resolve(dir, spec.tls.certFile), keyFile: path.resolve(dir, spec.tls.keyFile) } };
+}
+
+export async function startMailWorld(spec: WorldSpec, options: MailWorldOptions = {}): Promise<MailWorld> {
+  let tlsMaterial = options.tls ?? null;
+  if (options.tls === undefined && spec.tls !== null) {
+    tlsMaterial = { cert: await readFile(spec.tls.certFile), key: await readFile(spec.tls.keyFile) };
+  }
+  const dns = await startSimDnsServer(spec, { port: options.dnsPort ?? 0 });
+  let mtas: SimMta[];
+  try {
+    mtas = await startMtas(spec, options, tlsMaterial);
+  } catch (err) {
+    await dns.stop();
+    throw err;
+  }
+  const smtpPort = mtas[0]?.port ?? options.smtpPort ?? 0;
+  let stopped: Promise<void> | null = null;
+  return {
+    spec,
+    dnsServers: [dns.address],
+    smtpPort,
+    stats: () => Object.fromEntries(mtas.map((m) => [m.hostname, m.stats])),
+    dnsStats: () => dns.stats,
+    stop: () => {
+      // Runs once; a failing step does not keep the others from running.
+      stopped ??= Promise.allSettled([dns.stop(), ...mtas.map((m) => m.stop())]).then(() => undefined);
+      return stopped;
+    },
+  };
+}
+
+async function startMtas(spec: WorldSpec, options: MailWorldOptions, tls: MailWorldOptions['tls']): Promise<SimMta[]> {
+  const names = Object.keys(spec.mxHosts);
+  // Listening hosts first, so the port is chosen by a real bind, not by a refusing host.
+  names.sort((a, b) => Number(spec.mxHosts[a]?.behaviour.refuse) - Number(spec.mxHosts[b]?.behaviour.refuse));
+  const fixed = options.smtpPort !== undefined && options.smtpPort !== 0;
+  for (let attempt = 0; ; attempt++) {
+    const started: SimMta[] = [];
+    let port = fixed ? (options.smtpPort ?? 0) : 0;
+    try {
+      for (const name of names) {
+        const mta = await startSimMta(spec, name, { port, tls, onTranscript: options.onTranscript, now: options.now });
+        port = mta.port;
+        started.push(mta);
+      }
+      return started;
+    } catch (err) {
+      await Promise.allSettled(started.map((m) => m.stop()));
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (fixed || !inUse || attempt >= 20) throw err;
+    }
+  }
+}
