@@ -1,0 +1,610 @@
+/**
+ * One SMTP client connection to one MX: connect, greeting, EHLO (HELO fallback), optional
+ * STARTTLS, then `exchange()` for MAIL/RCPT/RSET groups, then QUIT. It never sends DATA.
+ *
+ * The protocol is an explicit queue of expected replies (STYLE.md, like nodemailer's
+ * `_responseActions`): every command written pushes one handler; every complete reply from the
+ * server shifts one. A reply with no handler waiting is a protocol error, except an unsolicited 421
+ * (RFC 5321 §3.8: the server may announce it is closing at any time). Any failure — socket error,
+ * close, timeout, protocol error, 421 — ends the session: the socket is destroyed, the timer
+ * cleared, and every waiting handler is rejected with the same coded error. Nothing is left running.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import type { SmtpReply } from '../domain/smtp-reply.ts';
+import { replyToText } from '../domain/smtp-reply.ts';
+import { HygieneError, isHygieneError, type HygieneErrorCode } from '../errors.ts';
+import { ReplyParser } from './reply-parser.ts';
+import { assertSafeCommandLine, commandVerb, ehlo, helo, quit as quitCommand, starttls } from './smtp-commands.ts';
+
+export interface SmtpTimeouts {
+  /** TCP connect. Default 10 s. */
+  connectMs: number;
+  /** From connected to the final line of the 220 greeting. Default 30 s (RFC 5321 §4.5.3.2.1 says 5 min). */
+  greetingMs: number;
+  /** Per reply: from sending a command (or receiving the previous reply of a group) to its reply;
+   * also bounds the TLS handshake. Default 30 s. */
+  commandMs: number;
+}
+
+export const DEFAULT_SMTP_TIMEOUTS: Readonly<SmtpTimeouts> = Object.freeze({
+  connectMs: 10_000,
+  greetingMs: 30_000,
+  commandMs: 30_000,
+});
+
+export interface TranscriptEntry {
+  direction: 'client' | 'server' | 'info';
+  /** One command line (no CRLF), one complete reply (its `raw`), or a note from us. */
+  text: string;
+  /** Milliseconds since `SmtpSession.open` was called. */
+  atMs: number;
+}
+
+export interface SmtpSessionOptions {
+  /** IP or hostname to connect to (the engine passes an IP it resolved). */
+  host: string;
+  port: number;
+  /** MX hostname, for TLS SNI and logs. */
+  serverName: string;
+  /** EHLO/HELO name: a FQDN or an address literal. Checked before connecting. */
+  heloName: string;
+  /** Optional source address to bind. */
+  localAddress?: string;
+  /** 'opportunistic': STARTTLS when advertised; 'required': fail without it; 'off': never. */
+  tls: 'opportunistic' | 'required' | 'off';
+  /** Default false: MX certificates are often self-signed; TLS here is for privacy only. */
+  tlsRejectUnauthorized?: boolean;
+  timeouts: SmtpTimeouts;
+  onTranscript?: (entry: TranscriptEntry) => void;
+}
+
+/** Why an exchange failed, with the replies that did arrive (in command order) before it failed. */
+export class SmtpExchangeError extends HygieneError {
+  readonly answered: SmtpReply[];
+
+  constructor(
+    code: HygieneErrorCode,
+    message: string,
+    answered: SmtpReply[],
+    context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, context, options);
+    this.name = 'SmtpExchangeError';
+    this.answered = answered;
+  }
+}
+
+/** RFC 2920 §3.1: these may appear anywhere in a pipelined group; anything else only last. */
+const GROUPABLE = new Set(['MAIL', 'RCPT', 'RSET']);
+
+interface ExpectedReply {
+  /** The command line this reply answers ('<greeting>' for the banner). */
+  command: string;
+  timeoutMs: number;
+  onReply: (reply: SmtpReply) => void;
+  onFail: (err: HygieneError) => void;
+}
+
+const noop = (): void => {};
+
+export class SmtpSession {
+  /** Upper-case EHLO keywords, e.g. PIPELINING, SMTPUTF8, SIZE, 8BITMIME. Empty after HELO. */
+  get extensions(): ReadonlySet<string> {
+    return this._extensions;
+  }
+  /** True only if EHLO (not HELO) advertised PIPELINING (RFC 2920 §3). */
+  get supportsPipelining(): boolean {
+    return this.usedEhlo && this._extensions.has('PIPELINING');
+  }
+  get supportsSmtputf8(): boolean {
+    return this.usedEhlo && this._extensions.has('SMTPUTF8');
+  }
+  get tlsActive(): boolean {
+    return this._tlsActive;
+  }
+  get greeting(): SmtpReply {
+    return this._greeting;
+  }
+  /** Command lines written to the socket (EHLO and QUIT included). */
+  get commandsSent(): number {
+    return this._commandsSent;
+  }
+  /** Times we waited for the server: connect+greeting = 1, each command or pipelined group = 1. */
+  get roundTrips(): number {
+    return this._roundTrips;
+  }
+  get closed(): boolean {
+    return this._closed;
+  }
+  /** Why the session ended (undefined while open). */
+  get closeReason(): HygieneError | undefined {
+    return this.failure;
+  }
+
+  private readonly options: SmtpSessionOptions;
+  private readonly timeouts: SmtpTimeouts;
+  private readonly startedAt: number;
+  private socket: net.Socket;
+  private parser = new ReplyParser();
+  private readonly expected: ExpectedReply[] = [];
+  private replyTimer: NodeJS.Timeout | undefined;
+  private failure: HygieneError | undefined;
+  private _closed = false;
+  private _extensions = new Set<string>();
+  private usedEhlo = false;
+  private _tlsActive = false;
+  private _greeting: SmtpReply = { code: 0, lines: [], raw: '' };
+  private _commandsSent = 0;
+  private _roundTrips = 0;
+  /** Set when STARTTLS got its 220: stop reading plaintext; everything after it is discarded. */
+  private upgrading = false;
+  /** Serialises exchange() and quit() calls so groups never interleave on the wire. */
+  private lane: Promise<unknown> = Promise.resolve();
+
+  private constructor(options: SmtpSessionOptions, timeouts: SmtpTimeouts, socket: net.Socket, startedAt: number) {
+    this.options = options;
+    this.timeouts = timeouts;
+    this.startedAt = startedAt;
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  /**
+   * Connect, read the greeting, EHLO (or HELO), STARTTLS when possible, EHLO again.
+   * Rejects with HygieneError: SMTP_UNSAFE_INPUT (bad heloName, before connecting),
+   * SMTP_CONNECT_FAILED, SMTP_TIMEOUT (context.phase 'connect' | 'greeting' | command),
+   * SMTP_GREETING_REJECTED ({reply}), SMTP_EHLO_REJECTED ({reply}), SMTP_SERVICE_CLOSING,
+   * SMTP_CLOSED, SMTP_PROTOCOL, SMTP_TLS_REQUIRED, SMTP_TLS_FAILED. The socket is closed on failure.
+   */
+  static async open(options: SmtpSessionOptions): Promise<SmtpSession> {
+    const startedAt = performance.now();
+    const timeouts: SmtpTimeouts = { ...DEFAULT_SMTP_TIMEOUTS, ...options.timeouts };
+    ehlo(options.heloName); // throws SMTP_UNSAFE_INPUT before any network work
+    const socket = await connectSocket(options, timeouts.connectMs);
+    const session = new SmtpSession(options, timeouts, socket, startedAt);
+    session.note(`connected to ${options.serverName} [${options.host}]:${options.port}`);
+    try {
+      await session.handshake();
+      return session;
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Send commands and collect one reply per command, in order. With PIPELINING (after EHLO only)
+   * MAIL/RCPT/RSET go out as one group, a final other command may close the group (RFC 2920 §3.1);
+   * otherwise one command at a time. Every reply is returned, whatever its code: judging them is
+   * the caller's job. Rejects with SmtpExchangeError (answered = replies received before the
+   * failure): SMTP_SERVICE_CLOSING (context.reply is the 421), SMTP_CLOSED, SMTP_TIMEOUT,
+   * SMTP_PROTOCOL, SMTP_UNSAFE_INPUT (nothing sent; the session stays usable).
+   */
+  exchange(commands: string[]): Promise<SmtpReply[]> {
+    const run = this.lane.then(() => this.runExchange([...commands]));
+    this.lane = run.catch(noop);
+    return run;
+  }
+
+  /** QUIT, wait up to commandMs for 221, then close. Never throws. */
+  async quit(): Promise<void> {
+    const run = this.lane.then(async () => {
+      if (this._closed) return;
+      try {
+        await this.request([quitCommand()], this.timeouts.commandMs);
+      } catch {
+        // Best effort: whatever the server does, we close below.
+      }
+      this.close();
+    });
+    this.lane = run.catch(noop);
+    await run.catch(noop);
+  }
+
+  /** Destroy the socket immediately. Never throws. Idempotent. */
+  close(): void {
+    this.fail(new HygieneError('SMTP_CLOSED', 'The session was closed by this program.', this.context()));
+  }
+
+  // ----------------------------------------------------------------------------------- handshake
+
+  private async handshake(): Promise<void> {
+    let greeting: SmtpReply | undefined;
+    try {
+      [greeting] = await this.expectReplies(['<greeting>'], this.timeouts.greetingMs);
+    } catch (err) {
+      const reply = (err as HygieneError).context.reply as SmtpReply | undefined;
+      if (!isHygieneError(err, 'SMTP_SERVICE_CLOSING') || !reply) throw err;
+      // "421 Service not available" as the greeting (RFC 5321 §3.1): the session is already closed.
+      this._greeting = reply;
+      throw new HygieneError('SMTP_GREETING_REJECTED', `The mail server refused the connection: ${replyToText(reply)}`, {
+        ...this.context(),
+        reply,
+      });
+    }
+    if (!greeting) throw this.protocolError('No greeting.');
+    this._greeting = greeting;
+    if (greeting.code !== 220) {
+      await this.quit();
+      throw new HygieneError('SMTP_GREETING_REJECTED', `The mail server refused the connection: ${replyToText(greeting)}`, {
+        ...this.context(),
+        reply: greeting,
+      });
+    }
+    await this.hello();
+    if (this.options.tls === 'off') return;
+    if (!this._extensions.has('STARTTLS')) {
+      if (this.options.tls === 'required') {
+        await this.quit();
+        throw new HygieneError('SMTP_TLS_REQUIRED', 'The mail server does not offer STARTTLS and TLS is required.', this.context());
+      }
+      return;
+    }
+    const [reply] = await this.request([starttls()], this.timeouts.commandMs);
+    if (!reply || reply.code !== 220) {
+      if (this.options.tls === 'required') {
+        await this.quit();
+        throw new HygieneError('SMTP_TLS_FAILED', `The mail server refused STARTTLS: ${reply ? replyToText(reply) : ''}`, {
+          ...this.context(),
+          reply,
+        });
+      }
+      this.note('STARTTLS refused; continuing without TLS');
+      return;
+    }
+    await this.upgradeToTls();
+    // RFC 3207 §4.2: forget everything learned before TLS and ask again.
+    this._extensions = new Set();
+    this.usedEhlo = false;
+    await this.hello();
+  }
+
+  /** EHLO; on 500/502 (command not recognised/implemented) fall back to HELO (RFC 5321 §4.1.1.1). */
+  private async hello(): Promise<void> {
+    const [reply] = await this.request([ehlo(this.options.heloName)], this.timeouts.commandMs);
+    if (reply && reply.code >= 200 && reply.code < 300) {
+      this.usedEhlo = true;
+      this._extensions = parseExtensions(reply);
+      return;
+    }
+    if (reply && (reply.code === 500 || reply.code === 502)) {
+      const [heloReply] = await this.request([helo(this.options.heloName)], this.timeouts.commandMs);
+      if (heloReply && heloReply.code >= 200 && heloReply.code < 300) {
+        this.usedEhlo = false;
+        this._extensions = new Set();
+        return;
+      }
+      await this.quit();
+      throw new HygieneError('SMTP_EHLO_REJECTED', `The mail server refused HELO: ${heloReply ? replyToText(heloReply) : ''}`, {
+        ...this.context(),
+        command: 'HELO',
+        reply: heloReply,
+      });
+    }
+    await this.quit();
+    throw new HygieneError('SMTP_EHLO_REJECTED', `The mail server refused EHLO: ${reply ? replyToText(reply) : ''}`, {
+      ...this.context(),
+      command: 'EHLO',
+      reply,
+    });
+  }
+
+  private upgradeToTls(): Promise<void> {
+    const plain = this.socket;
+    this.detach(plain);
+    // Keep a listener so a late error on the plain socket can never become an uncaught exception.
+    plain.on('error', noop);
+    // RFC 3207 §6: discard anything the server sent after its 220 and before the handshake.
+    this.parser = new ReplyParser();
+    return new Promise<void>((resolve, reject) => {
+      const serverName = this.options.serverName;
+      const secure = tls.connect({
+        socket: plain,
+        servername: net.isIP(serverName) === 0 ? serverName : undefined,
+        rejectUnauthorized: this.options.tlsRejectUnauthorized ?? false,
+      });
+      this.socket = secure;
+      let settled = false;
+      const finish = (err?: HygieneError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        secure.off('secureConnect', onSecure);
+        secure.off('error', onError);
+        secure.off('close', onClose);
+        if (err) {
+          secure.on('error', noop);
+          secure.destroy();
+          this.fail(err);
+          reject(err);
+          return;
+        }
+        this.upgrading = false;
+        this._tlsActive = true;
+        this.attach(secure);
+        this.note(`TLS established (${secure.getProtocol() ?? 'unknown protocol'}, ${secure.getCipher()?.name ?? 'unknown cipher'})`);
+        resolve();
+      };
+      const tlsFailed = (message: string, cause?: unknown): HygieneError =>
+        new HygieneError('SMTP_TLS_FAILED', message, this.context(), cause === undefined ? undefined : { cause });
+      const onSecure = (): void => finish();
+      const onError = (err: Error): void => finish(tlsFailed(`The TLS handshake failed: ${err.message}`, err));
+      const onClose = (): void => finish(tlsFailed('The connection closed during the TLS handshake.'));
+      const timer = setTimeout(() => finish(tlsFailed(`The TLS handshake took longer than ${this.timeouts.commandMs} ms.`)), this.timeouts.commandMs);
+      secure.once('secureConnect', onSecure);
+      secure.on('error', onError);
+      secure.once('close', onClose);
+    });
+  }
+
+  // -------------------------------------------------------------------------------- exchange
+
+  private async runExchange(commands: string[]): Promise<SmtpReply[]> {
+    for (const line of commands) {
+      try {
+        assertSafeCommandLine(line);
+        const verb = commandVerb(line);
+        if (verb === 'STARTTLS' || verb === 'EHLO' || verb === 'HELO') {
+          throw new HygieneError('SMTP_UNSAFE_INPUT', `${verb} is handled by SmtpSession.open, not exchange().`);
+        }
+      } catch (err) {
+        const e = err as HygieneError;
+        throw new SmtpExchangeError('SMTP_UNSAFE_INPUT', e.message, [], { ...this.context(), ...e.context }, { cause: err });
+      }
+    }
+    const answered: SmtpReply[] = [];
+    for (const group of this.groups(commands)) {
+      try {
+        answered.push(...(await this.request(group, this.timeouts.commandMs)));
+      } catch (err) {
+        const e = err as SmtpExchangeError;
+        throw new SmtpExchangeError(e.code, e.message, [...answered, ...e.answered], { ...e.context }, { cause: e.cause });
+      }
+    }
+    return answered;
+  }
+
+  /** Split commands into groups sent without waiting: one per command unless PIPELINING. */
+  private groups(commands: string[]): string[][] {
+    if (!this.supportsPipelining) return commands.map((c) => [c]);
+    const groups: string[][] = [];
+    let current: string[] = [];
+    for (const command of commands) {
+      current.push(command);
+      if (!GROUPABLE.has(commandVerb(command))) {
+        groups.push(current);
+        current = [];
+      }
+    }
+    if (current.length > 0) groups.push(current);
+    return groups;
+  }
+
+  // ------------------------------------------------------------------------- reply machinery
+
+  /** Write lines as one group and wait for one reply per line. Rejects with SmtpExchangeError. */
+  private request(lines: string[], timeoutMs: number): Promise<SmtpReply[]> {
+    for (const line of lines) assertSafeCommandLine(line); // last guard: never DATA/BDAT/CRLF
+    const replies = this.expectReplies(lines, timeoutMs);
+    if (!this._closed) {
+      for (const line of lines) this.emit('client', line);
+      this._commandsSent += lines.length;
+      this.socket.write(lines.map((l) => `${l}\r\n`).join(''));
+    }
+    return replies;
+  }
+
+  /** Push one handler per label; resolve with all replies, or reject once with what arrived. */
+  private expectReplies(labels: string[], timeoutMs: number): Promise<SmtpReply[]> {
+    return new Promise<SmtpReply[]>((resolve, reject) => {
+      const replies: SmtpReply[] = [];
+      if (this._closed) {
+        reject(this.exchangeError(this.failure, replies));
+        return;
+      }
+      this._roundTrips += 1;
+      let settled = false;
+      const onFail = (err: HygieneError): void => {
+        if (settled) return;
+        settled = true;
+        reject(this.exchangeError(err, replies));
+      };
+      labels.forEach((command, index) => {
+        this.expected.push({
+          command,
+          timeoutMs,
+          onReply: (reply) => {
+            replies.push(reply);
+            if (index === labels.length - 1 && !settled) {
+              settled = true;
+              resolve(replies);
+            }
+          },
+          onFail,
+        });
+      });
+      if (labels.length === 0) resolve(replies);
+      if (this.replyTimer === undefined) this.armTimer();
+    });
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this._closed || this.upgrading) return;
+    let replies: SmtpReply[];
+    try {
+      replies = this.parser.push(chunk);
+    } catch (err) {
+      this.fail(err instanceof HygieneError ? withContext(err, this.context()) : this.protocolError(String(err)));
+      return;
+    }
+    for (const reply of replies) {
+      // After a failure or a STARTTLS 220, the rest of this chunk is not to be trusted.
+      if (this._closed || this.upgrading) return;
+      this.emit('server', reply.raw);
+      this.dispatch(reply);
+    }
+  };
+
+  private dispatch(reply: SmtpReply): void {
+    if (reply.code === 421) {
+      // RFC 5321 §3.8: the server is closing the channel; send nothing more. Every waiting
+      // handler (this reply's included) is rejected with the 421 attached.
+      const head = this.expected[0];
+      this.fail(
+        new HygieneError('SMTP_SERVICE_CLOSING', `The mail server is closing the connection: ${replyToText(reply)}`, {
+          ...this.context(),
+          command: head?.command,
+          reply,
+        }),
+      );
+      return;
+    }
+    const handler = this.expected.shift();
+    if (!handler) {
+      this.fail(this.protocolError(`The mail server sent a reply nobody asked for: ${replyToText(reply)}`, { reply }));
+      return;
+    }
+    if (verbOf(handler.command) === 'STARTTLS' && reply.code === 220) {
+      // RFC 3207 §6: stop reading plaintext now; bytes already buffered are dropped in upgradeToTls.
+      this.upgrading = true;
+      if (this.parser.hasPartial) this.note('discarded bytes received after the STARTTLS reply');
+    }
+    this.armTimer();
+    handler.onReply(reply);
+  }
+
+  private armTimer(): void {
+    if (this.replyTimer !== undefined) clearTimeout(this.replyTimer);
+    this.replyTimer = undefined;
+    const head = this.expected[0];
+    if (!head || this._closed) return;
+    this.replyTimer = setTimeout(() => {
+      this.replyTimer = undefined;
+      const phase = head.command === '<greeting>' ? 'greeting' : verbOf(head.command);
+      this.fail(
+        new HygieneError('SMTP_TIMEOUT', `No reply from the mail server within ${head.timeoutMs} ms (${phase}).`, {
+          ...this.context(),
+          phase,
+          command: head.command,
+          timeoutMs: head.timeoutMs,
+        }),
+      );
+    }, head.timeoutMs);
+  }
+
+  /** End the session once: destroy the socket, clear the timer, reject every waiting handler. */
+  private fail(err: HygieneError): void {
+    if (this._closed) return;
+    this._closed = true;
+    this.failure = err;
+    if (this.replyTimer !== undefined) clearTimeout(this.replyTimer);
+    this.replyTimer = undefined;
+    this.detach(this.socket);
+    this.socket.on('error', noop);
+    this.socket.destroy();
+    if (err.code !== 'SMTP_CLOSED' || this.expected.length > 0) this.note(`session ended: ${err.code}: ${err.message}`);
+    const pending = this.expected.splice(0);
+    for (const handler of pending) handler.onFail(err);
+  }
+
+  private readonly onError = (err: Error): void => {
+    this.fail(new HygieneError('SMTP_CLOSED', `The connection failed: ${err.message}`, this.context(), { cause: err }));
+  };
+
+  private readonly onClose = (): void => {
+    this.fail(new HygieneError('SMTP_CLOSED', 'The mail server closed the connection.', this.context()));
+  };
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onData);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+  }
+
+  private exchangeError(err: HygieneError | undefined, answered: SmtpReply[]): SmtpExchangeError {
+    if (!err) return new SmtpExchangeError('SMTP_CLOSED', 'The session is closed.', [...answered], this.context());
+    return new SmtpExchangeError(err.code, err.message, [...answered], { ...err.context }, { cause: err.cause ?? err });
+  }
+
+  private protocolError(message: string, extra: Record<string, unknown> = {}): HygieneError {
+    return new HygieneError('SMTP_PROTOCOL', message, { ...this.context(), ...extra });
+  }
+
+  private context(): Record<string, unknown> {
+    return { mx: this.options.serverName, host: this.options.host, port: this.options.port };
+  }
+
+  private note(text: string): void {
+    this.emit('info', text);
+  }
+
+  private emit(direction: TranscriptEntry['direction'], text: string): void {
+    const sink = this.options.onTranscript;
+    if (!sink) return;
+    try {
+      sink({ direction, text, atMs: Math.round(performance.now() - this.startedAt) });
+    } catch {
+      // A logging callback must never break the protocol.
+    }
+  }
+}
+
+function connectSocket(options: SmtpSessionOptions, connectMs: number): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    const context = { mx: options.serverName, host: options.host, port: options.port };
+    const socket = net.connect({
+      host: options.host,
+      port: options.port,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
+    socket.setNoDelay(true);
+    const done = (err?: HygieneError): void => {
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      if (err) {
+        socket.on('error', noop);
+        socket.destroy();
+        reject(err);
+      } else {
+        resolve(socket);
+      }
+    };
+    const onConnect = (): void => done();
+    const onError = (err: Error): void =>
+      done(new HygieneError('SMTP_CONNECT_FAILED', `Could not connect to ${options.serverName}: ${err.message}`, context, { cause: err }));
+    const timer = setTimeout(
+      () => done(new HygieneError('SMTP_TIMEOUT', `Could not connect to ${options.serverName} within ${connectMs} ms.`, { ...context, phase: 'connect' })),
+      connectMs,
+    );
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+  });
+}
+
+/** EHLO reply lines after the first: keyword [params]. */
+function parseExtensions(reply: SmtpReply): Set<string> {
+  const keywords = new Set<string>();
+  for (const line of reply.lines.slice(1)) {
+    const keyword = /^[A-Za-z0-9][A-Za-z0-9-]*/.exec(line.trim())?.[0];
+    if (keyword) keywords.add(keyword.toUpperCase());
+  }
+  return keywords;
+}
+
+function verbOf(command: string): string {
+  return commandVerb(command);
+}
+
+function withContext(err: HygieneError, context: Record<string, unknown>): HygieneError {
+  return new HygieneError(err.code, err.message, { ...context, ...err.context }, { cause: err.cause });
+}
