@@ -1,7 +1,8 @@
 /**
  * Writes CSV rows with csv-stringify: the original cells unchanged (quoted only where CSV needs it)
  * plus the columns we append (status, reason, detail...). Output is UTF-8 whatever the input
- * encoding was, with the input's delimiter and line ending.
+ * encoding was, with the input's delimiter and line ending. Cells containing the delimiter, a quote,
+ * CR or LF are quoted (CR and LF whatever the output line ending is).
  *
  * Formula injection (OWASP CSV Injection): appended cells are always neutralised (they can carry
  * text from remote SMTP servers). Original cells are neutralised only when `neutraliseFormulas` is
@@ -48,6 +49,9 @@ export function createCsvWriter(stream: Writable, options: CsvWriterOptions): Cs
   const stringifier = stringify({
     delimiter: options.delimiter,
     record_delimiter: options.lineEnding,
+    // csv-stringify turns this off whenever record_delimiter is given, so a cell with a bare "\n"
+    // would be written unquoted into a CRLF file and split the row on the next read. Always quote.
+    quote_record_delimiter: true,
     bom: options.bom ?? false,
     eof: true,
   });
