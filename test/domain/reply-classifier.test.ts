@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { classifyReply, type ReplyClass } from '../../src/domain/reply-classifier.ts';
+import type { SmtpCommand, SmtpReply } from '../../src/domain/smtp-reply.ts';
+import { createReplyParser } from '../../src/smtp/reply-parser.ts';
+
+/** Build the reply the way the session does: through the real parser, from the wire text. */
+function reply(wire: string): SmtpReply {
+  const replies = createReplyParser().push(wire.endsWith('\n') ? wire : `${wire}\r\n`);
+  expect(replies).toHaveLength(1);
+  return replies[0] as SmtpReply;
+}
+
+type Expected = ReplyClass['kind'] | `temporary:${string}` | `${'undeliverable' | 'risky' | 'unknown' | 'deliverable'}/${string}`;
+
+function summary(c: ReplyClass): string {
+  if (c.kind === 'verdict') return `${c.status}/${c.reason}`;
+  if (c.kind === 'temporary') return `temporary:${c.reason}`;
+  return c.kind;
+}
+
+const GMAIL_NO_SUCH_USER =
+  '550-5.1.1 The email account that you tried to reach does not exist. Please try\r\n' +
+  "550-5.1.1 double-checking the recipient's email address for typos or\r\n" +
+  '550-5.1.1 unnecessary spaces. For more information, go to\r\n' +
+  '550 5.1.1  https://support.google.com/mail/?p=NoSuchUser d2-20020a05600c34c200b0040e3b5e8b57si1234567wmq.123 - gsmtp\r\n';
+const GMAIL_RATE =
+  '450-4.2.1 The user you are trying to contact is receiving mail at a rate that\r\n' +
+  '450-4.2.1 prevents additional messages from being delivered. Please resend your\r\n' +
+  '450-4.2.1 message at a later time. If the user is able to receive mail at that\r\n' +
+  '450-4.2.1 time, your message will be delivered. For more information, go to\r\n' +
+  '450 4.2.1  https://support.google.com/mail/?p=ReceivingRate a1si123 - gsmtp\r\n';
+const GMAIL_OVER_QUOTA =
+  '552-5.2.2 The recipient\'s inbox is out of storage space and inactive. Please\r\n' +
+  '552-5.2.2 direct the recipient to\r\n' +
+  '552 5.2.2  https://support.google.com/mail/?p=OverQuotaPerm a1si123 - gsmtp\r\n';
+const GMAIL_OVER_QUOTA_TEMP =
+  '452-4.2.2 The email account that you tried to reach is over quota. Please direct\r\n' +
+  '452 4.2.2 the recipient to https://support.google.com/mail/?p=OverQuotaTemp a1si123 - gsmtp\r\n';
+const GMAIL_DISABLED =
+  '550-5.2.1 The email account that you tried to reach is disabled. Learn more at\r\n' +
+  '550 5.2.1  https://support.google.com/mail/?p=DisabledUser a1si123 - gsmtp\r\n';
+
+const RCPT_TABLE: Array<[string, string, Expected]> = [
+  ['Postfix local table', '550 5.1.1 <x@d>: Recipient address rejected: User unknown in local recipient table', 'undeliverable/mailbox_not_found'],
+  ['Postfix virtual table', '550 5.1.1 <x@d>: Recipient address rejected: User unknown in virtual mailbox table', 'undeliverable/mailbox_not_found'],
+  ['Postfix relay table', '550 5.1.1 <x@d>: Recipient address rejected: User unknown in relay recipient table', 'undeliverable/mailbox_not_found'],
+  ['Gmail no such user (multi-line)', GMAIL_NO_SUCH_USER, 'undeliverable/mailbox_not_found'],
+  ['text only: user unknown', '550 <x@d>... User unknown', 'undeliverable/mailbox_not_found'],
+  ['text only: no such user', '550 No such user here', 'undeliverable/mailbox_not_found'],
+  ['text only: does not exist', '553 sorry, that mailbox does not exist', 'undeliverable/mailbox_not_found'],
+  ['Office 365 DBEB', '550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [DB5EUR03FT012.eop-EUR03.prod.protection.outlook.com]', 'undeliverable/mailbox_not_found'],
+  ['Postfix null MX', '556 5.1.10 <x@d>: Recipient address rejected: Domain d does not accept mail (nullMX)', 'undeliverable/null_mx'],
+  ['bad destination system', '550 5.1.2 <x@d>: Recipient address rejected: Domain not found', 'undeliverable/no_mail_server'],
+  ['Gmail disabled', GMAIL_DISABLED, 'undeliverable/mailbox_disabled'],
+  ['Gmail over quota (552 5.2.2)', GMAIL_OVER_QUOTA, 'risky/mailbox_full'],
+  ['Gmail over quota (452 4.2.2)', GMAIL_OVER_QUOTA_TEMP, 'risky/mailbox_full'],
+  ['bare 552', '552 Mailbox full', 'risky/mailbox_full'],
+  ['Gmail rate limit 4.2.1', GMAIL_RATE, 'temporary:smtp_error'],
+  ['postgrey', '450 4.2.0 <x@d>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/d.html', 'greylisted'],
+  ['greylist wording 451', '451 Greylisting in action, please come back later', 'greylisted'],
+  ['4.7.1 try again', '451 4.7.1 Please try again later', 'greylisted'],
+  ['Postfix too many recipients', '452 4.5.3 Error: too many recipients', 'too_many_recipients'],
+  ['Office 365 too many recipients', '452 4.5.3 Too many recipients (AS780090) [AM0PR01MB1234.eurprd01.prod.exchangelabs.com]', 'too_many_recipients'],
+  ['Postfix too many errors', '421 4.7.0 mx.d Error: too many errors', 'service_closing'],
+  ['Postfix relay denied 554', '554 5.7.1 <x@d>: Relay access denied', 'unknown/policy_block'],
+  ['Postfix relay denied 454', '454 4.7.1 <x@d>: Relay access denied', 'unknown/policy_block'],
+  ['Spamhaus', '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1', 'unknown/policy_block'],
+  ['Spamhaus without enhanced code', '550 Your IP 192.0.2.1 is listed at zen.spamhaus.org', 'unknown/policy_block'],
+  ['blocklist wording', '550 Rejected: 192.0.2.1 is listed in a DNSBL', 'unknown/policy_block'],
+  ['client host rejected 450', '450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]', 'unknown/policy_block'],
+  ['helo rejected', '504 5.5.2 <probe>: Helo command rejected: need fully-qualified hostname', 'unknown/policy_block'],
+  ['sender rejected (5.1.1 about OUR sender)', '550 5.1.1 <bounce@probe.example.org>: Sender address rejected: User unknown in local recipient table', 'unknown/policy_block'],
+  ['Gmail policy 5.7.1', '550 5.7.1 The user or domain that you are sending to (or from) has a policy that prohibited the mail', 'unknown/policy_block'],
+  ['5.7.26 unauthenticated', '550 5.7.26 This mail has been blocked because the sender is unauthenticated. - gsmtp', 'unknown/policy_block'],
+  ['4.7.x without try-again', '450 4.7.25 Client host rejected: cannot find your hostname', 'unknown/policy_block'],
+  ['4.7.x vague', '451 4.7.0 Temporary server error', 'temporary:policy_block'],
+  ['other 5xx', '554 5.0.0 Service unavailable', 'unknown/smtp_error'],
+  ['other 5xx no enhanced', '550 Requested action not taken', 'unknown/smtp_error'],
+  ['other 4xx', '451 4.3.0 Error: queue file write error', 'temporary:smtp_error'],
+  ['4xx user unknown is not a verdict', '450 4.1.1 <x@d>: Recipient address rejected: unverified address: host mx.d said: 550 User unknown', 'temporary:smtp_error'],
+  ['accepted', '250 2.1.5 Ok', 'accepted'],
+];
+
+describe('classifyReply(RCPT, ...)', () => {
+  it.each(RCPT_TABLE)('%s', (_name, wire, expected) => {
+    const c = classifyReply('RCPT', reply(wire));
+    expect(summary(c)).toBe(expected);
+    expect(c.detail).toMatch(/^The mail server .+\(\d{3}( \d\.\d{1,3}\.\d{1,3})?\)\.$|^The (domain|mailbox) .+\(\d{3}( \d\.\d{1,3}\.\d{1,3})?\)\.$/);
+  });
+
+  it('writes details a person understands', () => {
+    expect(classifyReply('RCPT', reply('550 5.1.1 <x@d>: Recipient address rejected: User unknown in local recipient table')).detail).toBe(
+      'The mail server says this mailbox does not exist (550 5.1.1).',
+    );
+  });
+
+  it('never calls a policy rejection undeliverable', () => {
+    for (const [, wire, expected] of RCPT_TABLE) {
+      if (expected === 'unknown/policy_block') expect(summary(classifyReply('RCPT', reply(wire)))).not.toMatch(/^undeliverable/);
+    }
+  });
+});
+
+describe('classifyReply for other commands', () => {
+  const cases: Array<[SmtpCommand, string, string]> = [
+    ['MAIL', '250 2.1.0 Ok', 'accepted'],
+    ['MAIL', '550 5.1.1 <bounce@probe.example.org>: Sender address rejected: User unknown in local recipient table', 'unknown/policy_block'],
+    ['MAIL', '553 5.1.8 <bounce@probe.example.org>: Sender address rejected: Domain not found', 'unknown/policy_block'],
+    ['MAIL', '550 5.7.1 Sender rejected', 'unknown/policy_block'],
+    ['MAIL', '451 4.1.8 <bounce@probe.example.org>: Sender address rejected: Domain not found', 'temporary:policy_block'],
+    ['MAIL', '451 4.3.0 Temporary failure', 'temporary:smtp_error'],
+    ['MAIL', '421 4.7.0 mx.d Error: too many errors', 'service_closing'],
+    ['MAIL', '450 4.2.0 Greylisted, please retry', 'greylisted'],
+    ['CONNECT', '554 5.7.1 mx.d Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org', 'unknown/policy_block'],
+    ['EHLO', '550 5.7.1 <probe>: Helo command rejected: Host not found', 'unknown/policy_block'],
+    ['RSET', '250 2.0.0 Ok', 'accepted'],
+    ['RSET', '500 5.5.1 Error: unknown command', 'unknown/smtp_error'],
+    ['RSET', '421 4.4.2 mx.d Error: timeout exceeded', 'service_closing'],
+  ];
+  it.each(cases)('%s %s', (command, wire, expected) => {
+    expect(summary(classifyReply(command, reply(wire)))).toBe(expected);
+  });
+});
