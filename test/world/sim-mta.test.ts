@@ -285,4 +285,21 @@ describe('sim MTA: Postfix replies', () => {
     expect(mta.stats.tlsHandshakes).toBe(1);
     expect(transcript.some((e) => e.direction === 'C' && e.line === 'RCPT TO:<john.doe@acme.test>')).toBe(true);
   });
+
+  it('rejects the whole session with a non-220 greeting, serving only QUIT', async () => {
+    const mta = await start({ greeting: '554 5.7.1 mx.sim.test Service unavailable' });
+    const c = await connectRaw(mta.ip, mta.port);
+    clients.push(c);
+    expect(await c.reply()).toBe('554 5.7.1 mx.sim.test Service unavailable');
+    expect(await ask(c, 'EHLO probe.example.test')).toMatch(/^503 /);
+    expect(await ask(c, 'QUIT')).toBe('221 2.0.0 Bye');
+  });
+
+  it('needs SMTPUTF8 for non-ASCII addresses and only offers it when configured', async () => {
+    const mta = await start({ smtputf8: false });
+    const c = await session(mta);
+    expect(await ask(c, 'MAIL FROM:<p@example.test> SMTPUTF8')).toBe('555 5.5.4 Unsupported option: SMTPUTF8');
+    expect(await ask(c, 'MAIL FROM:<p@example.test>')).toBe('250 2.1.0 Ok');
+    expect(await ask(c, 'RCPT TO:<jürgen@acme.test>')).toBe('553 5.6.7 Must declare SMTPUTF8 to send unicode address');
+  });
 });
