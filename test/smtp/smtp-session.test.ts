@@ -442,6 +442,25 @@ describe('SmtpSession: exchange', () => {
   });
 });
 
+describe('SmtpSession: quit and close', () => {
+  it('quit waits at most commandMs for a server that ignores QUIT, then closes; close is idempotent', async () => {
+    const server = await serve(async (c) => {
+      await greetAndEhlo(c, []);
+      await c.expectLine(/^QUIT$/);
+      await c.closed;
+    });
+    const session = await open(server, { timeouts: { connectMs: 500, greetingMs: 500, commandMs: 150 } });
+    const started = Date.now();
+    await session.quit();
+    expect(Date.now() - started).toBeLessThan(600);
+    expect(session.closed).toBe(true);
+    session.close();
+    session.close();
+    await session.quit();
+    await server.connections[0]?.closed;
+  });
+});
+
 describe('SmtpSession: hostile servers', () => {
   async function protocolFailure(reply: (c: ScriptedConnection) => void): Promise<{ err: HygieneError; session: SmtpSession; server: ScriptedSmtpServer }> {
     const server = await serve(async (c) => {
