@@ -1,0 +1,53 @@
+/**
+ * Opens a contact CSV for a list: sniff encoding and delimiter, find the email column and whether
+ * there is a header, and give the producer and the collector identical row streams (same indexes
+ * on every pass) plus a writer for outputs in the input's dialect.
+ */
+import { sniffInput, type SniffedInput } from '../csv/input-sniffer.ts';
+import { findEmailColumn, type EmailColumn } from '../csv/email-column.ts';
+import { openCsvRows, readCsvSample, type CsvRows } from '../csv/csv-row-stream.ts';
+import { createCsvWriter } from '../csv/csv-writer.ts';
+import { HYGIENE_COLUMNS, type RowWriter } from '../collector/list-collector.ts';
+import type { AtomicFile } from '../collector/atomic-file.ts';
+import { HygieneError } from '../errors.ts';
+
+export interface ListInput {
+  path: string;
+  sniffed: SniffedInput;
+  header: string[] | null;
+  emailColumn: EmailColumn;
+  expectedCells: number;
+  openRows(): Promise<CsvRows>;
+  openWriter(file: AtomicFile, neutraliseFormulas: boolean): RowWriter;
+}
+
+export async function openListInput(path: string, emailColumnOverride?: string): Promise<ListInput> {
+  const sniffed = await sniffInput(path);
+  const sample = await readCsvSample(path, sniffed, 200);
+  const readable = sample.filter((row) => !row.problem && !row.blank);
+  const first = readable[0];
+  if (!first) {
+    throw new HygieneError('INPUT_EMPTY', `${path} has no readable rows (only blank or malformed lines).`, { path });
+  }
+  const emailColumn = findEmailColumn(first.cells, readable.slice(1).map((row) => row.cells), emailColumnOverride);
+  // Same rule as openCsvRows: with a header, the file's first record is it.
+  const header = emailColumn.hasHeader ? (sample[0]?.cells ?? []) : null;
+  const expectedCells = header ? header.length : first.cells.length;
+  return {
+    path,
+    sniffed,
+    header,
+    emailColumn,
+    expectedCells,
+    openRows: () => openCsvRows(path, { sniffed, hasHeader: emailColumn.hasHeader }),
+    openWriter: (file, neutraliseFormulas) =>
+      createCsvWriter(file.stream, {
+        delimiter: sniffed.delimiter,
+        lineEnding: sniffed.lineEnding,
+        header,
+        appendedHeader: header ? HYGIENE_COLUMNS : undefined,
+        columnCount: expectedCells,
+        neutraliseFormulas,
+      }),
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * Wiring: builds Redis connections, the resolver, the verifier, queues and workers from a Config,
+ * and shuts them down once, in order (workers first so active jobs finish or are handed back, then
+ * the verifier's SMTP sessions, then queues, then Redis). The only place that creates real clients.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.ts';
+import type { ListReport } from '../collector/report.ts';
+import { createCachedMxResolver } from '../dns/cached-mx-resolver.ts';
+import { createDnsMxResolver, type MxResolver } from '../dns/mx-resolver.ts';
+import type { BatchVerifier } from '../domain/verifier.ts';
+import { CatchAllRegistry } from '../probe/catch-all-registry.ts';
+import { createMxLeaseManager } from '../probe/mx-lease.ts';
+import { createRcptRateLimiter } from '../probe/rcpt-rate-limiter.ts';
+import { createSmtpVerifier, type SmtpVerifier } from '../probe/smtp-verifier.ts';
+import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
+import { createVerdictCache } from '../probe/verdict-cache.ts';
+import type { PoolEvents } from '../probe/mx-session-pool.ts';
+import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
+import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../queue/list-keys.ts';
+import { ListStore } from '../queue/list-store.ts';
+import { createVerifyProcessor } from '../queue/verify-processor.ts';
+import { createFinalizeProcessor } from './finalize-processor.ts';
+import { createRedisClient } from './redis-connection.ts';
+
+export interface RuntimeOptions {
+  config: Config;
+  logger: Logger;
+  redisUrl: string;
+  /** Run verify workers in this process. */
+  verifyWorkers: boolean;
+  /** Run the finalize (collector) worker in this process. */
+  finalizeWorker: boolean;
+  /** 'smtp' (default), 'syntax' (no network), or a verifier of the caller's (tests). */
+  verifier?: 'smtp' | 'syntax' | BatchVerifier;
+  /** Extra hooks on the SMTP pools (transcripts for `hygiene probe`). */
+  poolEvents?: PoolEvents;
+  onListFinished?: (report: ListReport) => Promise<void> | void;
+  /** Resolver override (tests). */
+  resolver?: MxResolver;
+}
+
+export class HygieneRuntime {
+  private readonly workers: Worker[] = [];
+  private closed = false;
+  private readonly extraClients: Redis[] = [];
+
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly redis: Redis,
+    readonly store: ListStore,
+    readonly verifyQueue: Queue<VerifyJobData>,
+    readonly finalizeQueue: Queue<FinalizeJobData>,
+    readonly verifier: BatchVerifier,
+  ) {}
+
+  static async start(options: RuntimeOptions): Promise<HygieneRuntime> {
+    const { config, logger } = options;
+    const redis = createRedisClient(options.redisUrl, 'hygiene-main');
+    redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+    const store = new ListStore(redis, config.keyPrefix);
+    const queueOptions = { connection: redis, prefix: bullPrefix(config.keyPrefix) };
+    const verifyQueue = new Queue<VerifyJobData>(VERIFY_QUEUE, {
+      ...queueOptions,
+      defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: { age: 30 * 86_400 } },
+    });
+    const finalizeQueue = new Queue<FinalizeJobData>(FINALIZE_QUEUE, {
+      ...queueOptions,
+      defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: { age: 30 * 86_400 } },
+    });
+    const verifier = buildVerifier(options, redis, store);
+    const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier);
+    if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
+    if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished);
+    return runtime;
+  }
+
+  private workerConnection(url: string, name: string): Redis {
+    const client = createRedisClient(url, name);
+    client.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    this.extraClients.push(client);
+    return client;
+  }
+
+  private startVerifyWorker(url: string): void {
+    const { config } = this;
+    const processor = createVerifyProcessor({
+      redis: this.redis,
+      store: this.store,
+      verifier: this.verifier,
+      verifyQueue: this.verifyQueue,
+      finalizeQueue: this.finalizeQueue,
+      greylistMaxAttempts: config.greylist.maxAttempts,
+      logger: this.logger,
+    });
+    const worker = new Worker<VerifyJobData>(VERIFY_QUEUE, processor, {
+      connection: this.workerConnection(url, 'hygiene-verify-worker'),
+      prefix: bullPrefix(config.keyPrefix),
+      concurrency: config.queue.concurrency,
+      stalledInterval: config.queue.stalledIntervalMs,
+      lockDuration: config.queue.lockDurationMs,
+      maxStalledCount: 3,
+    });
+    worker.on('failed', (job, err) => this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message, attempts: job?.attemptsMade }, 'verify job failed'));
+    worker.on('error', (err) => this.logger.warn({ err: err.message }, 'verify worker error'));
+    this.workers.push(worker);
+  }
+
+  private startFinalizeWorker(url: string, onFinished?: (report: ListReport) => Promise<void> | void): void {
+    const processor = createFinalizeProcessor({ redis: this.redis, store: this.store, logger: this.logger, onFinished });
+    const worker = new Worker<FinalizeJobData>(FINALIZE_QUEUE, processor, {
+      connection: this.workerConnection(url, 'hygiene-finalize-worker'),
+      prefix: bullPrefix(this.config.keyPrefix),
+      concurrency: 2,
+      stalledInterval: this.config.queue.stalledIntervalMs,
+      lockDuration: this.config.queue.lockDurationMs,
+    });
+    worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
+      this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message }, 'finalize job failed');
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        void this.store.setState(job.data.listId, 'failed', { error: err.message }).catch(() => undefined);
+      }
+    });
+    worker.on('error', (err) => this.logger.warn({ err: err.message }, 'finalize worker error'));
+    this.workers.push(worker);
+  }
+
+  /** Per-MX session figures of this process (benchmarks, `hygiene probe`). */
+  poolStats() {
+    return 'poolStats' in this.verifier ? (this.verifier as SmtpVerifier).poolStats() : new Map();
+  }
+
+  /** Shutdown: once, in order, and every step runs even when an earlier one fails. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['workers', () => Promise.all(this.workers.map((w) => w.close()))],
+      ['verifier', async () => this.verifier.close?.()],
+      ['queues', () => Promise.all([this.verifyQueue.close(), this.finalizeQueue.close()])],
+      ['redis', () => Promise.all([this.redis, ...this.extraClients].map((c) => c.quit().catch(() => c.disconnect())))],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.logger.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+      }
+    }
+  }
+}
+
+function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore): BatchVerifier {
+  const { config, logger } = options;
+  if (options.verifier && typeof options.verifier === 'object') return options.verifier;
+  if (options.verifier === 'syntax') return createSyntaxOnlyVerifier();
+  const resolver =
+    options.resolver ??
+    createCachedMxResolver(createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries }), redis, {
+      keyPrefix: config.keyPrefix,
+      ttlSeconds: config.dns.cacheTtlSeconds,
+      negativeTtlSeconds: Math.min(config.dns.cacheTtlSeconds, 900),
+      unknownTtlSeconds: 0,
+    });
+  const statsFlusher = createMxStatsRecorder(redis, config.keyPrefix);
+  return createSmtpVerifier({
+    resolver,
+    cache: createVerdictCache(redis, config.keyPrefix, config.cache),
+    catchAll: new CatchAllRegistry(redis, config.keyPrefix, config.cache.positiveTtlSeconds, config.smtp.catchAllProbe),
+    greylistRetryMs: config.greylist.retryDelayMs,
+    logger,
+    pool: {
+      settings: { ...config.smtp, timeouts: { ...config.smtp.timeouts } },
+      leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx }),
+      rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
+      logger,
+      events: { ...statsFlusher, ...options.poolEvents },
+    },
+  });
+  void store;
+}
+
+/** Per-list, per-MX counters for report.json ("{mx}|{field}" in {p}:list:{id}:mxstats). Buffered
+ *  in memory and flushed every 250 ms so a hot probe loop costs no Redis round trip. */
+function createMxStatsRecorder(redis: Redis, prefix: string): PoolEvents {
+  const pending = new Map<string, Map<string, number>>();
+  let timer: NodeJS.Timeout | null = null;
+  const bump = (listId: string, field: string, by = 1) => {
+    const fields = pending.get(listId) ?? new Map<string, number>();
+    fields.set(field, (fields.get(field) ?? 0) + by);
+    pending.set(listId, fields);
+    timer ??= setTimeout(flush, 250);
+  };
+  const flush = () => {
+    timer = null;
+    const pipeline = redis.pipeline();
+    for (const [listId, fields] of pending) {
+      const key = listKeys(prefix, listId).mxStats;
+      for (const [field, by] of fields) pipeline.hincrby(key, field, by);
+    }
+    pending.clear();
+    pipeline.exec().catch(() => undefined);
+  };
+  return {
+    onSessionForList: (mx, listId) => bump(listId, `${mx}|sessions`),
+    onReply: (mx, listId, code) => {
+      bump(listId, `${mx}|rcpts`);
+      bump(listId, `${mx}|code:${code}`);
+    },
+    onReconnect: (mx, listId) => bump(listId, `${mx}|reconnects`),
+    onSessionClosed: (mx, listIds, ms) => {
+      for (const listId of listIds) bump(listId, `${mx}|ms`, ms);
+    },
+  };
+}

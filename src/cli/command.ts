@@ -1,0 +1,37 @@
+/** The shape of a CLI command and the flags every command shares. */
+import type { ParseArgsConfig } from 'node:util';
+import type { Config, FlagValues } from '../config/config.ts';
+
+export interface CommandContext {
+  config: Config;
+  flags: FlagValues;
+  positionals: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Command {
+  usage: string;
+  /** LOG_LEVEL when none is set: quiet for interactive commands, info for daemons. */
+  defaultLogLevel?: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** Flags every command accepts (they override the matching environment variables). */
+export const COMMON_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  'redis-url': { type: 'string' },
+  prefix: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'log-level': { type: 'string' },
+  'dns-servers': { type: 'string' },
+  'smtp-port': { type: 'string' },
+  'helo-name': { type: 'string' },
+  'mail-from': { type: 'string' },
+  'local-address': { type: 'string' },
+  'require-tls': { type: 'boolean' },
+  'max-sessions-per-mx': { type: 'string' },
+  concurrency: { type: 'string' },
+  'no-catch-all': { type: 'boolean' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+

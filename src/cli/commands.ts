@@ -1,0 +1,25 @@
+/**
+ * The CLI's commands: each declares its flags (node:util parseArgs) and a run function that wires
+ * the app. Adding a command = adding an entry here.
+ */
+import type { Command } from './command.ts';
+import { verifyCommand } from './verify-command.ts';
+import { workerCommand } from './worker-command.ts';
+import { statusCommand } from './status-command.ts';
+
+export const COMMANDS: Record<string, Command> = {
+  verify: verifyCommand,
+  worker: workerCommand,
+  status: statusCommand,
+};
+
+export const USAGE = `Usage: hygiene <command> [options]
+
+Commands:
+  verify FILE.csv [--out DIR]   verify every address of a contact CSV; writes
+                                 DIR/NAME.cleaned.csv, NAME.rejected.csv, NAME.report.json
+  worker                        run verify workers only (a fleet sharing one Redis)
+  status LIST_ID                show a list's state and counts
+
+Run "hygiene <command> --help" for the options of a command. Configuration: see README.md.
+`;

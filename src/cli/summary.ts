@@ -1,0 +1,30 @@
+/** The final summary a person reads after `hygiene verify`: where the files are, counts by status and reason. */
+import type { ListReport } from '../collector/report.ts';
+
+export function formatSummary(report: ListReport): string {
+  const lines: string[] = [];
+  lines.push(`List ${report.listId}: ${report.rows} rows, ${report.uniqueAddresses} unique addresses`);
+  lines.push(`  cleaned:  ${report.outputs.cleaned} (${report.cleanedRows} rows)`);
+  lines.push(`  rejected: ${report.outputs.rejected} (${report.rejectedRows} rows)`);
+  lines.push(`  report:   ${report.outputs.report}`);
+  lines.push('');
+  lines.push(table('status', report.counts.byStatus, report.rows));
+  lines.push('');
+  lines.push(table('reason', report.counts.byReason, report.rows));
+  lines.push('');
+  lines.push(`Cache hits: ${report.cache.hits}, probed: ${report.cache.probed}, took ${(report.timings.totalMs / 1000).toFixed(1)} s`);
+  if (report.mx.length > 0) {
+    lines.push('');
+    lines.push('MX host                          sessions   RCPTs  reconnects');
+    for (const mx of report.mx) lines.push(`${mx.mx.padEnd(32)} ${String(mx.sessions).padStart(8)} ${String(mx.rcpts).padStart(7)} ${String(mx.reconnects).padStart(11)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function table(title: string, counts: Partial<Record<string, number>>, total: number): string {
+  const rows = Object.entries(counts).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0));
+  const width = Math.max(title.length, ...rows.map(([k]) => k.length));
+  const out = [`${title.padEnd(width)}   rows      %`];
+  for (const [key, n] of rows) out.push(`${key.padEnd(width)} ${String(n).padStart(6)} ${total ? ((100 * (n ?? 0)) / total).toFixed(1).padStart(6) : '     -'}`);
+  return out.join('\n');
+}

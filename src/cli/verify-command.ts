@@ -1,0 +1,90 @@
+/** `hygiene verify FILE.csv --out DIR`: producer, workers and collector in one process by default. */
+import { mkdir } from 'node:fs/promises';
+import { createLogger } from '../app/logger.ts';
+import { resolveRedisEndpoint } from '../app/redis-connection.ts';
+import { readReport, startList, waitForList } from '../app/list-runner.ts';
+import { HygieneRuntime } from '../app/runtime.ts';
+import { describePolicy } from '../domain/routing-policy.ts';
+import { HygieneError } from '../errors.ts';
+import { COMMON_OPTIONS, type Command } from './command.ts';
+import { createProgressPrinter } from './progress.ts';
+import { onShutdownSignal } from './shutdown.ts';
+import { formatSummary } from './summary.ts';
+
+export const verifyCommand: Command = {
+  defaultLogLevel: 'warn',
+  usage: `Usage: hygiene verify FILE.csv [--out DIR] [options]
+
+  --out, -o DIR          where to write NAME.cleaned.csv, NAME.rejected.csv, NAME.report.json (default: .)
+  --email-column NAME|N  the email column, by header name or 1-based number (default: detected)
+  --reject LIST          statuses/reasons routed to rejected (default: undeliverable,duplicate,missing_email,malformed_row)
+  --no-local-workers     only enqueue and wait; a fleet of "hygiene worker" processes does the probing
+  --syntax-only          no DNS or SMTP: syntax, duplicates and missing emails only
+  --no-formula-guard     keep cells starting with = + - @ as they are (default: prefixed with ')
+  --json                 print the report as JSON on stdout and progress as JSON lines on stderr
+  plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --mail-from, ...`,
+  options: {
+    ...COMMON_OPTIONS,
+    out: { type: 'string', short: 'o' },
+    'email-column': { type: 'string' },
+    reject: { type: 'string' },
+    'no-local-workers': { type: 'boolean' },
+    'syntax-only': { type: 'boolean' },
+    'no-formula-guard': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run({ config, flags, positionals }) {
+    const file = positionals[0];
+    if (!file || positionals.length > 1) throw new HygieneError('USAGE', 'verify takes exactly one CSV file: hygiene verify FILE.csv --out DIR');
+    const outDir = typeof flags.out === 'string' ? flags.out : '.';
+    const localWorkers = flags['no-local-workers'] !== true;
+    const json = flags.json === true;
+    const logger = createLogger(config.logLevel);
+
+    const endpoint = await resolveRedisEndpoint(config.redisUrl, config.redisUrlExplicit);
+    if (endpoint.private && !localWorkers) {
+      await endpoint.stop?.();
+      throw new HygieneError('REDIS_UNAVAILABLE', `--no-local-workers needs the Redis your workers use, but none answers at ${config.redisUrl}. Set REDIS_URL.`);
+    }
+    if (endpoint.private) logger.info({ url: endpoint.url }, 'no Redis at the default address; started a private redis-server for this run');
+    await mkdir(outDir, { recursive: true });
+    const runtime = await HygieneRuntime.start({
+      config,
+      logger,
+      redisUrl: endpoint.url,
+      verifyWorkers: localWorkers,
+      finalizeWorker: true,
+      verifier: flags['syntax-only'] === true ? 'syntax' : 'smtp',
+    });
+    const abort = new AbortController();
+    const stopSignals = onShutdownSignal(async () => {
+      abort.abort();
+      await runtime.close();
+      await endpoint.stop?.();
+    });
+    const progress = createProgressPrinter(process.stderr, json);
+    try {
+      const started = await startList(runtime, {
+        input: file,
+        outDir,
+        options: {
+          emailColumn: typeof flags['email-column'] === 'string' ? flags['email-column'] : undefined,
+          reject: describePolicy(config.output.rejectPolicy),
+          neutraliseFormulas: config.output.neutraliseFormulas,
+        },
+        onRowsRead: (rows) => progress.rowsRead(rows),
+      });
+      if (started.resumed) logger.info({ listId: started.listId }, 'resuming an unfinished run of this list');
+      const list = await waitForList(runtime, started.listId, { onProgress: (l) => progress.list(l), signal: abort.signal });
+      progress.done();
+      const report = await readReport(list);
+      process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
+      return 0;
+    } finally {
+      progress.done();
+      stopSignals();
+      await runtime.close();
+      await endpoint.stop?.();
+    }
+  },
+};

@@ -1,0 +1,197 @@
+/**
+ * Collector: second pass over the original file. Joins every row with its verdict (batched Redis
+ * reads), routes it to cleaned or rejected, and writes both CSVs and report.json atomically. Every
+ * input row is written to exactly one of the two files; a row whose address somehow has no verdict
+ * is still written (unknown/not_verified), never dropped.
+ */
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { isRejected, type RejectPolicy, describePolicy } from '../domain/routing-policy.ts';
+import { checkRow } from '../domain/row-check.ts';
+import type { Verdict } from '../domain/verdict.ts';
+import type { CsvRow } from '../queue/list-producer.ts';
+import type { ListRecord, ListStore } from '../queue/list-store.ts';
+import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
+import { increment, type ListReport, type MxReport } from './report.ts';
+
+export const HYGIENE_COLUMNS = [
+  'hygiene_status',
+  'hygiene_reason',
+  'hygiene_detail',
+  'hygiene_smtp_reply',
+  'hygiene_mx',
+  'hygiene_suggestion',
+  'hygiene_checked_at',
+] as const;
+
+export interface RowWriter {
+  writeRow(cells: readonly string[], appended: readonly string[]): Promise<void>;
+  end(): Promise<void>;
+}
+
+export interface CollectInput {
+  list: ListRecord;
+  header: string[] | null;
+  rows: AsyncIterable<CsvRow>;
+  emailColumn: { index: number; name: string };
+  expectedCells: number;
+  rejectPolicy: RejectPolicy;
+  /** Opens a CSV writer on the file; it writes the header (original + HYGIENE_COLUMNS) itself. */
+  openWriter(file: AtomicFile): RowWriter;
+  batchSize?: number;
+  /** Test hook: called after each batch is written (lets tests crash the collector mid-write). */
+  afterBatch?: (rowsWritten: number) => void | Promise<void>;
+}
+
+export function outputPaths(outDir: string, name: string) {
+  return {
+    cleaned: path.join(outDir, `${name}.cleaned.csv`),
+    rejected: path.join(outDir, `${name}.rejected.csv`),
+    report: path.join(outDir, `${name}.report.json`),
+  };
+}
+
+export function verdictCells(verdict: Verdict): string[] {
+  return [verdict.status, verdict.reason, verdict.detail, verdict.smtpReply ?? '', verdict.mx ?? '', verdict.suggestion ?? '', verdict.checkedAt];
+}
+
+export async function collectList(redis: Redis, store: ListStore, input: CollectInput): Promise<ListReport> {
+  const started = Date.now();
+  const { list } = input;
+  const keys = store.keys(list.id);
+  const paths = outputPaths(list.outDir, list.name);
+  const cleanedFile = openAtomicFile(paths.cleaned);
+  const rejectedFile = openAtomicFile(paths.rejected);
+  const cleaned = input.openWriter(cleanedFile);
+  const rejected = input.openWriter(rejectedFile);
+  const byStatus: ListReport['counts']['byStatus'] = {};
+  const byReason: ListReport['counts']['byReason'] = {};
+  let rows = 0;
+  let cleanedRows = 0;
+  let rejectedRows = 0;
+  let cacheHits = 0;
+  let probed = 0;
+  const batchSize = input.batchSize ?? 2_000;
+  let batch: CsvRow[] = [];
+
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const checks = batch.map((row) => checkRow(row, input.emailColumn.index, input.expectedCells));
+    const addressKeys = [...new Set(checks.flatMap((c) => (c.kind === 'address' ? [c.parsed.key] : [])))];
+    let firstRows: (string | null)[] = [];
+    let verdictJson: (string | null)[] = [];
+    if (addressKeys.length > 0) {
+      const [first, verdicts] = (await redis.pipeline().hmget(keys.first, ...addressKeys).hmget(keys.verdicts, ...addressKeys).exec()) ?? [];
+      if (first?.[0] || verdicts?.[0]) throw first?.[0] ?? verdicts?.[0];
+      firstRows = first?.[1] as (string | null)[];
+      verdictJson = verdicts?.[1] as (string | null)[];
+    }
+    const slot = new Map(addressKeys.map((key, i) => [key, i]));
+    const now = new Date().toISOString();
+    for (const [i, row] of batch.entries()) {
+      const check = checks[i]!;
+      let verdict: Verdict;
+      if (check.kind === 'verdict') {
+        verdict = { status: check.status, reason: check.reason, detail: check.detail, checkedAt: now };
+      } else {
+        const at = slot.get(check.parsed.key)!;
+        const firstRow = firstRows[at];
+        const recorded = verdictJson[at] ? (JSON.parse(verdictJson[at]!) as Verdict) : undefined;
+        if (firstRow !== null && firstRow !== undefined && Number(firstRow) !== row.index) {
+          verdict = {
+            status: recorded?.status ?? 'unknown',
+            reason: 'duplicate',
+            detail: `Same address as data row ${Number(firstRow) + 1}; only the first occurrence is kept.`,
+            checkedAt: recorded?.checkedAt ?? now,
+          };
+        } else if (recorded) {
+          verdict = recorded;
+          if (recorded.cached) cacheHits += 1;
+          else probed += 1;
+        } else {
+          verdict = { status: 'unknown', reason: 'not_verified', detail: 'No verdict was recorded for this address.', checkedAt: now };
+        }
+      }
+      rows += 1;
+      increment(byStatus, verdict.status);
+      increment(byReason, verdict.reason);
+      // A record that could not be parsed keeps its raw text (as read) in one cell: nothing is dropped.
+      const cells = row.problem ? [row.problem.raw ?? ''] : row.cells;
+      const appended = verdictCells(verdict);
+      if (isRejected(input.rejectPolicy, verdict)) {
+        rejectedRows += 1;
+        await rejected.writeRow(cells, appended);
+      } else {
+        cleanedRows += 1;
+        await cleaned.writeRow(cells, appended);
+      }
+    }
+    batch = [];
+    await input.afterBatch?.(rows);
+  };
+
+  try {
+    for await (const row of input.rows) {
+      batch.push(row);
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+    await cleaned.end();
+    await rejected.end();
+  } catch (err) {
+    await Promise.all([cleanedFile.abort(), rejectedFile.abort()]);
+    throw err;
+  }
+
+  const finishedAt = new Date().toISOString();
+  const report: ListReport = {
+    listId: list.id,
+    input: list.input,
+    outputs: paths,
+    emailColumn: input.emailColumn,
+    rejectPolicy: describePolicy(input.rejectPolicy),
+    rows,
+    cleanedRows,
+    rejectedRows,
+    uniqueAddresses: list.uniqueAddresses,
+    counts: { byStatus, byReason },
+    cache: { hits: cacheHits, probed },
+    mx: await readMxStats(redis, keys.mxStats),
+    timings: {
+      createdAt: list.createdAt,
+      parsedAt: list.parsedAt,
+      enqueuedAt: list.enqueuedAt,
+      finishedAt,
+      totalMs: Date.parse(finishedAt) - Date.parse(list.createdAt),
+      collectMs: Date.now() - started,
+    },
+  };
+  // The CSVs go in first, the report last: a report on disk means both CSVs are complete.
+  await cleanedFile.commit();
+  await rejectedFile.commit();
+  const reportFile = openAtomicFile(paths.report);
+  reportFile.stream.end(`${JSON.stringify(report, null, 2)}\n`);
+  await reportFile.commit();
+  return report;
+}
+
+/** Per-MX counters are kept as "{mx}|{field}" in one hash (see list-keys.ts). */
+async function readMxStats(redis: Redis, key: string): Promise<MxReport[]> {
+  const raw = await redis.hgetall(key);
+  const byMx = new Map<string, MxReport>();
+  for (const [field, value] of Object.entries(raw)) {
+    const cut = field.lastIndexOf('|');
+    const mx = field.slice(0, cut);
+    const name = field.slice(cut + 1);
+    const entry = byMx.get(mx) ?? { mx, sessions: 0, rcpts: 0, reconnects: 0, repliesByCode: {}, durationMs: 0 };
+    const n = Number(value);
+    if (name.startsWith('code:')) entry.repliesByCode[name.slice(5)] = n;
+    else if (name === 'sessions') entry.sessions = n;
+    else if (name === 'rcpts') entry.rcpts = n;
+    else if (name === 'reconnects') entry.reconnects = n;
+    else if (name === 'ms') entry.durationMs = n;
+    byMx.set(mx, entry);
+  }
+  return [...byMx.values()].sort((a, b) => a.mx.localeCompare(b.mx));
+}
+

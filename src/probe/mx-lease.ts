@@ -1,0 +1,94 @@
+/**
+ * Fleet-wide cap on concurrent SMTP sessions per MX host: a counting semaphore in Redis shared by
+ * every worker process on every machine (Postfix's own client default, smtp_mx_session_limit, is 2).
+ *
+ * Key: {p}:mxlease:{mx}  ZSET  member = lease token, score = expiry (ms since epoch).
+ * A lease is renewed while its session lives; a process killed mid-session loses its lease when the
+ * expiry passes, so a crash never shrinks the cap for good.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** KEYS[1] lease zset; ARGV[1] now ms, ARGV[2] expiry ms, ARGV[3] limit, ARGV[4] token. Returns 1 if granted. */
+const ACQUIRE_LUA = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) - tonumber(ARGV[1]) + 1000)
+  return 1
+end
+return 0
+`;
+
+/** KEYS[1] lease zset; ARGV[1] new expiry, ARGV[2] token. Returns 1 while the lease is still held. */
+const RENEW_LUA = `
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+export interface MxLease {
+  readonly token: string;
+  /** Gives the slot back. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface MxLeaseManager {
+  /** Waits (polling) until a slot is free or the signal aborts; resolves null when aborted. */
+  acquire(mx: string, signal?: AbortSignal): Promise<MxLease | null>;
+  /** One attempt, no waiting. */
+  tryAcquire(mx: string): Promise<MxLease | null>;
+}
+
+export interface MxLeaseOptions {
+  keyPrefix: string;
+  limit: number;
+  /** How long a lease lives without renewal (a crashed holder frees its slot after this). */
+  ttlMs?: number;
+  pollMs?: number;
+  now?: () => number;
+}
+
+export function createMxLeaseManager(redis: Redis, options: MxLeaseOptions): MxLeaseManager {
+  const ttlMs = options.ttlMs ?? 15_000;
+  const pollMs = options.pollMs ?? 100;
+  const now = options.now ?? Date.now;
+  const keyOf = (mx: string) => `${options.keyPrefix}:mxlease:${mx}`;
+
+  async function tryAcquire(mx: string): Promise<MxLease | null> {
+    const token = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const key = keyOf(mx);
+    const at = now();
+    const granted = await redis.eval(ACQUIRE_LUA, 1, key, at, at + ttlMs, options.limit, token);
+    if (granted !== 1) return null;
+    let released = false;
+    const renew = setInterval(() => {
+      redis.eval(RENEW_LUA, 1, key, now() + ttlMs, token).catch(() => undefined);
+    }, Math.max(250, Math.floor(ttlMs / 3)));
+    renew.unref();
+    return {
+      token,
+      async release() {
+        if (released) return;
+        released = true;
+        clearInterval(renew);
+        await redis.zrem(key, token).catch(() => undefined);
+      },
+    };
+  }
+
+  return {
+    tryAcquire,
+    async acquire(mx, signal) {
+      for (;;) {
+        if (signal?.aborted) return null;
+        const lease = await tryAcquire(mx);
+        if (lease) return lease;
+        // Jitter keeps several waiting processes from polling in lock-step.
+        await new Promise((resolve) => setTimeout(resolve, pollMs / 2 + Math.random() * pollMs));
+      }
+    },
+  };
+}

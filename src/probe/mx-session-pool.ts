@@ -1,0 +1,475 @@
+/**
+ * One pool per MX host and process: a queue of RCPT probes served by at most `maxSessionsPerMx`
+ * SMTP sessions (each holding a fleet-wide lease), reused across jobs, lists and domains that share
+ * the host. This is where the politeness rules of SMTP-FACTS.md live:
+ *
+ * - Error budget: every 4xx/5xx reply counts (Postfix counts every rejected RCPT and only resets on
+ *   an accepted message, which we never send). A pipelined window is never larger than the budget
+ *   left, so even a window of rejections cannot reach `smtpd_soft_error_limit`; at the budget we QUIT
+ *   and reconnect.
+ * - ≤ maxRcptPerTransaction RCPTs per transaction (RFC 5321 §4.5.3.1.8 guarantees 100), RSET and a new
+ *   MAIL between transactions, a cap on RSETs per session (Postfix counts RSET beyond
+ *   smtpd_junk_command_limit as errors).
+ * - `452 4.5.3`: start a new transaction and retry the address. `421` or a drop: the session is over;
+ *   answered addresses keep their verdicts, the rest go back to the queue and are probed on a new
+ *   session after a backoff. No address is probed again once answered.
+ * - A refused connection or a 4xx/5xx greeting marks the host down for a while: queued probes are
+ *   handed back to the caller, which moves them to the next MX by preference.
+ */
+import type { Logger } from 'pino';
+import { classifyReply, type ReplyClass } from '../domain/reply-classifier.ts';
+import type { SmtpReply } from '../domain/smtp-reply.ts';
+import type { AddressToVerify } from '../domain/verifier.ts';
+import { HygieneError, isHygieneError } from '../errors.ts';
+import { mailFrom, rcptTo, rset } from '../smtp/smtp-commands.ts';
+import { SmtpExchangeError, SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../smtp/smtp-session.ts';
+import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
+import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
+import type { MxLeaseManager } from './mx-lease.ts';
+import type { RcptRateLimiter } from './rcpt-rate-limiter.ts';
+
+export interface PoolSmtpSettings {
+  port: number;
+  heloName: string;
+  mailFrom: string;
+  localAddress: string | undefined;
+  tls: SmtpSessionOptions['tls'];
+  timeouts: SmtpSessionOptions['timeouts'];
+  maxSessionsPerMx: number;
+  errorBudget: number;
+  maxRcptPerTransaction: number;
+  maxRsetPerSession: number;
+  pipelineWindow: number;
+  idleSessionMs: number;
+  backoffMs: number;
+}
+
+/** What became of one probe on this host: a ProbeResult, or "use the next MX". */
+export type RcptResult = ProbeResult | { kind: 'host-failed'; mx: string; detail: string; timeout: boolean };
+
+export interface ProbeRequest {
+  listId: string;
+  address: AddressToVerify;
+  resolve: (result: RcptResult) => void;
+  /** How many sessions this probe was in when they died. */
+  losses: number;
+}
+
+export interface PoolStats {
+  sessions: number;
+  maxConcurrentSessions: number;
+  rcpts: number;
+  roundTrips: number;
+  reconnects: number;
+  errors: number;
+}
+
+export interface PoolEvents {
+  /** A session served its first probe of a list. */
+  onSessionForList?: (mx: string, listId: string) => void;
+  onReply?: (mx: string, listId: string, code: number) => void;
+  onReconnect?: (mx: string, listId: string) => void;
+  onSessionClosed?: (mx: string, listIds: ReadonlySet<string>, durationMs: number) => void;
+  onTranscript?: (mx: string, entry: TranscriptEntry) => void;
+}
+
+export interface MxSessionPoolDeps {
+  settings: PoolSmtpSettings;
+  leases: MxLeaseManager;
+  rateLimiter: RcptRateLimiter;
+  catchAll: CatchAllRegistry;
+  logger: Logger;
+  events?: PoolEvents;
+  openSession?: (options: SmtpSessionOptions) => Promise<SmtpSession>;
+  now?: () => number;
+}
+
+/** Probes lost in this many dead sessions are given up (unknown) instead of being tried again. */
+const MAX_LOSSES = 3;
+
+type WindowItem =
+  | { kind: 'probe'; request: ProbeRequest }
+  | { kind: 'catch-all'; domain: string; listId: string };
+
+export class MxSessionPool {
+  private readonly queue: ProbeRequest[] = [];
+  private runners = 0;
+  private activeSessions = 0;
+  private downUntil = 0;
+  private downDetail = '';
+  private downByTimeout = false;
+  private readonly wakers = new Set<() => void>();
+  private closing = false;
+  private readonly abort = new AbortController();
+  readonly stats: PoolStats = { sessions: 0, maxConcurrentSessions: 0, rcpts: 0, roundTrips: 0, reconnects: 0, errors: 0 };
+
+  constructor(
+    readonly mx: string,
+    private readonly addresses: readonly string[],
+    private readonly deps: MxSessionPoolDeps,
+  ) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  submit(requests: ProbeRequest[]): void {
+    const now = this.now();
+    if (this.closing || now < this.downUntil) {
+      for (const request of requests) request.resolve({ kind: 'host-failed', mx: this.mx, detail: this.downDetail || `${this.mx} is not in use`, timeout: this.downByTimeout });
+      return;
+    }
+    this.queue.push(...requests);
+    for (const wake of this.wakers) wake();
+    this.ensureRunners();
+  }
+
+  /** Stops taking work; open sessions QUIT once their current window is answered. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.abort.abort();
+    for (const wake of this.wakers) wake();
+    while (this.runners > 0) await sleep(20);
+    this.failQueued({ kind: 'host-failed', mx: this.mx, detail: 'The verifier is shutting down.', timeout: false });
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private ensureRunners(): void {
+    const max = this.deps.settings.maxSessionsPerMx;
+    // A second session only when there is more work than one window: fewer sessions is politer.
+    while (this.runners < max && this.queue.length > 0 && (this.runners === 0 || this.queue.length > this.deps.settings.pipelineWindow * this.runners)) {
+      this.runners += 1;
+      void this.runner().finally(() => {
+        this.runners -= 1;
+        if (this.queue.length > 0 && !this.closing) this.ensureRunners();
+      });
+    }
+  }
+
+  private failQueued(result: RcptResult): void {
+    for (const request of this.queue.splice(0)) request.resolve(result);
+  }
+
+  private markDown(detail: string, timeout: boolean): void {
+    this.downUntil = this.now() + this.deps.settings.backoffMs;
+    this.downDetail = detail;
+    this.downByTimeout = timeout;
+    this.failQueued({ kind: 'host-failed', mx: this.mx, detail, timeout });
+  }
+
+  /** Waits until work is queued or `ms` passes. */
+  private waitForWork(ms: number): Promise<void> {
+    if (this.queue.length > 0 || this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private async openSession(): Promise<SmtpSession> {
+    const s = this.deps.settings;
+    const failures: string[] = [];
+    let allTimeouts = true;
+    for (const host of this.addresses) {
+      try {
+        const open = this.deps.openSession ?? SmtpSession.open;
+        return await open({
+          host,
+          port: s.port,
+          serverName: this.mx,
+          heloName: s.heloName,
+          localAddress: s.localAddress,
+          tls: s.tls,
+          timeouts: s.timeouts,
+          onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
+        });
+      } catch (err) {
+        const coded = isHygieneError(err) ? err : new HygieneError('SMTP_CONNECT_FAILED', String(err));
+        if (coded.code !== 'SMTP_TIMEOUT') allTimeouts = false;
+        failures.push(`${host}: ${coded.message}`);
+        // A rejected greeting is the host speaking for itself: its other addresses will say the same.
+        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED') break;
+      }
+    }
+    throw new HygieneError(allTimeouts ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx });
+  }
+
+  private async runner(): Promise<void> {
+    const s = this.deps.settings;
+    const lease = await this.deps.leases.acquire(this.mx, this.abort.signal);
+    if (!lease) return;
+    let session: SmtpSession | null = null;
+    let sessionStarted = 0;
+    const listsServed = new Set<string>();
+    let errors = 0;
+    let rsets = 0;
+    let rcptsInTransaction = 0;
+    let inTransaction = false;
+    let consecutiveLosses = 0;
+
+    const endSession = async (polite: boolean): Promise<void> => {
+      if (!session) return;
+      const closing = session;
+      session = null;
+      this.stats.roundTrips += closing.roundTrips + (polite && !closing.closed ? 1 : 0);
+      if (polite) await closing.quit();
+      else closing.close();
+      this.activeSessions -= 1;
+      this.deps.events?.onSessionClosed?.(this.mx, new Set(listsServed), this.now() - sessionStarted);
+      listsServed.clear();
+    };
+
+    try {
+      for (;;) {
+        if (this.queue.length === 0) {
+          await this.waitForWork(session ? s.idleSessionMs : 0);
+          if (this.queue.length === 0 || this.closing) break;
+        }
+        if (this.now() < this.downUntil) {
+          this.failQueued({ kind: 'host-failed', mx: this.mx, detail: this.downDetail, timeout: this.downByTimeout });
+          break;
+        }
+        if (!session) {
+          try {
+            session = await this.openSession();
+          } catch (err) {
+            const coded = err as HygieneError;
+            this.markDown(coded.message, coded.code === 'SMTP_TIMEOUT');
+            break;
+          }
+          sessionStarted = this.now();
+          this.activeSessions += 1;
+          this.stats.sessions += 1;
+          this.stats.maxConcurrentSessions = Math.max(this.stats.maxConcurrentSessions, this.activeSessions);
+          errors = 0;
+          rsets = 0;
+          rcptsInTransaction = 0;
+          inTransaction = false;
+        }
+
+        // Budget left decides the window: even if every RCPT in it is rejected we stay under the limit.
+        const budgetLeft = s.errorBudget - errors;
+        if (budgetLeft <= 0) {
+          await endSession(true);
+          continue;
+        }
+        let needReset = false;
+        if (inTransaction && rcptsInTransaction >= s.maxRcptPerTransaction) {
+          if (rsets >= s.maxRsetPerSession) {
+            await endSession(true);
+            continue;
+          }
+          needReset = true;
+        }
+        const room = Math.min(s.pipelineWindow, budgetLeft, s.maxRcptPerTransaction - (needReset ? 0 : rcptsInTransaction));
+        const current = session as SmtpSession;
+        const window = this.takeWindow(room, current);
+        if (window.length === 0) continue;
+        const granted = await this.deps.rateLimiter.take(this.mx, window.length);
+        if (granted < window.length) this.putBack(window.splice(granted));
+
+        const commands: string[] = [];
+        if (needReset) commands.push(rset());
+        if (!inTransaction || needReset) commands.push(mailFrom(s.mailFrom, { smtputf8: current.supportsSmtputf8 }));
+        const prefix = commands.length;
+        for (const item of window) {
+          commands.push(rcptTo(item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart()}@${item.domain}`));
+          const listId = item.kind === 'probe' ? item.request.listId : item.listId;
+          if (!listsServed.has(listId)) {
+            listsServed.add(listId);
+            this.deps.events?.onSessionForList?.(this.mx, listId);
+          }
+        }
+
+        let replies: SmtpReply[];
+        let failure: SmtpExchangeError | null = null;
+        try {
+          replies = await current.exchange(commands);
+        } catch (err) {
+          failure = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), []);
+          replies = failure.answered;
+        }
+
+        // Transaction set-up replies.
+        let setupFailed: SmtpReply | null = null;
+        for (let i = 0; i < prefix && i < replies.length; i++) {
+          const reply = replies[i]!;
+          if (reply.code >= 400) {
+            errors += 1;
+            setupFailed ??= reply;
+          }
+        }
+        if (needReset && replies.length > 0) rsets += 1;
+        if (replies.length >= prefix && !setupFailed) {
+          inTransaction = true;
+          if (needReset) rcptsInTransaction = 0;
+        }
+
+        if (setupFailed) {
+          // MAIL FROM (or RSET) refused: every RCPT of the group was answered "need MAIL" or worse,
+          // and the refusal is about our sender, not the mailboxes (SMTP-FACTS: policy).
+          const mailClass = classifyReply('MAIL', setupFailed);
+          const permanent = setupFailed.code >= 500;
+          errors += Math.max(0, replies.length - prefix);
+          this.stats.errors += 1;
+          for (const item of window) this.finishUnanswered(item, { kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: `The server refused our sender: ${mailClass.detail}`, reply: setupFailed, retryable: !permanent });
+          if (permanent) {
+            // The same sender will be refused for every queued address on this host.
+            this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: `The server refused our sender: ${mailClass.detail}`, reply: setupFailed, retryable: false });
+          }
+          await endSession(!failure);
+          continue;
+        }
+
+        let restartTransaction = false;
+        let closingReply: SmtpReply | null = null;
+        const unanswered: WindowItem[] = [];
+        window.forEach((item, i) => {
+          const reply = replies[prefix + i];
+          if (!reply) {
+            unanswered.push(item);
+            return;
+          }
+          const listId = item.kind === 'probe' ? item.request.listId : item.listId;
+          this.deps.events?.onReply?.(this.mx, listId, reply.code);
+          this.stats.rcpts += 1;
+          rcptsInTransaction += 1;
+          if (reply.code >= 400) {
+            errors += 1;
+            this.stats.errors += 1;
+          }
+          const replyClass = classifyReply('RCPT', reply);
+          if (replyClass.kind === 'too_many_recipients') {
+            restartTransaction = true;
+            unanswered.push(item);
+            return;
+          }
+          if (replyClass.kind === 'service_closing') {
+            closingReply = reply;
+            unanswered.push(item);
+            return;
+          }
+          if (item.kind === 'catch-all') {
+            this.deps.catchAll.settle(item.domain, catchAllFrom(replyClass));
+            return;
+          }
+          void this.answer(item.request, reply, replyClass);
+        });
+        if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
+
+        if (failure || closingReply) {
+          // The session is over (RFC 5321 §3.8: a dropped connection counts as a 451).
+          consecutiveLosses += 1;
+          this.stats.reconnects += 1;
+          for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
+          const why = closingReply ? `the server closed the session: ${(closingReply as SmtpReply).raw}` : (failure?.message ?? 'connection lost');
+          this.deps.logger.warn({ mx: this.mx, unanswered: unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
+          for (const item of unanswered) this.requeueLost(item, failure?.code === 'SMTP_TIMEOUT', why);
+          await endSession(false);
+          if (consecutiveLosses >= MAX_LOSSES) {
+            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT');
+            break;
+          }
+          // Back off before reconnecting (SMTP-FACTS politeness: back off on 421 and on drops).
+          await sleep(Math.min(s.backoffMs * consecutiveLosses, 60_000), this.abort.signal);
+          continue;
+        }
+        consecutiveLosses = 0;
+        // Unanswered only because of 452 4.5.3: retry first, in a new transaction.
+        if (unanswered.length > 0) this.putBack(unanswered);
+      }
+    } catch (err) {
+      this.deps.logger.error({ mx: this.mx, err }, 'SMTP runner failed');
+      this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail: `Unexpected error while probing ${this.mx}: ${(err as Error).message}`, retryable: true });
+    } finally {
+      await endSession(true).catch(() => undefined);
+      await lease.release();
+    }
+  }
+
+  /** Takes up to `room` items: probes from the queue plus one catch-all probe per new domain. */
+  private takeWindow(room: number, session: SmtpSession): WindowItem[] {
+    const window: WindowItem[] = [];
+    while (window.length < room && this.queue.length > 0) {
+      const request = this.queue[0]!;
+      const { domain, asciiLocal } = request.address;
+      if (!asciiLocal && !session.supportsSmtputf8) {
+        this.queue.shift();
+        request.resolve({ kind: 'gave-up', mx: this.mx, reason: 'unverifiable_smtputf8', detail: `The local part is not ASCII and ${this.mx} does not support SMTPUTF8, so it cannot be asked about this mailbox.`, retryable: false });
+        continue;
+      }
+      if (this.deps.catchAll.known(domain) === 'yes') {
+        this.queue.shift();
+        request.resolve({ kind: 'catch-all', mx: this.mx });
+        continue;
+      }
+      if (this.deps.catchAll.needsProbe(domain)) {
+        // The probe goes just before the domain's first address, in the same window.
+        if (window.length > 0 && window.length + 2 > room) break;
+        this.deps.catchAll.claimProbe(domain);
+        window.push({ kind: 'catch-all', domain, listId: request.listId });
+        if (window.length >= room) break;
+      }
+      window.push({ kind: 'probe', request: this.queue.shift()! });
+    }
+    return window;
+  }
+
+  private putBack(items: WindowItem[]): void {
+    const requests: ProbeRequest[] = [];
+    for (const item of items) {
+      if (item.kind === 'probe') requests.push(item.request);
+      else this.deps.catchAll.settle(item.domain, 'unknown');
+    }
+    this.queue.unshift(...requests);
+  }
+
+  private requeueLost(item: WindowItem, timeout: boolean, why: string): void {
+    if (item.kind === 'catch-all') {
+      this.deps.catchAll.settle(item.domain, 'unknown');
+      return;
+    }
+    item.request.losses += 1;
+    if (item.request.losses >= MAX_LOSSES) {
+      item.request.resolve({ kind: 'gave-up', mx: this.mx, reason: timeout ? 'timeout' : 'connection_failed', detail: `No answer from ${this.mx} after ${item.request.losses} sessions were lost (${why}).`, retryable: true });
+      return;
+    }
+    this.queue.unshift(item.request);
+  }
+
+  private finishUnanswered(item: WindowItem, result: RcptResult): void {
+    if (item.kind === 'catch-all') this.deps.catchAll.settle(item.domain, 'unknown');
+    else item.request.resolve(result);
+  }
+
+  /** Reports an answered probe; accepted addresses wait for their domain's catch-all answer. */
+  private async answer(request: ProbeRequest, reply: SmtpReply, replyClass: ReplyClass): Promise<void> {
+    const catchAll = replyClass.kind === 'accepted' ? await this.deps.catchAll.wait(request.address.domain) : 'unknown';
+    request.resolve({ kind: 'reply', reply, replyClass, catchAll, mx: this.mx });
+  }
+}
+
+function catchAllFrom(replyClass: ReplyClass): CatchAllState {
+  if (replyClass.kind === 'accepted') return 'yes';
+  if (replyClass.kind === 'verdict' && replyClass.reason === 'mailbox_not_found') return 'no';
+  return 'unknown';
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * The production BatchVerifier: verdict cache first, then MX resolution per domain, then RCPT probes
+ * through one MxSessionPool per MX host (so domains that share a host share its sessions), moving to
+ * the next MX by preference when a host cannot be used.
+ */
+import type { Logger } from 'pino';
+import { verdictFromProbe } from '../domain/probe-verdict.ts';
+import type { Verdict } from '../domain/verdict.ts';
+import type { AddressToVerify, BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
+import type { MxHost, MxResolver } from '../dns/mx-resolver.ts';
+import type { CatchAllRegistry } from './catch-all-registry.ts';
+import { MxSessionPool, type MxSessionPoolDeps, type PoolStats, type RcptResult } from './mx-session-pool.ts';
+import type { VerdictCache } from './verdict-cache.ts';
+
+export interface SmtpVerifierDeps {
+  resolver: MxResolver;
+  cache: VerdictCache;
+  catchAll: CatchAllRegistry;
+  pool: Omit<MxSessionPoolDeps, 'catchAll'>;
+  logger: Logger;
+  greylistRetryMs: number;
+  /** Addresses on the suppression list are answered without probing (bounce-log suppression). */
+  isSuppressed?: (keys: string[]) => Promise<Map<string, string>>;
+  now?: () => Date;
+  /** Domains resolved at once per batch. */
+  dnsConcurrency?: number;
+}
+
+export interface SmtpVerifier extends BatchVerifier {
+  poolStats(): Map<string, PoolStats>;
+}
+
+export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
+  const pools = new Map<string, MxSessionPool>();
+  const now = deps.now ?? (() => new Date());
+
+  function poolFor(host: MxHost): MxSessionPool {
+    const key = host.exchange.toLowerCase();
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = new MxSessionPool(key, host.addresses, { ...deps.pool, catchAll: deps.catchAll });
+      pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Probes one address, falling back along the MX list; resolves with its outcome. */
+  function probe(listId: string, address: AddressToVerify, hosts: MxHost[]): Promise<ProbeOutcome> {
+    const attempts: string[] = [];
+    let allTimeouts = true;
+    return new Promise((resolve) => {
+      const tryHost = (index: number, losses: number) => {
+        const host = hosts[index];
+        if (!host) {
+          const reason = allTimeouts ? 'timeout' : 'connection_failed';
+          resolve({
+            kind: 'verdict',
+            verdict: {
+              status: 'unknown',
+              reason,
+              detail: `No mail server for ${address.domain} could be used: ${attempts.join('; ')}.`,
+              mx: hosts[0]?.exchange,
+              checkedAt: now().toISOString(),
+            },
+          });
+          return;
+        }
+        poolFor(host).submit([
+          {
+            listId,
+            address,
+            losses,
+            resolve: (result: RcptResult) => {
+              if (result.kind === 'host-failed') {
+                attempts.push(result.detail);
+                if (!result.timeout) allTimeouts = false;
+                tryHost(index + 1, 0);
+                return;
+              }
+              resolve(verdictFromProbe(result, { address: address.address, checkedAt: now(), greylistRetryMs: deps.greylistRetryMs }));
+            },
+          },
+        ]);
+      };
+      tryHost(0, 0);
+    });
+  }
+
+  return {
+    poolStats() {
+      return new Map([...pools].map(([mx, pool]) => [mx, { ...pool.stats }]));
+    },
+
+    async verify(batch: VerifyBatch): Promise<Map<string, ProbeOutcome>> {
+      const outcomes = new Map<string, ProbeOutcome>();
+      const keyOf = (a: AddressToVerify) => a.address.toLowerCase();
+
+      const cached = await deps.cache.getMany(batch.addresses.map(keyOf));
+      let pending = batch.addresses.filter((a) => {
+        const hit = cached.get(keyOf(a));
+        if (hit) outcomes.set(a.address, { kind: 'verdict', verdict: hit });
+        return !hit;
+      });
+
+      if (deps.isSuppressed && pending.length > 0) {
+        const suppressed = await deps.isSuppressed(pending.map(keyOf));
+        pending = pending.filter((a) => {
+          const why = suppressed.get(keyOf(a));
+          if (why === undefined) return true;
+          outcomes.set(a.address, {
+            kind: 'verdict',
+            verdict: { status: 'undeliverable', reason: 'suppressed', detail: `On the suppression list: ${why}`, checkedAt: now().toISOString() },
+          });
+          return false;
+        });
+      }
+
+      const byDomain = new Map<string, AddressToVerify[]>();
+      for (const a of pending) {
+        const list = byDomain.get(a.domain) ?? [];
+        list.push(a);
+        byDomain.set(a.domain, list);
+      }
+      await deps.catchAll.preload([...byDomain.keys()]);
+
+      const probes: Array<Promise<void>> = [];
+      const domains = [...byDomain.entries()];
+      const dnsConcurrency = deps.dnsConcurrency ?? 16;
+      let next = 0;
+      const resolveWorker = async () => {
+        while (next < domains.length) {
+          const [domain, addresses] = domains[next++]!;
+          const resolution = await deps.resolver.resolve(domain);
+          if (resolution.kind === 'none') {
+            for (const a of addresses) {
+              outcomes.set(a.address, {
+                kind: 'verdict',
+                verdict: { status: resolution.status, reason: resolution.reason, detail: resolution.detail, checkedAt: now().toISOString() },
+              });
+            }
+            continue;
+          }
+          for (const a of addresses) {
+            probes.push(probe(batch.listId, a, resolution.hosts).then((outcome) => void outcomes.set(a.address, outcome)));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(dnsConcurrency, domains.length) }, resolveWorker));
+      await Promise.all(probes);
+
+      const toCache: Array<[string, Verdict]> = [];
+      for (const a of batch.addresses) {
+        const outcome = outcomes.get(a.address);
+        if (outcome?.kind === 'verdict' && !outcome.verdict.cached && outcome.verdict.reason !== 'suppressed') toCache.push([keyOf(a), outcome.verdict]);
+      }
+      await deps.cache.setMany(toCache);
+      return outcomes;
+    },
+
+    async close() {
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+    },
+  };
+}

@@ -1,0 +1,17 @@
+/** The verifier used with `--syntax-only`: no network. Every syntactically valid address is
+ *  unknown/not_verified; the row-level checks (syntax, duplicates, missing email) still apply. */
+import type { BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
+
+export function createSyntaxOnlyVerifier(now: () => Date = () => new Date()): BatchVerifier {
+  return {
+    async verify(batch: VerifyBatch): Promise<Map<string, ProbeOutcome>> {
+      const checkedAt = now().toISOString();
+      return new Map(
+        batch.addresses.map((a) => [
+          a.address,
+          { kind: 'verdict', verdict: { status: 'unknown', reason: 'not_verified', detail: 'The syntax is valid; the mailbox was not checked (SMTP verification is off).', checkedAt } },
+        ]),
+      );
+    },
+  };
+}

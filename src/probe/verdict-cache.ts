@@ -1,0 +1,53 @@
+/**
+ * Verdict cache per address, shared by every list and every worker: re-running a list within the
+ * TTL sends no RCPT for cached addresses. TTLs follow Postfix's own verify cache idea: long for
+ * definite answers, shorter for negative ones, short for unknown.
+ * Key: {p}:verdict:{address key}  STRING Verdict JSON, with TTL.
+ */
+import type { Redis } from 'ioredis';
+import type { Verdict } from '../domain/verdict.ts';
+
+export interface VerdictCacheTtls {
+  positiveTtlSeconds: number;
+  negativeTtlSeconds: number;
+  unknownTtlSeconds: number;
+}
+
+export interface VerdictCache {
+  getMany(keys: string[]): Promise<Map<string, Verdict>>;
+  setMany(entries: Array<[string, Verdict]>): Promise<void>;
+}
+
+export function ttlFor(verdict: Verdict, ttls: VerdictCacheTtls): number {
+  if (verdict.status === 'deliverable' || verdict.status === 'risky') return ttls.positiveTtlSeconds;
+  if (verdict.status === 'undeliverable') return ttls.negativeTtlSeconds;
+  return ttls.unknownTtlSeconds;
+}
+
+export function createVerdictCache(redis: Redis, keyPrefix: string, ttls: VerdictCacheTtls): VerdictCache {
+  const keyOf = (key: string) => `${keyPrefix}:verdict:${key}`;
+  return {
+    async getMany(keys) {
+      const found = new Map<string, Verdict>();
+      if (keys.length === 0) return found;
+      const values = await redis.mget(...keys.map(keyOf));
+      keys.forEach((key, i) => {
+        const value = values[i];
+        if (value) found.set(key, { ...(JSON.parse(value) as Verdict), cached: true });
+      });
+      return found;
+    },
+    async setMany(entries) {
+      const pipeline = redis.pipeline();
+      let any = false;
+      for (const [key, verdict] of entries) {
+        const ttl = ttlFor(verdict, ttls);
+        if (ttl <= 0) continue;
+        const { cached: _cached, ...stored } = verdict;
+        pipeline.set(keyOf(key), JSON.stringify(stored), 'EX', ttl);
+        any = true;
+      }
+      if (any) await pipeline.exec();
+    },
+  };
+}

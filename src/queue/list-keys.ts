@@ -1,0 +1,54 @@
+/**
+ * Redis key layout for one list (every key starts with the configured prefix, default "hygiene"):
+ *
+ *   {p}:list:{id}               HASH   list state: state, input, outDir, name, options, counts, timestamps
+ *   {p}:list:{id}:first         HASH   de-dup key (lower-cased address) -> 0-based row index of its first occurrence
+ *   {p}:list:{id}:domains       SET    domains with at least one unique address
+ *   {p}:list:{id}:dom:{domain}  LIST   unique addresses of that domain, in file order
+ *   {p}:list:{id}:jobs          SET    ids of every verify job of the list (retries included)
+ *   {p}:list:{id}:done          SET    ids of verify jobs that finished
+ *   {p}:list:{id}:verdicts      HASH   de-dup key -> Verdict JSON
+ *   {p}:list:{id}:mxstats       HASH   "{mx}|{field}" -> counter (sessions, rcpt, replies by code, reconnects, ms)
+ *   {p}:lists                   ZSET   list ids by creation time
+ *
+ * Shared across lists:
+ *   {p}:verdict:{key}           STRING Verdict JSON, TTL by outcome (verdict cache)
+ *   {p}:mx:{domain}             STRING MX resolution JSON, TTL (DNS cache)
+ *   {p}:mxlease:{mx}            ZSET   fleet-wide session leases per MX host (member -> expiry ms)
+ *   {p}:bull:...                       BullMQ queues "verify" and "finalize" (BullMQ prefix "{p}:bull")
+ *
+ * All per-list keys are deleted by `deleteList` (and expire 7 days after the list finishes).
+ */
+export interface ListKeys {
+  list: string;
+  first: string;
+  domains: string;
+  domain: (domain: string) => string;
+  domainPattern: string;
+  jobs: string;
+  done: string;
+  verdicts: string;
+  mxStats: string;
+}
+
+export function listKeys(prefix: string, listId: string): ListKeys {
+  const base = `${prefix}:list:${listId}`;
+  return {
+    list: base,
+    first: `${base}:first`,
+    domains: `${base}:domains`,
+    domain: (domain: string) => `${base}:dom:${domain}`,
+    domainPattern: `${base}:dom:*`,
+    jobs: `${base}:jobs`,
+    done: `${base}:done`,
+    verdicts: `${base}:verdicts`,
+    mxStats: `${base}:mxstats`,
+  };
+}
+
+export const listsIndexKey = (prefix: string): string => `${prefix}:lists`;
+export const verdictCacheKey = (prefix: string, key: string): string => `${prefix}:verdict:${key}`;
+export const bullPrefix = (prefix: string): string => `${prefix}:bull`;
+
+export const VERIFY_QUEUE = 'verify';
+export const FINALIZE_QUEUE = 'finalize';

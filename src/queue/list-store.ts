@@ -1,0 +1,183 @@
+/**
+ * List state in Redis (layout in list-keys.ts). A thin typed layer: read and write the list hash,
+ * record verdicts, and decide — atomically — when every verify job of a list is done.
+ */
+import type { Redis } from 'ioredis';
+import type { Verdict } from '../domain/verdict.ts';
+import { listKeys, listsIndexKey } from './list-keys.ts';
+
+export type ListState = 'parsing' | 'enqueuing' | 'verifying' | 'collecting' | 'done' | 'failed';
+
+export interface ListOptions {
+  emailColumn?: string;
+  reject: string;
+  neutraliseFormulas: boolean;
+  webhookUrl?: string;
+}
+
+export interface ListRecord {
+  id: string;
+  state: ListState;
+  input: string;
+  name: string;
+  outDir: string;
+  options: ListOptions;
+  createdAt: string;
+  parsedAt?: string;
+  enqueuedAt?: string;
+  finishedAt?: string;
+  rows: number;
+  uniqueAddresses: number;
+  verified: number;
+  jobs: number;
+  error?: string;
+  reportPath?: string;
+  cleanedPath?: string;
+  rejectedPath?: string;
+}
+
+/** Seconds the per-list keys live after the list finishes (the verdict cache lives on separately). */
+export const FINISHED_LIST_TTL_SECONDS = 7 * 86_400;
+
+export class ListStore {
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  keys(listId: string) {
+    return listKeys(this.prefix, listId);
+  }
+
+  async create(record: Pick<ListRecord, 'id' | 'input' | 'name' | 'outDir' | 'options'>): Promise<void> {
+    const keys = this.keys(record.id);
+    const now = new Date().toISOString();
+    await this.redis
+      .multi()
+      .hset(keys.list, {
+        id: record.id,
+        state: 'parsing',
+        input: record.input,
+        name: record.name,
+        outDir: record.outDir,
+        options: JSON.stringify(record.options),
+        createdAt: now,
+        rows: 0,
+        uniqueAddresses: 0,
+        verified: 0,
+      })
+      .zadd(listsIndexKey(this.prefix), Date.now(), record.id)
+      .exec();
+  }
+
+  async get(listId: string): Promise<ListRecord | null> {
+    const raw = await this.redis.hgetall(this.keys(listId).list);
+    if (!raw.id) return null;
+    return {
+      id: raw.id,
+      state: (raw.state ?? 'parsing') as ListState,
+      input: raw.input ?? '',
+      name: raw.name ?? '',
+      outDir: raw.outDir ?? '',
+      options: JSON.parse(raw.options ?? '{}') as ListOptions,
+      createdAt: raw.createdAt ?? '',
+      parsedAt: raw.parsedAt,
+      enqueuedAt: raw.enqueuedAt,
+      finishedAt: raw.finishedAt,
+      rows: Number(raw.rows ?? 0),
+      uniqueAddresses: Number(raw.uniqueAddresses ?? 0),
+      verified: Number(raw.verified ?? 0),
+      jobs: Number(raw.jobs ?? 0),
+      error: raw.error,
+      reportPath: raw.reportPath,
+      cleanedPath: raw.cleanedPath,
+      rejectedPath: raw.rejectedPath,
+    };
+  }
+
+  async update(listId: string, fields: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.keys(listId).list, fields);
+  }
+
+  async setState(listId: string, state: ListState, fields: Record<string, string | number> = {}): Promise<void> {
+    await this.redis.hset(this.keys(listId).list, { state, ...fields });
+  }
+
+  /** Drops everything the parse pass wrote, so an interrupted parse can start again from row 0. */
+  async resetParse(listId: string): Promise<void> {
+    const keys = this.keys(listId);
+    const domains = await this.redis.smembers(keys.domains);
+    const pipeline = this.redis.pipeline().del(keys.first, keys.domains);
+    for (const domain of domains) pipeline.del(keys.domain(domain));
+    await pipeline.hset(keys.list, { rows: 0, uniqueAddresses: 0 }).exec();
+  }
+
+  /** Records verdicts; returns how many addresses got their first verdict (for progress). */
+  async saveVerdicts(listId: string, verdicts: Map<string, Verdict>): Promise<number> {
+    if (verdicts.size === 0) return 0;
+    const keys = this.keys(listId);
+    const flat: string[] = [];
+    for (const [key, verdict] of verdicts) flat.push(key, JSON.stringify(verdict));
+    const added = await this.redis.hset(keys.verdicts, ...flat);
+    if (added > 0) await this.redis.hincrby(keys.list, 'verified', added);
+    return added;
+  }
+
+  async readVerdicts(listId: string, addressKeys: string[]): Promise<Map<string, Verdict>> {
+    const found = new Map<string, Verdict>();
+    if (addressKeys.length === 0) return found;
+    const values = await this.redis.hmget(this.keys(listId).verdicts, ...addressKeys);
+    addressKeys.forEach((key, i) => {
+      const value = values[i];
+      if (value) found.set(key, JSON.parse(value) as Verdict);
+    });
+    return found;
+  }
+
+  /**
+   * Marks a verify job done (idempotent) and answers whether the whole list is now verified: every
+   * job id registered in :jobs is in :done and the producer has finished enqueuing. Atomic, so two
+   * workers finishing the last two jobs at once cannot both miss (or both trigger) completion —
+   * and the finalize job id is deterministic anyway.
+   */
+  async markJobDone(listId: string, jobId: string | null): Promise<boolean> {
+    const keys = this.keys(listId);
+    const result = await this.redis.eval(MARK_DONE_LUA, 3, keys.list, keys.jobs, keys.done, jobId ?? '');
+    return result === 1;
+  }
+
+  async registerJobs(listId: string, jobIds: string[]): Promise<void> {
+    if (jobIds.length > 0) await this.redis.sadd(this.keys(listId).jobs, ...jobIds);
+  }
+
+  async expireList(listId: string, seconds = FINISHED_LIST_TTL_SECONDS): Promise<void> {
+    const keys = this.keys(listId);
+    const domains = await this.redis.smembers(keys.domains);
+    const pipeline = this.redis.pipeline();
+    for (const key of [keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.mxStats, keys.list]) pipeline.expire(key, seconds);
+    // Domain lists are only needed to build jobs; drop them now to give the memory back.
+    for (const domain of domains) pipeline.del(keys.domain(domain));
+    await pipeline.exec();
+  }
+
+  async deleteList(listId: string): Promise<void> {
+    const keys = this.keys(listId);
+    const domains = await this.redis.smembers(keys.domains);
+    const pipeline = this.redis.pipeline();
+    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.mxStats, keys.list);
+    for (const domain of domains) pipeline.del(keys.domain(domain));
+    pipeline.zrem(listsIndexKey(this.prefix), listId);
+    await pipeline.exec();
+  }
+}
+
+/**
+ * KEYS[1] list hash, KEYS[2] :jobs set, KEYS[3] :done set; ARGV[1] job id ('' = only check).
+ * Returns 1 when enqueuing is complete and every registered job is done.
+ */
+const MARK_DONE_LUA = `
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end
+if redis.call('HGET', KEYS[1], 'enqueued') ~= '1' then return 0 end
+if redis.call('SCARD', KEYS[2]) == redis.call('SCARD', KEYS[3]) then return 1 end
+return 0
+`;

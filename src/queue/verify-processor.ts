@@ -1,0 +1,93 @@
+/**
+ * What a worker does with one verify job: load the job's addresses, skip those that already have a
+ * verdict (a job re-run after a crash probes nothing twice), ask the verifier, record verdicts,
+ * schedule greylisting retries as delayed jobs (no worker is held while waiting), and trigger the
+ * list's finalize step when this was the last job.
+ */
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { parseEmailAddress } from '../domain/email-address.ts';
+import type { AddressToVerify, BatchVerifier } from '../domain/verifier.ts';
+import type { Verdict } from '../domain/verdict.ts';
+import type { FinalizeJobData, VerifyJobData } from './job-types.ts';
+import { finalizeJobId, retryJobId } from './job-types.ts';
+import type { ListStore } from './list-store.ts';
+
+export interface VerifyProcessorDeps {
+  redis: Redis;
+  store: ListStore;
+  verifier: BatchVerifier;
+  verifyQueue: Queue<VerifyJobData>;
+  finalizeQueue: Queue<FinalizeJobData>;
+  greylistMaxAttempts: number;
+  logger: Logger;
+}
+
+export async function loadJobAddresses(redis: Redis, store: ListStore, data: VerifyJobData): Promise<string[]> {
+  if (data.addresses) return data.addresses;
+  const keys = store.keys(data.listId);
+  const pipeline = redis.pipeline();
+  for (const slice of data.slices ?? []) pipeline.lrange(keys.domain(slice.domain), slice.start, slice.stop);
+  const results = (await pipeline.exec()) ?? [];
+  return results.flatMap(([err, value]) => {
+    if (err) throw err;
+    return value as string[];
+  });
+}
+
+export function createVerifyProcessor(deps: VerifyProcessorDeps) {
+  return async function processVerifyJob(job: Job<VerifyJobData>): Promise<{ verified: number; retried: number }> {
+    const { listId, attempt } = job.data;
+    const log = deps.logger.child({ listId, jobId: job.id });
+    const list = await deps.store.get(listId);
+    if (!list) {
+      // The list was deleted while its jobs waited: nothing to do, and nothing to finalize.
+      log.warn('verify job for a list that no longer exists; skipped');
+      return { verified: 0, retried: 0 };
+    }
+    const addresses = await loadJobAddresses(deps.redis, deps.store, job.data);
+    const toVerify: AddressToVerify[] = [];
+    const keyOf = new Map<string, string>();
+    for (const address of addresses) {
+      const parsed = parseEmailAddress(address);
+      if (!parsed.ok) continue; // cannot happen: only parsed addresses are stored
+      keyOf.set(parsed.address, parsed.key);
+      toVerify.push({ address: parsed.address, local: parsed.local, domain: parsed.domain, asciiLocal: parsed.asciiLocal });
+    }
+    const already = await deps.store.readVerdicts(listId, [...keyOf.values()]);
+    const pending = toVerify.filter((a) => !already.has(keyOf.get(a.address) ?? ''));
+
+    const verdicts = new Map<string, Verdict>();
+    const retry: string[] = [];
+    let retryAfterMs = 0;
+    if (pending.length > 0) {
+      const outcomes = await deps.verifier.verify({ listId, addresses: pending, attempt, maxAttempts: deps.greylistMaxAttempts });
+      for (const item of pending) {
+        const key = keyOf.get(item.address) ?? item.address.toLowerCase();
+        const outcome = outcomes.get(item.address);
+        if (!outcome) {
+          verdicts.set(key, { status: 'unknown', reason: 'smtp_error', detail: 'The verifier returned no answer for this address.', checkedAt: new Date().toISOString() });
+        } else if (outcome.kind === 'retry' && attempt < deps.greylistMaxAttempts) {
+          retry.push(item.address);
+          retryAfterMs = Math.max(retryAfterMs, outcome.retryAfterMs);
+        } else {
+          verdicts.set(key, outcome.verdict);
+        }
+      }
+    }
+
+    if (retry.length > 0) {
+      const id = retryJobId(String(job.id), attempt + 1);
+      await deps.store.registerJobs(listId, [id]);
+      await deps.verifyQueue.add('verify', { listId, addresses: retry, attempt: attempt + 1 }, { jobId: id, delay: retryAfterMs });
+      log.info({ addresses: retry.length, delayMs: retryAfterMs, attempt: attempt + 1 }, 'greylisted; retry scheduled');
+    }
+    const added = await deps.store.saveVerdicts(listId, verdicts);
+    if (await deps.store.markJobDone(listId, String(job.id))) {
+      await deps.finalizeQueue.add('finalize', { listId }, { jobId: finalizeJobId(listId) });
+      log.info('last verify job done; finalize queued');
+    }
+    return { verified: added, retried: retry.length };
+  };
+}
