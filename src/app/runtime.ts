@@ -165,8 +165,8 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
       negativeTtlSeconds: Math.min(config.dns.cacheTtlSeconds, 900),
       unknownTtlSeconds: 0,
     });
-  const statsFlusher = createMxStatsRecorder(redis, config.keyPrefix);
-  return createSmtpVerifier({
+  const stats = createMxStatsRecorder(redis, config.keyPrefix);
+  const verifier = createSmtpVerifier({
     resolver,
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
     catchAll: new CatchAllRegistry(redis, config.keyPrefix, config.cache.positiveTtlSeconds, config.smtp.catchAllProbe),
@@ -177,42 +177,60 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
       leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx }),
       rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
       logger,
-      events: { ...statsFlusher, ...options.poolEvents },
+      events: { ...stats.events, ...options.poolEvents },
     },
   });
   void store;
+  // Counters reach Redis before the job is marked done, so the report always includes them.
+  return {
+    poolStats: () => verifier.poolStats(),
+    verify: async (batch, signal) => {
+      try {
+        return await verifier.verify(batch, signal);
+      } finally {
+        await stats.flush();
+      }
+    },
+    close: async () => {
+      await verifier.close?.();
+      await stats.flush();
+    },
+  } as SmtpVerifier;
 }
 
 /** Per-list, per-MX counters for report.json ("{mx}|{field}" in {p}:list:{id}:mxstats). Buffered
  *  in memory and flushed every 250 ms so a hot probe loop costs no Redis round trip. */
-function createMxStatsRecorder(redis: Redis, prefix: string): PoolEvents {
+function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEvents; flush: () => Promise<void> } {
   const pending = new Map<string, Map<string, number>>();
   let timer: NodeJS.Timeout | null = null;
   const bump = (listId: string, field: string, by = 1) => {
     const fields = pending.get(listId) ?? new Map<string, number>();
     fields.set(field, (fields.get(field) ?? 0) + by);
     pending.set(listId, fields);
-    timer ??= setTimeout(flush, 250);
+    timer ??= setTimeout(() => void flush(), 250);
   };
-  const flush = () => {
+  const flush = async (): Promise<void> => {
+    if (timer) clearTimeout(timer);
     timer = null;
+    if (pending.size === 0) return;
     const pipeline = redis.pipeline();
     for (const [listId, fields] of pending) {
       const key = listKeys(prefix, listId).mxStats;
       for (const [field, by] of fields) pipeline.hincrby(key, field, by);
     }
     pending.clear();
-    pipeline.exec().catch(() => undefined);
+    await pipeline.exec().catch(() => undefined);
   };
-  return {
+  const events: PoolEvents = {
     onSessionForList: (mx, listId) => bump(listId, `${mx}|sessions`),
     onReply: (mx, listId, code) => {
       bump(listId, `${mx}|rcpts`);
       bump(listId, `${mx}|code:${code}`);
     },
     onReconnect: (mx, listId) => bump(listId, `${mx}|reconnects`),
-    onSessionClosed: (mx, listIds, ms) => {
+    onExchange: (mx, listIds, ms) => {
       for (const listId of listIds) bump(listId, `${mx}|ms`, ms);
     },
   };
+  return { events, flush };
 }

@@ -6,11 +6,13 @@ import type { Command } from './command.ts';
 import { verifyCommand } from './verify-command.ts';
 import { workerCommand } from './worker-command.ts';
 import { statusCommand } from './status-command.ts';
+import { demoCommand } from './demo-command.ts';
 
 export const COMMANDS: Record<string, Command> = {
   verify: verifyCommand,
   worker: workerCommand,
   status: statusCommand,
+  demo: demoCommand,
 };
 
 export const USAGE = `Usage: hygiene <command> [options]
@@ -20,6 +22,7 @@ Commands:
                                  DIR/NAME.cleaned.csv, NAME.rejected.csv, NAME.report.json
   worker                        run verify workers only (a fleet sharing one Redis)
   status LIST_ID                show a list's state and counts
+  demo                          run everything against a simulated mail world on loopback
 
 Run "hygiene <command> --help" for the options of a command. Configuration: see README.md.
 `;

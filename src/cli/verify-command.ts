@@ -6,6 +6,7 @@ import { readReport, startList, waitForList } from '../app/list-runner.ts';
 import { HygieneRuntime } from '../app/runtime.ts';
 import { describePolicy } from '../domain/routing-policy.ts';
 import { HygieneError } from '../errors.ts';
+import type { Config } from '../config/config.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { createProgressPrinter } from './progress.ts';
 import { onShutdownSignal } from './shutdown.ts';
@@ -36,55 +37,74 @@ export const verifyCommand: Command = {
   async run({ config, flags, positionals }) {
     const file = positionals[0];
     if (!file || positionals.length > 1) throw new HygieneError('USAGE', 'verify takes exactly one CSV file: hygiene verify FILE.csv --out DIR');
-    const outDir = typeof flags.out === 'string' ? flags.out : '.';
-    const localWorkers = flags['no-local-workers'] !== true;
-    const json = flags.json === true;
-    const logger = createLogger(config.logLevel);
-
-    const endpoint = await resolveRedisEndpoint(config.redisUrl, config.redisUrlExplicit);
-    if (endpoint.private && !localWorkers) {
-      await endpoint.stop?.();
-      throw new HygieneError('REDIS_UNAVAILABLE', `--no-local-workers needs the Redis your workers use, but none answers at ${config.redisUrl}. Set REDIS_URL.`);
-    }
-    if (endpoint.private) logger.info({ url: endpoint.url }, 'no Redis at the default address; started a private redis-server for this run');
-    await mkdir(outDir, { recursive: true });
-    const runtime = await HygieneRuntime.start({
-      config,
-      logger,
-      redisUrl: endpoint.url,
-      verifyWorkers: localWorkers,
-      finalizeWorker: true,
-      verifier: flags['syntax-only'] === true ? 'syntax' : 'smtp',
+    return runVerify(config, {
+      file,
+      outDir: typeof flags.out === 'string' ? flags.out : '.',
+      localWorkers: flags['no-local-workers'] !== true,
+      json: flags.json === true,
+      syntaxOnly: flags['syntax-only'] === true,
+      emailColumn: typeof flags['email-column'] === 'string' ? flags['email-column'] : undefined,
     });
-    const abort = new AbortController();
-    const stopSignals = onShutdownSignal(async () => {
-      abort.abort();
-      await runtime.close();
-      await endpoint.stop?.();
-    });
-    const progress = createProgressPrinter(process.stderr, json);
-    try {
-      const started = await startList(runtime, {
-        input: file,
-        outDir,
-        options: {
-          emailColumn: typeof flags['email-column'] === 'string' ? flags['email-column'] : undefined,
-          reject: describePolicy(config.output.rejectPolicy),
-          neutraliseFormulas: config.output.neutraliseFormulas,
-        },
-        onRowsRead: (rows) => progress.rowsRead(rows),
-      });
-      if (started.resumed) logger.info({ listId: started.listId }, 'resuming an unfinished run of this list');
-      const list = await waitForList(runtime, started.listId, { onProgress: (l) => progress.list(l), signal: abort.signal });
-      progress.done();
-      const report = await readReport(list);
-      process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
-      return 0;
-    } finally {
-      progress.done();
-      stopSignals();
-      await runtime.close();
-      await endpoint.stop?.();
-    }
   },
 };
+
+export interface VerifyRun {
+  file: string;
+  outDir: string;
+  localWorkers: boolean;
+  json: boolean;
+  syntaxOnly: boolean;
+  emailColumn?: string;
+}
+
+/** One list, start to finish, in this process (also used by \`hygiene demo\`). */
+export async function runVerify(config: Config, run: VerifyRun): Promise<number> {
+  const { file, outDir, localWorkers, json } = run;
+  const logger = createLogger(config.logLevel);
+
+  const endpoint = await resolveRedisEndpoint(config.redisUrl, config.redisUrlExplicit);
+  if (endpoint.private && !localWorkers) {
+    await endpoint.stop?.();
+    throw new HygieneError('REDIS_UNAVAILABLE', `--no-local-workers needs the Redis your workers use, but none answers at ${config.redisUrl}. Set REDIS_URL.`);
+  }
+  if (endpoint.private) logger.info({ url: endpoint.url }, 'no Redis at the default address; started a private redis-server for this run');
+  await mkdir(outDir, { recursive: true });
+  const runtime = await HygieneRuntime.start({
+    config,
+    logger,
+    redisUrl: endpoint.url,
+    verifyWorkers: localWorkers,
+    finalizeWorker: true,
+    verifier: run.syntaxOnly ? 'syntax' : 'smtp',
+  });
+  const abort = new AbortController();
+  const stopSignals = onShutdownSignal(async () => {
+    abort.abort();
+    await runtime.close();
+    await endpoint.stop?.();
+  });
+  const progress = createProgressPrinter(process.stderr, json);
+  try {
+    const started = await startList(runtime, {
+      input: file,
+      outDir,
+      options: {
+        emailColumn: run.emailColumn,
+        reject: describePolicy(config.output.rejectPolicy),
+        neutraliseFormulas: config.output.neutraliseFormulas,
+      },
+      onRowsRead: (rows) => progress.rowsRead(rows),
+    });
+    if (started.resumed) logger.info({ listId: started.listId }, 'resuming an unfinished run of this list');
+    const list = await waitForList(runtime, started.listId, { onProgress: (l) => progress.list(l), signal: abort.signal });
+    progress.done();
+    const report = await readReport(list);
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
+    return 0;
+  } finally {
+    progress.done();
+    stopSignals();
+    await runtime.close();
+    await endpoint.stop?.();
+  }
+}

@@ -7,7 +7,7 @@
  * accepted address of the domain. Across the fleet: definite answers are cached in Redis.
  * Key: {p}:catchall:{domain}  STRING "yes" | "no", TTL.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 import type { CatchAllState } from '../domain/probe-verdict.ts';
@@ -17,7 +17,12 @@ export type { CatchAllState };
 interface Entry {
   state: CatchAllState | 'probing' | 'unprobed';
   waiters: Array<(state: CatchAllState) => void>;
+  /** After a temporary answer (4xx, lost session) the domain may be probed again from this time on. */
+  retryAt?: number;
 }
+
+/** How long a temporary catch-all answer stands before the domain is probed again. */
+const TRANSIENT_RETRY_MS = 10_000;
 
 export class CatchAllRegistry {
   private readonly entries = new Map<string, Entry>();
@@ -53,7 +58,8 @@ export class CatchAllRegistry {
   needsProbe(domain: string): boolean {
     if (!this.enabled) return false;
     const entry = this.entries.get(domain);
-    return !entry || entry.state === 'unprobed';
+    if (!entry || entry.state === 'unprobed') return true;
+    return entry.state === 'unknown' && entry.retryAt !== undefined && Date.now() >= entry.retryAt;
   }
 
   /** Claims the probe for a domain: true exactly once per unprobed domain. */
@@ -61,8 +67,9 @@ export class CatchAllRegistry {
     if (!this.enabled) return false;
     const entry = this.entries.get(domain) ?? { state: 'unprobed' as const, waiters: [] };
     this.entries.set(domain, entry);
-    if (entry.state !== 'unprobed') return false;
+    if (!this.needsProbe(domain)) return false;
     entry.state = 'probing';
+    entry.retryAt = undefined;
     return true;
   }
 
@@ -75,9 +82,15 @@ export class CatchAllRegistry {
     return new Promise((resolve) => entry.waiters.push(resolve));
   }
 
-  settle(domain: string, state: CatchAllState): void {
-    const entry = this.entries.get(domain) ?? { state: 'unprobed' as const, waiters: [] };
+  /**
+   * Records the probe's answer and wakes every session waiting for it. A `transient` unknown (4xx such
+   * as greylisting, a lost session) may be probed again later — with the same local part, so a
+   * greylisting server lets the retry through.
+   */
+  settle(domain: string, state: CatchAllState, transient = false): void {
+    const entry: Entry = this.entries.get(domain) ?? { state: 'unprobed', waiters: [] };
     entry.state = state;
+    entry.retryAt = transient && state === 'unknown' ? Date.now() + TRANSIENT_RETRY_MS : undefined;
     this.entries.set(domain, entry);
     for (const wake of entry.waiters.splice(0)) wake(state);
     if (state !== 'unknown' && this.ttlSeconds > 0) {
@@ -90,7 +103,11 @@ export class CatchAllRegistry {
   }
 }
 
-/** A local part no person would have: long, random, and clearly machine-made. */
-export function improbableLocalPart(): string {
-  return `nx-${randomBytes(9).toString('hex')}`;
+/**
+ * A local part no person would have: long, random-looking and clearly machine-made. Stable per
+ * domain (a hash, not a fresh random value) so that a greylisting server, which keys on
+ * (client, sender, recipient), accepts the probe when we come back after the greylisting delay.
+ */
+export function improbableLocalPart(domain: string): string {
+  return `nx-${createHash('sha256').update(`list-hygiene catch-all probe ${domain}`).digest('hex').slice(0, 18)}`;
 }

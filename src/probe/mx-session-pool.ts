@@ -70,6 +70,8 @@ export interface PoolEvents {
   onReply?: (mx: string, listId: string, code: number) => void;
   onReconnect?: (mx: string, listId: string) => void;
   onSessionClosed?: (mx: string, listIds: ReadonlySet<string>, durationMs: number) => void;
+  /** Time spent waiting for one window's replies, for the lists that had probes in it. */
+  onExchange?: (mx: string, listIds: ReadonlySet<string>, durationMs: number) => void;
   onTranscript?: (mx: string, entry: TranscriptEntry) => void;
 }
 
@@ -233,6 +235,8 @@ export class MxSessionPool {
           await this.waitForWork(session ? s.idleSessionMs : 0);
           if (this.queue.length === 0 || this.closing) break;
         }
+        // The server may have closed on its own (idle timeout, unsolicited 421) while we waited.
+        if (session && (session as SmtpSession).closed) await endSession(false);
         if (this.now() < this.downUntil) {
           this.failQueued({ kind: 'host-failed', mx: this.mx, detail: this.downDetail, timeout: this.downByTimeout });
           break;
@@ -281,7 +285,7 @@ export class MxSessionPool {
         if (!inTransaction || needReset) commands.push(mailFrom(s.mailFrom, { smtputf8: current.supportsSmtputf8 }));
         const prefix = commands.length;
         for (const item of window) {
-          commands.push(rcptTo(item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart()}@${item.domain}`));
+          commands.push(rcptTo(item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`));
           const listId = item.kind === 'probe' ? item.request.listId : item.listId;
           if (!listsServed.has(listId)) {
             listsServed.add(listId);
@@ -291,12 +295,14 @@ export class MxSessionPool {
 
         let replies: SmtpReply[];
         let failure: SmtpExchangeError | null = null;
+        const exchangeStarted = this.now();
         try {
           replies = await current.exchange(commands);
         } catch (err) {
           failure = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), []);
           replies = failure.answered;
         }
+        this.deps.events?.onExchange?.(this.mx, windowLists(window), this.now() - exchangeStarted);
 
         // Transaction set-up replies.
         let setupFailed: SmtpReply | null = null;
@@ -358,7 +364,8 @@ export class MxSessionPool {
             return;
           }
           if (item.kind === 'catch-all') {
-            this.deps.catchAll.settle(item.domain, catchAllFrom(replyClass));
+            const state = catchAllFrom(replyClass);
+            this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500);
             return;
           }
           void this.answer(item.request, reply, replyClass);
@@ -427,14 +434,14 @@ export class MxSessionPool {
     const requests: ProbeRequest[] = [];
     for (const item of items) {
       if (item.kind === 'probe') requests.push(item.request);
-      else this.deps.catchAll.settle(item.domain, 'unknown');
+      else this.deps.catchAll.settle(item.domain, 'unknown', true);
     }
     this.queue.unshift(...requests);
   }
 
   private requeueLost(item: WindowItem, timeout: boolean, why: string): void {
     if (item.kind === 'catch-all') {
-      this.deps.catchAll.settle(item.domain, 'unknown');
+      this.deps.catchAll.settle(item.domain, 'unknown', true);
       return;
     }
     item.request.losses += 1;
@@ -446,7 +453,7 @@ export class MxSessionPool {
   }
 
   private finishUnanswered(item: WindowItem, result: RcptResult): void {
-    if (item.kind === 'catch-all') this.deps.catchAll.settle(item.domain, 'unknown');
+    if (item.kind === 'catch-all') this.deps.catchAll.settle(item.domain, 'unknown', true);
     else item.request.resolve(result);
   }
 
@@ -455,6 +462,10 @@ export class MxSessionPool {
     const catchAll = replyClass.kind === 'accepted' ? await this.deps.catchAll.wait(request.address.domain) : 'unknown';
     request.resolve({ kind: 'reply', reply, replyClass, catchAll, mx: this.mx });
   }
+}
+
+function windowLists(window: WindowItem[]): Set<string> {
+  return new Set(window.map((item) => (item.kind === 'probe' ? item.request.listId : item.listId)));
 }
 
 function catchAllFrom(replyClass: ReplyClass): CatchAllState {
