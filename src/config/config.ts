@@ -47,6 +47,30 @@ export interface Config {
   cache: { positiveTtlSeconds: number; negativeTtlSeconds: number; unknownTtlSeconds: number };
   queue: { concurrency: number; jobSize: number; stalledIntervalMs: number; lockDurationMs: number };
   output: { rejectPolicy: RejectPolicy; neutraliseFormulas: boolean };
+  /** `hygiene api` (HTTP API). */
+  api: {
+    port: number;
+    host: string;
+    /** Accepted API keys (HYGIENE_API_KEYS, comma-separated); empty = every /v1 request is refused. */
+    keys: string[];
+    /** Uploads larger than this are refused with 413. */
+    uploadMaxBytes: number;
+    /** Requests per minute per API key (per client address when no key was given). */
+    rateLimitPerMinute: number;
+    /** POST /v1/verify answers within this bound (unknown/timeout past it). */
+    verifyTimeoutMs: number;
+  };
+  /** Webhooks on list completion or failure. */
+  webhook: {
+    /** HMAC-SHA256 key of X-Hygiene-Signature; webhooks are refused while it is unset. */
+    secret: string | undefined;
+    /** Allow loopback, private and link-local targets (tests, private networks). */
+    allowPrivate: boolean;
+    /** Delivery attempts (exponential backoff between them). */
+    attempts: number;
+    /** First retry delay; doubles each attempt. */
+    backoffMs: number;
+  };
 }
 
 /** Flags as parsed from the command line (strings as typed; validated here). */
@@ -121,6 +145,21 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
   const localAddressRaw = pick(flags, 'local-address', env, 'HYGIENE_LOCAL_ADDRESS');
   const localAddress = typeof localAddressRaw === 'string' && localAddressRaw !== '' ? localAddressRaw : undefined;
 
+  const apiKeys = String(env.HYGIENE_API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  for (const key of apiKeys) {
+    // Keys travel in headers: printable ASCII without spaces or commas, and long enough to resist guessing.
+    if (!/^[\x21-\x2b\x2d-\x7e]{16,256}$/.test(key)) problems.list.push('HYGIENE_API_KEYS: every key must be 16-256 printable characters without spaces or commas (key not shown)');
+  }
+  const apiHost = String(pick(flags, 'host', env, 'HYGIENE_API_HOST') ?? '127.0.0.1');
+  if (!HOSTNAME.test(apiHost) && !/^[0-9a-f:.]+$/i.test(apiHost)) problems.list.push(`HYGIENE_API_HOST must be a host name or IP address, got "${apiHost}"`);
+  const webhookSecret = env.HYGIENE_WEBHOOK_SECRET !== undefined && env.HYGIENE_WEBHOOK_SECRET !== '' ? env.HYGIENE_WEBHOOK_SECRET : undefined;
+  if (webhookSecret !== undefined && webhookSecret.length < 16) problems.list.push('HYGIENE_WEBHOOK_SECRET must be at least 16 characters (secret not shown)');
+  const allowPrivateRaw = env.HYGIENE_WEBHOOK_ALLOW_PRIVATE ?? 'false';
+  if (!['true', 'false'].includes(allowPrivateRaw)) problems.list.push(`HYGIENE_WEBHOOK_ALLOW_PRIVATE must be true or false, got "${allowPrivateRaw}"`);
+
   const config: Config = {
     redisUrl,
     redisUrlExplicit: typeof redisRaw === 'string' && redisRaw !== '',
@@ -172,6 +211,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
     output: {
       rejectPolicy: rejectPolicy ?? parseRejectPolicy(undefined),
       neutraliseFormulas: flags['no-formula-guard'] !== true && env.HYGIENE_FORMULA_GUARD !== 'false',
+    },
+    api: {
+      port: intOption(problems, 'HYGIENE_API_PORT', pick(flags, 'port', env, 'HYGIENE_API_PORT'), 8080, 0, 65_535),
+      host: apiHost,
+      keys: apiKeys,
+      uploadMaxBytes: intOption(problems, 'HYGIENE_UPLOAD_MAX_BYTES', env.HYGIENE_UPLOAD_MAX_BYTES, 1024 ** 3, 1, 1024 ** 4),
+      rateLimitPerMinute: intOption(problems, 'HYGIENE_API_RATE_LIMIT', env.HYGIENE_API_RATE_LIMIT, 120, 1, 1_000_000),
+      verifyTimeoutMs: intOption(problems, 'HYGIENE_VERIFY_TIMEOUT_MS', env.HYGIENE_VERIFY_TIMEOUT_MS, 30_000, 100, 600_000),
+    },
+    webhook: {
+      secret: webhookSecret,
+      allowPrivate: allowPrivateRaw === 'true',
+      attempts: intOption(problems, 'HYGIENE_WEBHOOK_ATTEMPTS', env.HYGIENE_WEBHOOK_ATTEMPTS, 8, 1, 50),
+      backoffMs: intOption(problems, 'HYGIENE_WEBHOOK_BACKOFF_MS', env.HYGIENE_WEBHOOK_BACKOFF_MS, 5_000, 10, 3_600_000),
     },
   };
 
