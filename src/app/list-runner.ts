@@ -24,6 +24,10 @@ export interface StartListRequest {
   /** Output base name; default: the input's name without .csv. */
   name?: string;
   onRowsRead?: (rows: number) => void;
+  /** Use this id instead of deriving one from the file (the HTTP API assigns ids at upload). */
+  listId?: string;
+  /** Called once the list record exists (or was found), before the parse pass starts. */
+  onCreated?: (listId: string) => void;
 }
 
 export interface StartedList {
@@ -54,9 +58,9 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
   const { store, redis, config } = runtime;
   const runKey = `${config.keyPrefix}:listrun:${base}`;
   let run = Number((await redis.get(runKey)) ?? 0);
-  let listId = run === 0 ? base : `${base}${run.toString(16).padStart(4, '0')}`;
+  let listId = request.listId ?? (run === 0 ? base : `${base}${run.toString(16).padStart(4, '0')}`);
   let existing = await store.get(listId);
-  if (existing && (existing.state === 'done' || existing.state === 'failed')) {
+  if (request.listId === undefined && existing && (existing.state === 'done' || existing.state === 'failed')) {
     run = await redis.incr(runKey);
     listId = `${base}${run.toString(16).padStart(4, '0')}`;
     existing = await store.get(listId);
@@ -66,6 +70,7 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
   if (!existing) {
     await store.create({ id: listId, input: real, name: request.name ?? outputBaseName(absolute), outDir, options: request.options });
   }
+  request.onCreated?.(listId);
   let state = existing?.state ?? 'parsing';
   const log = runtime.logger.child({ listId });
 

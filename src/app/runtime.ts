@@ -10,7 +10,7 @@ import type { Config } from '../config/config.ts';
 import type { ListReport } from '../collector/report.ts';
 import { createCachedMxResolver } from '../dns/cached-mx-resolver.ts';
 import { createDnsMxResolver, type MxResolver } from '../dns/mx-resolver.ts';
-import type { BatchVerifier } from '../domain/verifier.ts';
+import type { BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
 import { CatchAllRegistry } from '../probe/catch-all-registry.ts';
 import { createMxLeaseManager } from '../probe/mx-lease.ts';
 import { createRcptRateLimiter } from '../probe/rcpt-rate-limiter.ts';
@@ -38,6 +38,10 @@ export interface RuntimeOptions {
   /** Extra hooks on the SMTP pools (transcripts for `hygiene probe`). */
   poolEvents?: PoolEvents;
   onListFinished?: (report: ListReport) => Promise<void> | void;
+  /** Called once when a list's finalize step has failed for good (state 'failed'). */
+  onListFailed?: (listId: string, error: string) => Promise<void> | void;
+  /** Sees every batch's outcomes (metrics). */
+  onOutcomes?: (batch: VerifyBatch, outcomes: ReadonlyMap<string, ProbeOutcome>) => void;
   /** Resolver override (tests). */
   resolver?: MxResolver;
 }
@@ -71,10 +75,10 @@ export class HygieneRuntime {
       ...queueOptions,
       defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: { age: 30 * 86_400 } },
     });
-    const verifier = buildVerifier(options, redis, store);
+    const verifier = observeOutcomes(buildVerifier(options, redis, store), options.onOutcomes);
     const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier);
     if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
-    if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished);
+    if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished, options.onListFailed);
     return runtime;
   }
 
@@ -109,7 +113,11 @@ export class HygieneRuntime {
     this.workers.push(worker);
   }
 
-  private startFinalizeWorker(url: string, onFinished?: (report: ListReport) => Promise<void> | void): void {
+  private startFinalizeWorker(
+    url: string,
+    onFinished?: (report: ListReport) => Promise<void> | void,
+    onFailed?: (listId: string, error: string) => Promise<void> | void,
+  ): void {
     const processor = createFinalizeProcessor({ redis: this.redis, store: this.store, logger: this.logger, onFinished });
     const worker = new Worker<FinalizeJobData>(FINALIZE_QUEUE, processor, {
       connection: this.workerConnection(url, 'hygiene-finalize-worker'),
@@ -121,7 +129,11 @@ export class HygieneRuntime {
     worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
       this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message }, 'finalize job failed');
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-        void this.store.setState(job.data.listId, 'failed', { error: err.message }).catch(() => undefined);
+        const { listId } = job.data;
+        void this.store
+          .setState(listId, 'failed', { error: err.message })
+          .then(() => onFailed?.(listId, err.message))
+          .catch((hookErr: unknown) => this.logger.warn({ listId, err: (hookErr as Error).message }, 'list failure hook failed'));
       }
     });
     worker.on('error', (err) => this.logger.warn({ err: err.message }, 'finalize worker error'));
@@ -177,7 +189,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
       leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx }),
       rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
       logger,
-      events: { ...stats.events, ...options.poolEvents },
+      events: combinePoolEvents(stats.events, options.poolEvents),
     },
   });
   void store;
@@ -196,6 +208,37 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
       await stats.flush();
     },
   } as SmtpVerifier;
+}
+
+/** Both sets of hooks run (a caller's poolEvents must not replace the report's counters). */
+function combinePoolEvents(a: PoolEvents, b: PoolEvents | undefined): PoolEvents {
+  if (!b) return a;
+  const names = new Set([...Object.keys(a), ...Object.keys(b)] as Array<keyof PoolEvents>);
+  const combined: Record<string, (...args: never[]) => void> = {};
+  for (const name of names) {
+    const first = a[name] as ((...args: unknown[]) => void) | undefined;
+    const second = b[name] as ((...args: unknown[]) => void) | undefined;
+    combined[name] = (...args: unknown[]) => {
+      first?.(...args);
+      second?.(...args);
+    };
+  }
+  return combined as PoolEvents;
+}
+
+/** Wraps a verifier so `onOutcomes` sees every batch; keeps poolStats() when the verifier has it. */
+function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['onOutcomes']): BatchVerifier {
+  if (!onOutcomes) return verifier;
+  const observed: BatchVerifier & { poolStats?: () => unknown } = {
+    verify: async (batch, signal) => {
+      const outcomes = await verifier.verify(batch, signal);
+      onOutcomes(batch, outcomes);
+      return outcomes;
+    },
+    close: async () => verifier.close?.(),
+  };
+  if ('poolStats' in verifier) observed.poolStats = () => (verifier as SmtpVerifier).poolStats();
+  return observed;
 }
 
 /** Per-list, per-MX counters for report.json ("{mx}|{field}" in {p}:list:{id}:mxstats). Buffered
