@@ -22,6 +22,9 @@ export type HygieneErrorCode =
   | 'LIST_FAILED'
   // DNS
   | 'DNS_FAILED'
+  // webhooks (src/webhook): a target the allow-list policy refuses, a delivery that failed
+  | 'WEBHOOK_URL_REFUSED'
+  | 'WEBHOOK_DELIVERY_FAILED'
   // simulated mail world (src/world): a bad world description
   | 'WORLD_SPEC_INVALID'
   // SMTP session (the engine turns these into verdicts for the addresses involved)
