@@ -40,6 +40,7 @@ export function createFinalizeProcessor(deps: FinalizeDeps) {
       header: input.header,
       rows: await input.openRows(),
       emailColumn: { index: input.emailColumn.index, name: input.emailColumn.name },
+      dialect: { delimiter: input.sniffed.delimiter, encoding: input.sniffed.encoding, lineEnding: input.sniffed.lineEnding, hasHeader: input.header !== null },
       expectedCells: input.expectedCells,
       rejectPolicy: parseRejectPolicy(list.options.reject),
       openWriter: (file) => input.openWriter(file, list.options.neutraliseFormulas),

@@ -9,10 +9,12 @@ import type { Redis } from 'ioredis';
 import { isRejected, type RejectPolicy, describePolicy } from '../domain/routing-policy.ts';
 import { checkRow } from '../domain/row-check.ts';
 import type { Verdict } from '../domain/verdict.ts';
+import { createAddressAnnotator, type Annotation } from '../flags/address-annotator.ts';
+import { buildDeliverableIndex } from '../flags/deliverable-index.ts';
 import type { CsvRow } from '../queue/list-producer.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
-import { increment, type ListReport, type MxReport } from './report.ts';
+import { DomainCounter, increment, type ListReport, type MxReport } from './report.ts';
 
 export const HYGIENE_COLUMNS = [
   'hygiene_status',
@@ -22,6 +24,7 @@ export const HYGIENE_COLUMNS = [
   'hygiene_mx',
   'hygiene_suggestion',
   'hygiene_checked_at',
+  'hygiene_flags',
 ] as const;
 
 export interface RowWriter {
@@ -34,6 +37,8 @@ export interface CollectInput {
   header: string[] | null;
   rows: AsyncIterable<CsvRow>;
   emailColumn: { index: number; name: string };
+  /** The input's dialect, echoed in the report. */
+  dialect: ListReport['dialect'];
   expectedCells: number;
   rejectPolicy: RejectPolicy;
   /** Opens a CSV writer on the file; it writes the header (original + HYGIENE_COLUMNS) itself. */
@@ -51,8 +56,10 @@ export function outputPaths(outDir: string, name: string) {
   };
 }
 
-export function verdictCells(verdict: Verdict): string[] {
-  return [verdict.status, verdict.reason, verdict.detail, verdict.smtpReply ?? '', verdict.mx ?? '', verdict.suggestion ?? '', verdict.checkedAt];
+/** The appended cells, in HYGIENE_COLUMNS order. */
+export function verdictCells(verdict: Verdict, annotation: Annotation = { flags: '' }): string[] {
+  const suggestion = annotation.suggestion ?? verdict.suggestion ?? '';
+  return [verdict.status, verdict.reason, verdict.detail, verdict.smtpReply ?? '', verdict.mx ?? '', suggestion, verdict.checkedAt, annotation.flags];
 }
 
 export async function collectList(redis: Redis, store: ListStore, input: CollectInput): Promise<ListReport> {
@@ -73,6 +80,8 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   let probed = 0;
   const batchSize = input.batchSize ?? 2_000;
   let batch: CsvRow[] = [];
+  const annotator = createAddressAnnotator(await buildDeliverableIndex(redis, keys.verdicts));
+  const domains = new DomainCounter();
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
@@ -116,8 +125,13 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
       increment(byStatus, verdict.status);
       increment(byReason, verdict.reason);
       // A record that could not be parsed keeps its raw text (as read) in one cell: nothing is dropped.
-      const cells = row.problem ? [row.problem.raw ?? ''] : row.cells;
-      const appended = verdictCells(verdict);
+      let cells = row.problem ? [row.problem.raw ?? ''] : row.cells;
+      let appended = verdictCells(verdict);
+      if (cells.length > input.expectedCells) {
+        // Keep the verdict columns under their headers; the surplus cells follow them, in order.
+        appended = [...appended, ...cells.slice(input.expectedCells)];
+        cells = cells.slice(0, input.expectedCells);
+      }
       if (isRejected(input.rejectPolicy, verdict)) {
         rejectedRows += 1;
         await rejected.writeRow(cells, appended);
@@ -149,6 +163,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     input: list.input,
     outputs: paths,
     emailColumn: input.emailColumn,
+    dialect: input.dialect,
     rejectPolicy: describePolicy(input.rejectPolicy),
     rows,
     cleanedRows,
@@ -157,6 +172,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     counts: { byStatus, byReason },
     cache: { hits: cacheHits, probed },
     mx: await readMxStats(redis, keys.mxStats),
+    topDomains: domains.top(),
     timings: {
       createdAt: list.createdAt,
       parsedAt: list.parsedAt,

@@ -11,11 +11,19 @@ export interface MxReport {
   durationMs: number;
 }
 
+export interface DomainReport {
+  domain: string;
+  rows: number;
+  byStatus: Partial<Record<Status, number>>;
+}
+
 export interface ListReport {
   listId: string;
   input: string;
   outputs: { cleaned: string; rejected: string; report: string };
   emailColumn: { index: number; name: string };
+  /** How the input was read; outputs use the same delimiter and line ending, in UTF-8. */
+  dialect: { delimiter: string; encoding: string; lineEnding: string; hasHeader: boolean };
   rejectPolicy: string;
   rows: number;
   cleanedRows: number;
@@ -24,9 +32,41 @@ export interface ListReport {
   counts: { byStatus: Partial<Record<Status, number>>; byReason: Partial<Record<Reason, number>> };
   cache: { hits: number; probed: number };
   mx: MxReport[];
+  /** The domains with the most rows (valid addresses only), largest first; see DomainCounter. */
+  topDomains?: DomainReport[];
   timings: { createdAt: string; parsedAt?: string; enqueuedAt?: string; finishedAt: string; totalMs: number; collectMs: number };
 }
 
 export function increment<K extends string>(counts: Partial<Record<K, number>>, key: K): void {
   counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/**
+ * Rows per domain for report.topDomains. Memory is bounded on huge lists: once `maxDomains`
+ * distinct domains are counted, new ones are no longer tracked (the first domains met keep exact
+ * counts; a big domain first seen late is missed). `untracked` says how many rows that concerned.
+ */
+export class DomainCounter {
+  private readonly counts = new Map<string, DomainReport>();
+  untracked = 0;
+
+  constructor(private readonly maxDomains = 100_000) {}
+
+  add(domain: string, status: Status): void {
+    let entry = this.counts.get(domain);
+    if (!entry) {
+      if (this.counts.size >= this.maxDomains) {
+        this.untracked += 1;
+        return;
+      }
+      entry = { domain, rows: 0, byStatus: {} };
+      this.counts.set(domain, entry);
+    }
+    entry.rows += 1;
+    increment(entry.byStatus, status);
+  }
+
+  top(limit = 20): DomainReport[] {
+    return [...this.counts.values()].sort((a, b) => b.rows - a.rows || a.domain.localeCompare(b.domain)).slice(0, limit);
+  }
 }

@@ -195,6 +195,10 @@ export class SmtpSession {
       if (this._closed) return;
       try {
         await this.request([quitCommand()], this.timeouts.commandMs);
+        // RFC 5321 §4.1.1.10: after 221 the server closes the channel. Waiting for its close (bounded)
+        // before we drop ours means the server has counted this session as over before the pool
+        // opens the next one, so "sessions per MX" stays within the limit from the server's view.
+        await this.serverClose(Math.min(this.timeouts.commandMs, 2_000));
       } catch {
         // Best effort: whatever the server does, we close below.
       }
@@ -207,6 +211,22 @@ export class SmtpSession {
   /** Destroy the socket immediately. Never throws. Idempotent. */
   close(): void {
     this.fail(new HygieneError('SMTP_CLOSED', 'The session was closed by this program.', this.context()));
+  }
+
+  private serverClose(timeoutMs: number): Promise<void> {
+    const socket = this.socket;
+    if (this._closed || socket.destroyed || socket.readableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        socket.off('end', done);
+        socket.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      socket.once('end', done);
+      socket.once('close', done);
+    });
   }
 
   // ----------------------------------------------------------------------------------- handshake

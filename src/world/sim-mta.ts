@@ -173,6 +173,7 @@ class Session {
   private buffer: Buffer = Buffer.alloc(0);
   private busy = false;
   private closed = false;
+  private countedOut = false;
   private greeted = false;
   /** Greeting was not 220: only QUIT is served. */
   private rejected = false;
@@ -208,10 +209,7 @@ class Session {
     this.socket.once('close', () => {
       this.closed = true;
       for (const t of this.timers) clearTimeout(t);
-      stats.currentSessions--;
-      const n = (this.w.sessionsByClient.get(this.client) ?? 1) - 1;
-      if (n <= 0) this.w.sessionsByClient.delete(this.client);
-      else this.w.sessionsByClient.set(this.client, n);
+      this.countOut();
       this.event('disconnect');
     });
     this.socket.on('error', () => this.destroy());
@@ -513,9 +511,23 @@ class Session {
     this.socket.write(lines.map((l) => `${l}\r\n`).join(''));
   }
 
+  /**
+   * The session stops counting towards the concurrent-session figures when the server ends it (after
+   * 221 or a 421), like Postfix's smtpd reporting the disconnect to anvil, or when the socket closes.
+   */
+  private countOut(): void {
+    if (this.countedOut) return;
+    this.countedOut = true;
+    this.w.stats.currentSessions--;
+    const n = (this.w.sessionsByClient.get(this.client) ?? 1) - 1;
+    if (n <= 0) this.w.sessionsByClient.delete(this.client);
+    else this.w.sessionsByClient.set(this.client, n);
+  }
+
   private end(): void {
     if (this.closed) return;
     this.closed = true;
+    this.countOut();
     this.socket.end();
     // Do not wait for the client's FIN forever.
     const t = setTimeout(() => this.socket.destroy(), 1000);
