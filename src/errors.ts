@@ -20,6 +20,8 @@ export type HygieneErrorCode =
   | 'REDIS_UNAVAILABLE'
   | 'LIST_NOT_FOUND'
   | 'LIST_FAILED'
+  // outbound SMTP (port 25) unreachable from this host: nothing could be verified
+  | 'OUTBOUND_SMTP_BLOCKED'
   // DNS
   | 'DNS_FAILED'
   // webhooks (src/webhook): a target the allow-list policy refuses, a delivery that failed

@@ -73,6 +73,9 @@ export interface PoolEvents {
   /** Time spent waiting for one window's replies, for the lists that had probes in it. */
   onExchange?: (mx: string, listIds: ReadonlySet<string>, durationMs: number) => void;
   onTranscript?: (mx: string, entry: TranscriptEntry) => void;
+  /** Outcome of one TCP connect to one address of the MX (connectivity guard, `hygiene doctor`):
+   *  ok = the TCP connection was made (whatever the greeting said); timeout = the connect timed out. */
+  onConnectResult?: (mx: string, host: string, result: { ok: boolean; timeout: boolean }) => void;
 }
 
 export interface MxSessionPoolDeps {
@@ -183,7 +186,7 @@ export class MxSessionPool {
     for (const host of this.addresses) {
       try {
         const open = this.deps.openSession ?? SmtpSession.open;
-        return await open({
+        const session = await open({
           host,
           port: s.port,
           serverName: this.mx,
@@ -193,9 +196,13 @@ export class MxSessionPool {
           timeouts: s.timeouts,
           onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
         });
+        this.deps.events?.onConnectResult?.(this.mx, host, { ok: true, timeout: false });
+        return session;
       } catch (err) {
         const coded = isHygieneError(err) ? err : new HygieneError('SMTP_CONNECT_FAILED', String(err));
         if (coded.code !== 'SMTP_TIMEOUT') allTimeouts = false;
+        const tcpFailed = coded.code === 'SMTP_CONNECT_FAILED' || (coded.code === 'SMTP_TIMEOUT' && coded.context.phase === 'connect');
+        this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && coded.code === 'SMTP_TIMEOUT' });
         failures.push(`${host}: ${coded.message}`);
         // A rejected greeting is the host speaking for itself: its other addresses will say the same.
         if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED') break;

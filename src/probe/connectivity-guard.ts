@@ -1,0 +1,63 @@
+/**
+ * Early detection of a blocked outbound port 25 (most cloud hosts block it by default; the symptom
+ * is that every MX "times out" and a verify run produces a file of unknowns). Fed by the pools'
+ * `onConnectResult` events: when the first `threshold` distinct MX hosts tried all failed at the TCP
+ * level (connect timeout or refused) and no MX host was reached at all, the guard trips once, with
+ * an OUTBOUND_SMTP_BLOCKED error that says what to do. One successful TCP connect anywhere disarms
+ * it for good: from then on a dead MX is that server's problem, not ours.
+ */
+import { HygieneError } from '../errors.ts';
+import type { PoolEvents } from './mx-session-pool.ts';
+
+export interface ConnectivityGuardOptions {
+  /** Distinct MX hosts that must all fail before the guard trips. Default 5. */
+  threshold?: number;
+  /** SMTP port in use (for the message). */
+  port: number;
+  onTrip: (error: HygieneError) => void;
+}
+
+export class ConnectivityGuard {
+  private readonly failed = new Map<string, string>();
+  private timeouts = 0;
+  private reached = false;
+  private tripped: HygieneError | null = null;
+  private readonly threshold: number;
+
+  constructor(private readonly options: ConnectivityGuardOptions) {
+    this.threshold = options.threshold ?? 5;
+  }
+
+  /** The error once tripped, else null. */
+  get error(): HygieneError | null {
+    return this.tripped;
+  }
+
+  /** Pool events to merge into the runtime's `poolEvents`. */
+  get events(): Pick<PoolEvents, 'onConnectResult'> {
+    return { onConnectResult: (mx, host, result) => this.record(mx, host, result) };
+  }
+
+  record(mx: string, host: string, result: { ok: boolean; timeout: boolean }): void {
+    if (this.reached || this.tripped) return;
+    if (result.ok) {
+      this.reached = true;
+      this.failed.clear();
+      return;
+    }
+    if (this.failed.has(mx)) return;
+    this.failed.set(mx, host);
+    if (result.timeout) this.timeouts += 1;
+    if (this.failed.size < this.threshold) return;
+    const how = this.timeouts === this.failed.size ? 'timed out' : this.timeouts === 0 ? 'were refused' : 'timed out or were refused';
+    const hosts = [...this.failed.keys()].join(', ');
+    this.tripped = new HygieneError(
+      'OUTBOUND_SMTP_BLOCKED',
+      `Stopped: connections to port ${this.options.port} of the first ${this.failed.size} mail servers tried (${hosts}) all ${how}, and no mail server could be reached. ` +
+        `Outbound port ${this.options.port} is probably blocked on this host or network (most cloud providers block port 25 by default; ask them to lift it, or run from a host that may send mail). ` +
+        `Check with: hygiene doctor --domain <a domain you know>.`,
+      { port: this.options.port, hosts: [...this.failed.entries()].map(([m, h]) => `${m} [${h}]`), timeouts: this.timeouts },
+    );
+    this.options.onTrip(this.tripped);
+  }
+}
