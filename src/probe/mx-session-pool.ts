@@ -223,6 +223,7 @@ export class MxSessionPool {
     let rcptsInTransaction = 0;
     let inTransaction = false;
     let consecutiveLosses = 0;
+    let answeredInSession = 0;
 
     const endSession = async (polite: boolean): Promise<void> => {
       if (!session) return;
@@ -264,6 +265,7 @@ export class MxSessionPool {
           rsets = 0;
           rcptsInTransaction = 0;
           inTransaction = false;
+          answeredInSession = 0;
         }
 
         // Budget left decides the window: even if every RCPT in it is rejected we stay under the limit.
@@ -380,8 +382,10 @@ export class MxSessionPool {
         if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
 
         if (failure || closingReply) {
-          // The session is over (RFC 5321 §3.8: a dropped connection counts as a 451).
-          consecutiveLosses += 1;
+          // The session is over (RFC 5321 §3.8: a dropped connection counts as a 451). Only sessions
+          // that lost everything count towards giving up on the host: one that closes after every
+          // N commands still makes progress, just slowly and with a backoff each time.
+          consecutiveLosses = answeredInSession > 0 || replies.length > prefix ? 1 : consecutiveLosses + 1;
           this.stats.reconnects += 1;
           for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
           const why = closingReply ? `the server closed the session: ${(closingReply as SmtpReply).raw}` : (failure?.message ?? 'connection lost');
@@ -397,6 +401,7 @@ export class MxSessionPool {
           continue;
         }
         consecutiveLosses = 0;
+        answeredInSession += window.length - unanswered.length;
         // Unanswered only because of 452 4.5.3: retry first, in a new transaction.
         if (unanswered.length > 0) this.putBack(unanswered);
       }

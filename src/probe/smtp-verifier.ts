@@ -1,5 +1,6 @@
 /**
- * The production BatchVerifier: verdict cache first, then MX resolution per domain, then RCPT probes
+ * The production BatchVerifier: suppression list first, then the verdict cache (entries older than
+ * the batch's maxVerdictAgeMs are misses), then MX resolution per domain, then RCPT probes
  * through one MxSessionPool per MX host (so domains that share a host share its sessions), moving to
  * the next MX by preference when a host cannot be used.
  */
@@ -95,13 +96,9 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
       const outcomes = new Map<string, ProbeOutcome>();
       const keyOf = (a: AddressToVerify) => a.address.toLowerCase();
 
-      const cached = await deps.cache.getMany(batch.addresses.map(keyOf));
-      let pending = batch.addresses.filter((a) => {
-        const hit = cached.get(keyOf(a));
-        if (hit) outcomes.set(a.address, { kind: 'verdict', verdict: hit });
-        return !hit;
-      });
-
+      // Suppression first: an address that hard-bounced since it was cached must not come back
+      // from the cache as deliverable.
+      let pending = batch.addresses;
       if (deps.isSuppressed && pending.length > 0) {
         const suppressed = await deps.isSuppressed(pending.map(keyOf));
         pending = pending.filter((a) => {
@@ -115,13 +112,24 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
         });
       }
 
+      // A re-verification run (maxVerdictAgeMs) treats cache entries checked longer ago as misses.
+      // A probe (`hygiene probe`, skipCache) asks the server now, whatever the cache says.
+      const cached = batch.skipCache ? new Map<string, Verdict>() : await deps.cache.getMany(pending.map(keyOf));
+      const oldest = batch.maxVerdictAgeMs === undefined ? null : now().getTime() - batch.maxVerdictAgeMs;
+      pending = pending.filter((a) => {
+        const hit = cached.get(keyOf(a));
+        const fresh = hit !== undefined && (oldest === null || Date.parse(hit.checkedAt) >= oldest);
+        if (hit && fresh) outcomes.set(a.address, { kind: 'verdict', verdict: hit });
+        return !fresh;
+      });
+
       const byDomain = new Map<string, AddressToVerify[]>();
       for (const a of pending) {
         const list = byDomain.get(a.domain) ?? [];
         list.push(a);
         byDomain.set(a.domain, list);
       }
-      await deps.catchAll.preload([...byDomain.keys()]);
+      if (!batch.skipCache) await deps.catchAll.preload([...byDomain.keys()]);
 
       const probes: Array<Promise<void>> = [];
       const domains = [...byDomain.entries()];
