@@ -62,7 +62,7 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     const retry: string[] = [];
     let retryAfterMs = 0;
     if (pending.length > 0) {
-      const outcomes = await deps.verifier.verify({ listId, addresses: pending, attempt, maxAttempts: deps.greylistMaxAttempts });
+      const outcomes = await deps.verifier.verify({ listId, addresses: pending, attempt, maxAttempts: deps.greylistMaxAttempts, maxVerdictAgeMs: list.options.maxVerdictAgeMs });
       for (const item of pending) {
         const key = keyOf.get(item.address) ?? item.address.toLowerCase();
         const outcome = outcomes.get(item.address);
@@ -90,4 +90,27 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     }
     return { verified: added, retried: retry.length };
   };
+}
+
+/**
+ * A verify job that failed for good (every BullMQ attempt threw: Redis trouble, a bug) must not
+ * leave its list waiting forever: its addresses without a verdict get unknown/smtp_error with the
+ * error, and the job counts as done.
+ */
+export async function settleFailedVerifyJob(deps: Pick<VerifyProcessorDeps, 'redis' | 'store' | 'finalizeQueue' | 'logger'>, job: Job<VerifyJobData>, error: Error): Promise<void> {
+  const { listId } = job.data;
+  if (!(await deps.store.get(listId))) return;
+  const addresses = await loadJobAddresses(deps.redis, deps.store, job.data);
+  const keys = addresses.map((a) => a.toLowerCase());
+  const already = await deps.store.readVerdicts(listId, keys);
+  const checkedAt = new Date().toISOString();
+  const verdicts = new Map<string, Verdict>();
+  for (const key of keys) {
+    if (!already.has(key)) verdicts.set(key, { status: 'unknown', reason: 'smtp_error', detail: `Verification failed after ${job.attemptsMade} attempts: ${error.message}`, checkedAt });
+  }
+  await deps.store.saveVerdicts(listId, verdicts);
+  if (await deps.store.markJobDone(listId, String(job.id))) {
+    await deps.finalizeQueue.add('finalize', { listId }, { jobId: finalizeJobId(listId) });
+  }
+  deps.logger.error({ listId, jobId: job.id, addresses: verdicts.size, err: error.message }, 'verify job failed for good; its addresses are unknown/smtp_error');
 }
