@@ -14,6 +14,7 @@ import { parseRejectPolicy } from '../domain/routing-policy.ts';
 import type { FinalizeJobData } from '../queue/job-types.ts';
 import type { ListStore } from '../queue/list-store.ts';
 import { openListInput } from './list-input.ts';
+import { writeHtmlReport } from '../report/write-html-report.ts';
 
 export interface FinalizeDeps {
   redis: Redis;
@@ -45,6 +46,8 @@ export function createFinalizeProcessor(deps: FinalizeDeps) {
       rejectPolicy: parseRejectPolicy(list.options.reject),
       openWriter: (file) => input.openWriter(file, list.options.neutraliseFormulas),
     });
+    // The HTML report is for people; a failure to write it must not fail the list (report.json is there).
+    await writeHtmlReport(report).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not write the HTML report'));
     await deps.store.setState(listId, 'done', {
       finishedAt: report.timings.finishedAt,
       reportPath: report.outputs.report,

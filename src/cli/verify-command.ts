@@ -9,6 +9,7 @@ import { HygieneError } from '../errors.ts';
 import type { Config } from '../config/config.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { createProgressPrinter } from './progress.ts';
+import { ConnectivityGuard } from '../probe/connectivity-guard.ts';
 import { onShutdownSignal } from './shutdown.ts';
 import { formatSummary } from './summary.ts';
 
@@ -69,7 +70,11 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
   }
   if (endpoint.private) logger.info({ url: endpoint.url }, 'no Redis at the default address; started a private redis-server for this run');
   await mkdir(outDir, { recursive: true });
+  const abort = new AbortController();
+  // Port 25 blocked (cloud hosts): stop early with a clear message rather than a list of unknowns.
+  const guard = new ConnectivityGuard({ port: config.smtp.port, onTrip: () => abort.abort() });
   const runtime = await HygieneRuntime.start({
+    poolEvents: guard.events,
     config,
     logger,
     redisUrl: endpoint.url,
@@ -77,13 +82,13 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
     finalizeWorker: true,
     verifier: run.syntaxOnly ? 'syntax' : 'smtp',
   });
-  const abort = new AbortController();
   const stopSignals = onShutdownSignal(async () => {
     abort.abort();
     await runtime.close();
     await endpoint.stop?.();
   });
   const progress = createProgressPrinter(process.stderr, json);
+  let listId: string | undefined;
   try {
     const started = await startList(runtime, {
       input: file,
@@ -95,16 +100,29 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
       },
       onRowsRead: (rows) => progress.rowsRead(rows),
     });
+    listId = started.listId;
     if (started.resumed) logger.info({ listId: started.listId }, 'resuming an unfinished run of this list');
     const list = await waitForList(runtime, started.listId, { onProgress: (l) => progress.list(l), signal: abort.signal });
     progress.done();
     const report = await readReport(list);
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
     return 0;
+  } catch (err) {
+    if (!guard.error) throw err;
+    if (listId) await abandonList(runtime, listId, guard.error.message);
+    throw guard.error;
   } finally {
     progress.done();
     stopSignals();
     await runtime.close();
     await endpoint.stop?.();
   }
+}
+
+/** Marks a list failed and takes its waiting verify jobs off the queue (nothing more to probe). */
+async function abandonList(runtime: HygieneRuntime, listId: string, error: string): Promise<void> {
+  await runtime.store.setState(listId, 'failed', { error }).catch(() => undefined);
+  const jobIds = await runtime.redis.smembers(runtime.store.keys(listId).jobs).catch(() => [] as string[]);
+  // remove() leaves active (locked) jobs alone; they finish and find the list failed.
+  await Promise.all(jobIds.map((id) => runtime.verifyQueue.remove(id).catch(() => 0)));
 }

@@ -126,7 +126,12 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
       increment(byReason, verdict.reason);
       // A record that could not be parsed keeps its raw text (as read) in one cell: nothing is dropped.
       let cells = row.problem ? [row.problem.raw ?? ''] : row.cells;
-      let appended = verdictCells(verdict);
+      let annotation: Annotation | undefined;
+      if (check.kind === 'address') {
+        annotation = annotator.annotate(check.parsed, verdict);
+        domains.add(check.parsed.domain, verdict.status);
+      }
+      let appended = verdictCells(verdict, annotation);
       if (cells.length > input.expectedCells) {
         // Keep the verdict columns under their headers; the surplus cells follow them, in order.
         appended = [...appended, ...cells.slice(input.expectedCells)];
