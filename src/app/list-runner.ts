@@ -112,7 +112,16 @@ export async function waitForList(runtime: HygieneRuntime, listId: string, optio
   const pollMs = options.pollMs ?? 200;
   for (;;) {
     if (options.signal?.aborted) throw new HygieneError('LIST_FAILED', 'Interrupted while waiting for the list.', { listId });
-    const list = await runtime.store.get(listId).catch(() => null);
+    const list = await runtime.store.get(listId).catch(() => undefined);
+    // Redis answered but the list is gone: it was restarted without persistence (or flushed).
+    // Waiting would hang forever; the input is untouched, so the same command can simply run again.
+    if (list === null) {
+      throw new HygieneError(
+        'LIST_FAILED',
+        `List ${listId} vanished from Redis (was Redis restarted without persistence?). Run the same command again to start over.`,
+        { listId },
+      );
+    }
     if (list) {
       options.onProgress?.(list);
       if (list.state === 'done') return list;
