@@ -7,12 +7,14 @@ import { verifyCommand } from './verify-command.ts';
 import { workerCommand } from './worker-command.ts';
 import { statusCommand } from './status-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { apiCommand } from './api-command.ts';
 
 export const COMMANDS: Record<string, Command> = {
   verify: verifyCommand,
   worker: workerCommand,
   status: statusCommand,
   demo: demoCommand,
+  api: apiCommand,
 };
 
 export const USAGE = `Usage: hygiene <command> [options]
@@ -23,6 +25,7 @@ Commands:
   worker                        run verify workers only (a fleet sharing one Redis)
   status LIST_ID                show a list's state and counts
   demo                          run everything against a simulated mail world on loopback
+  api                           HTTP API: upload lists, poll, download; verify one address
 
 Run "hygiene <command> --help" for the options of a command. Configuration: see README.md.
 `;

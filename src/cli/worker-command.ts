@@ -2,19 +2,28 @@
 import { createLogger } from '../app/logger.ts';
 import { resolveRedisEndpoint } from '../app/redis-connection.ts';
 import { HygieneRuntime } from '../app/runtime.ts';
+import { createHygieneMetrics } from '../metrics/hygiene-metrics.ts';
+import { startMetricsServer } from '../metrics/metrics-server.ts';
+import { HygieneError } from '../errors.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { onShutdownSignal } from './shutdown.ts';
 
 export const workerCommand: Command = {
-  usage: `Usage: hygiene worker [--concurrency N] [--syntax-only] [options]
+  usage: `Usage: hygiene worker [--concurrency N] [--syntax-only] [--metrics-port N] [options]
 
 Runs verify workers (and the collector step for lists whose input file this machine can read)
-until SIGINT/SIGTERM; active jobs finish or are handed back to the queue.`,
-  options: { ...COMMON_OPTIONS, 'syntax-only': { type: 'boolean' }, 'no-collect': { type: 'boolean' } },
+until SIGINT/SIGTERM; active jobs finish or are handed back to the queue.
+--metrics-port N serves Prometheus metrics at http://HYGIENE_API_HOST:N/metrics (no auth; loopback by default).`,
+  options: { ...COMMON_OPTIONS, 'syntax-only': { type: 'boolean' }, 'no-collect': { type: 'boolean' }, 'metrics-port': { type: 'string' } },
   async run({ config, flags }) {
     const logger = createLogger(config.logLevel);
     // A worker must share the fleet's Redis: never start a private one here.
     const endpoint = await resolveRedisEndpoint(config.redisUrl, true);
+    const metricsPort = typeof flags['metrics-port'] === 'string' ? Number(flags['metrics-port']) : null;
+    if (metricsPort !== null && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65_535)) {
+      throw new HygieneError('USAGE', `--metrics-port must be a port number, got "${String(flags['metrics-port'])}"`);
+    }
+    const metrics = metricsPort === null ? null : createHygieneMetrics();
     const runtime = await HygieneRuntime.start({
       config,
       logger,
@@ -22,10 +31,26 @@ until SIGINT/SIGTERM; active jobs finish or are handed back to the queue.`,
       verifyWorkers: true,
       finalizeWorker: flags['no-collect'] !== true,
       verifier: flags['syntax-only'] === true ? 'syntax' : 'smtp',
+      ...(metrics
+        ? {
+            poolEvents: metrics.poolEvents,
+            onOutcomes: (batch, outcomes) => metrics.observeOutcomes(batch, outcomes),
+            onListFinished: (report) => metrics.listFinished(report),
+            onListFailed: () => metrics.listFailed(),
+          }
+        : {}),
     });
+    let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
+    if (metrics && metricsPort !== null) {
+      metrics.watchQueues([runtime.verifyQueue, runtime.finalizeQueue]);
+      metrics.watchPools(() => runtime.poolStats());
+      metricsServer = await startMetricsServer(metrics, metricsPort, config.api.host);
+      logger.info({ url: `http://${config.api.host}:${metricsServer.port}/metrics` }, 'metrics served');
+    }
     logger.info({ redis: endpoint.url, concurrency: config.queue.concurrency, prefix: config.keyPrefix }, 'worker started');
     await new Promise<void>((resolve) => {
       onShutdownSignal(async () => {
+        await metricsServer?.close();
         await runtime.close();
         resolve();
       });

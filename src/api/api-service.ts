@@ -1,0 +1,156 @@
+/**
+ * `hygiene api` as a unit: a HygieneRuntime (verify + finalize workers unless `workers: false`),
+ * metrics fed by its hooks, the webhook queue and its worker, and the HTTP server. The CLI command and
+ * the tests both start it here. Shutdown runs once, in order: stop taking requests, stop webhook
+ * delivery, then the runtime (workers finish or hand back their jobs), then the webhook worker's
+ * Redis client; every step runs even when an earlier one fails.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { HygieneRuntime, type RuntimeOptions } from '../app/runtime.ts';
+import type { ListReport } from '../collector/report.ts';
+import type { Config } from '../config/config.ts';
+import { createHygieneMetrics, type HygieneMetrics } from '../metrics/hygiene-metrics.ts';
+import { bullPrefix } from '../queue/list-keys.ts';
+import { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
+import { buildApiServer } from './api-server.ts';
+
+export interface ApiServiceOptions {
+  config: Config;
+  logger: Logger;
+  redisUrl: string;
+  /** Run verify + finalize workers in this process (default true; false = API-only node). */
+  workers?: boolean;
+  /** Verifier override ('syntax' or a test's); default the SMTP engine. */
+  verifier?: RuntimeOptions['verifier'];
+  /** Listen on config.api.host:port (default true; false = use app.inject only). */
+  listen?: boolean;
+}
+
+export interface ApiService {
+  readonly app: FastifyInstance;
+  readonly runtime: HygieneRuntime;
+  readonly metrics: HygieneMetrics;
+  readonly webhooks: WebhookDispatcher;
+  /** http://host:port once listening. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** The webhook payload: counts and links, never file paths or secrets. */
+function completedPayload(report: ListReport): Record<string, unknown> {
+  const self = `/v1/lists/${report.listId}`;
+  return {
+    state: 'done',
+    rows: report.rows,
+    cleanedRows: report.cleanedRows,
+    rejectedRows: report.rejectedRows,
+    uniqueAddresses: report.uniqueAddresses,
+    counts: report.counts,
+    finishedAt: report.timings.finishedAt,
+    links: { self, cleaned: `${self}/cleaned.csv`, rejected: `${self}/rejected.csv`, report: `${self}/report.json` },
+  };
+}
+
+export async function startApiService(options: ApiServiceOptions): Promise<ApiService> {
+  const { config, logger } = options;
+  const metrics = createHygieneMetrics();
+  let webhooks: WebhookDispatcher | null = null;
+  let runtime: HygieneRuntime | null = null;
+
+  const notify = async (listId: string, event: 'list.completed' | 'list.failed', payload: Record<string, unknown>): Promise<void> => {
+    const list = await runtime?.store.get(listId);
+    const url = list?.options.webhookUrl;
+    if (!url || !webhooks) return;
+    await webhooks.enqueue(listId, url, event, payload);
+  };
+  const onListFailed = async (listId: string, error: string): Promise<void> => {
+    metrics.listFailed();
+    // The error message may name server paths; the receiver gets a generic one and can GET the list.
+    await notify(listId, 'list.failed', { state: 'failed', error: error.split('\n')[0]?.slice(0, 500) ?? 'failed', links: { self: `/v1/lists/${listId}` } }).catch((err: unknown) =>
+      logger.warn({ listId, err: (err as Error).message }, 'could not queue the failure webhook'),
+    );
+  };
+
+  const workers = options.workers ?? true;
+  runtime = await HygieneRuntime.start({
+    config,
+    logger,
+    redisUrl: options.redisUrl,
+    verifyWorkers: workers,
+    finalizeWorker: workers,
+    verifier: options.verifier ?? 'smtp',
+    poolEvents: metrics.poolEvents,
+    onOutcomes: (batch, outcomes) => metrics.observeOutcomes(batch, outcomes),
+    onListFinished: async (report) => {
+      metrics.listFinished(report);
+      await notify(report.listId, 'list.completed', completedPayload(report)).catch((err: unknown) =>
+        logger.warn({ listId: report.listId, err: (err as Error).message }, 'could not queue the completion webhook'),
+      );
+    },
+    onListFailed,
+  });
+  const rt = runtime;
+  const dispatcher = new WebhookDispatcher({
+    connection: rt.redis,
+    prefix: bullPrefix(config.keyPrefix),
+    secret: config.webhook.secret,
+    attempts: config.webhook.attempts,
+    backoffMs: config.webhook.backoffMs,
+    policy: { allowPrivate: config.webhook.allowPrivate },
+    logger: logger.child({ component: 'webhook' }),
+  });
+  webhooks = dispatcher;
+  // BullMQ workers block on their connection: the webhook worker gets a client of its own.
+  const webhookConnection: Redis = rt.redis.duplicate({ connectionName: 'hygiene-webhook-worker' });
+  webhookConnection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  dispatcher.startWorker(webhookConnection);
+  metrics.watchQueues([rt.verifyQueue, rt.finalizeQueue, dispatcher.queue]);
+  metrics.watchPools(() => rt.poolStats());
+
+  let app: FastifyInstance;
+  let url = '';
+  try {
+    app = await buildApiServer({ config, logger, runtime: rt, metrics, webhooks: dispatcher, onListFailed });
+    if (options.listen !== false) {
+      await app.listen({ port: config.api.port, host: config.api.host });
+      const address = app.server.address() as AddressInfo;
+      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    } else {
+      await app.ready();
+    }
+  } catch (err) {
+    await dispatcher.close().catch(() => undefined);
+    await rt.close();
+    webhookConnection.disconnect();
+    throw err;
+  }
+
+  let closed = false;
+  return {
+    app,
+    runtime: rt,
+    metrics,
+    webhooks: dispatcher,
+    url,
+    async close() {
+      if (closed) return;
+      closed = true;
+      const steps: Array<[string, () => Promise<unknown>]> = [
+        ['http', () => app.close()],
+        ['webhooks', () => dispatcher.close()],
+        ['runtime', () => rt.close()],
+        ['webhook redis', () => webhookConnection.quit().catch(() => webhookConnection.disconnect())],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          logger.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+        }
+      }
+    },
+  };
+}

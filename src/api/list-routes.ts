@@ -1,0 +1,345 @@
+/**
+ * /v1/lists: upload (202 with the list id), state and counts, streamed downloads, delete.
+ *
+ * Files: uploads go to {dataDir}/uploads/{uuid}.csv, outputs to {dataDir}/lists/{listId}/ where the
+ * list id is the upload's uuid without dashes. The parse pass runs after the 202 (a 10M-row file
+ * takes a while); problems found before the list exists (no email column, binary file...) are
+ * answered with 422 and the upload is removed.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
+import type { Logger } from 'pino';
+import { startList } from '../app/list-runner.ts';
+import type { HygieneRuntime } from '../app/runtime.ts';
+import type { ListReport } from '../collector/report.ts';
+import type { Config } from '../config/config.ts';
+import { describePolicy, parseRejectPolicy } from '../domain/routing-policy.ts';
+import type { ListRecord } from '../queue/list-store.ts';
+import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
+import { checkWebhookUrl } from '../webhook/webhook-url-policy.ts';
+import { ApiError, ERROR_SCHEMA } from './api-errors.ts';
+import { safeBaseName, saveUpload } from './upload-file.ts';
+
+export interface ListRouteDeps {
+  config: Config;
+  logger: Logger;
+  runtime: HygieneRuntime;
+  webhooks: WebhookDispatcher;
+  /** A list that failed in this process outside the finalize worker (its parse pass). */
+  onListFailed: (listId: string, error: string) => Promise<void>;
+}
+
+interface UploadOptions {
+  emailColumn?: string;
+  reject?: string;
+  webhookUrl?: string;
+  name?: string;
+}
+
+const OPTION_PROPERTIES = {
+  emailColumn: { type: 'string', minLength: 1, maxLength: 200, description: 'Header name or 1-based number of the email column (default: detected).' },
+  reject: { type: 'string', minLength: 1, maxLength: 500, description: 'Statuses/reasons routed to rejected.csv (default: the server\'s HYGIENE_REJECT).' },
+  webhookUrl: { type: 'string', minLength: 1, maxLength: 2048, description: 'Called (signed POST) when the list is done or failed.' },
+  name: { type: 'string', minLength: 1, maxLength: 200, description: 'Output base name (default: the uploaded file name, sanitised).' },
+} as const;
+const OPTION_NAMES = Object.keys(OPTION_PROPERTIES) as Array<keyof UploadOptions>;
+
+const LIST_ID_PARAMS = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[0-9a-f]{20,40}$' } },
+} as const;
+
+const COUNTS_SCHEMA = { type: 'object', additionalProperties: { type: 'integer' } } as const;
+
+const LIST_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    state: { type: 'string', enum: ['parsing', 'enqueuing', 'verifying', 'collecting', 'done', 'failed'] },
+    progress: { type: 'integer', minimum: 0, maximum: 100 },
+    rows: { type: 'integer' },
+    uniqueAddresses: { type: 'integer' },
+    verified: { type: 'integer' },
+    cleanedRows: { type: 'integer' },
+    rejectedRows: { type: 'integer' },
+    createdAt: { type: 'string' },
+    finishedAt: { type: 'string' },
+    error: { type: 'string' },
+    counts: { type: 'object', properties: { byStatus: COUNTS_SCHEMA, byReason: COUNTS_SCHEMA } },
+    links: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+function links(id: string): Record<string, string> {
+  const self = `/v1/lists/${id}`;
+  return { self, cleaned: `${self}/cleaned.csv`, rejected: `${self}/rejected.csv`, report: `${self}/report.json` };
+}
+
+/** Percent of the work done: verification is the long part; collecting is the last percent. */
+export function listProgress(list: ListRecord): number {
+  switch (list.state) {
+    case 'done':
+      return 100;
+    case 'collecting':
+      return 99;
+    case 'parsing':
+    case 'enqueuing':
+      return 0;
+    default:
+      return list.uniqueAddresses > 0 ? Math.min(98, Math.floor((list.verified / list.uniqueAddresses) * 98)) : 0;
+  }
+}
+
+/** Inside `root` (no "..", no absolute escape): the only files DELETE may remove. */
+function isInside(root: string, target: string): boolean {
+  const relative = path.relative(root, target);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDeps): Promise<void> {
+  const { config, runtime, webhooks } = deps;
+  const uploadsDir = path.join(config.dataDir, 'uploads');
+  const listsDir = path.join(config.dataDir, 'lists');
+  await mkdir(uploadsDir, { recursive: true, mode: 0o700 });
+  await mkdir(listsDir, { recursive: true, mode: 0o700 });
+
+  // A CSV body is handed to the route as the raw request stream (never buffered in memory).
+  app.addContentTypeParser(['text/csv', 'application/csv'], (_req, _payload, done) => done(null));
+
+  async function checkOptions(raw: Record<string, unknown>): Promise<UploadOptions & { reject: string }> {
+    const options: UploadOptions = {};
+    for (const name of OPTION_NAMES) {
+      const value = raw[name];
+      if (value === undefined) continue;
+      const limit = OPTION_PROPERTIES[name].maxLength;
+      if (typeof value !== 'string' || value === '' || value.length > limit) {
+        throw new ApiError(400, 'VALIDATION_FAILED', `${name} must be a string of 1 to ${limit} characters.`);
+      }
+      options[name] = value;
+    }
+    let reject: string;
+    try {
+      reject = describePolicy(options.reject === undefined ? config.output.rejectPolicy : parseRejectPolicy(options.reject));
+    } catch (err) {
+      throw new ApiError(400, 'VALIDATION_FAILED', (err as Error).message);
+    }
+    if (options.webhookUrl !== undefined) {
+      if (!webhooks.enabled) throw new ApiError(422, 'WEBHOOK_NOT_CONFIGURED', 'Webhooks need HYGIENE_WEBHOOK_SECRET on the server.');
+      await checkWebhookUrl(options.webhookUrl, { allowPrivate: config.webhook.allowPrivate });
+    }
+    return { ...options, reject };
+  }
+
+  async function receive(req: FastifyRequest, file: string): Promise<{ fields: Record<string, unknown>; clientName?: string }> {
+    const limit = config.api.uploadMaxBytes;
+    if (req.isMultipart()) {
+      const fields: Record<string, unknown> = {};
+      let clientName: string | undefined;
+      let gotFile = false;
+      for await (const part of req.parts({ limits: { fileSize: limit, files: 1, fields: 20, fieldSize: 4096 } })) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file') throw new ApiError(400, 'VALIDATION_FAILED', 'The CSV must be sent in the multipart field "file".');
+          await saveUpload(part.file, file, limit);
+          if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes.`);
+          clientName = part.filename;
+          gotFile = true;
+        } else if (OPTION_NAMES.includes(part.fieldname as keyof UploadOptions)) {
+          fields[part.fieldname] = part.value;
+        } else {
+          throw new ApiError(400, 'VALIDATION_FAILED', `Unknown field "${part.fieldname}".`);
+        }
+      }
+      if (!gotFile) throw new ApiError(400, 'VALIDATION_FAILED', 'The multipart body has no "file" field.');
+      return { fields, clientName };
+    }
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'text/csv' && type !== 'application/csv') {
+      throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the CSV as text/csv or as multipart/form-data with a "file" field.');
+    }
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > limit) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes (HYGIENE_UPLOAD_MAX_BYTES).`);
+    await saveUpload(req.raw, file, limit);
+    return { fields: {} };
+  }
+
+  app.post(
+    '/v1/lists',
+    {
+      bodyLimit: config.api.uploadMaxBytes,
+      schema: {
+        tags: ['lists'],
+        summary: 'Upload a CSV; verification runs in the background.',
+        description:
+          'Body: text/csv (options in the query string) or multipart/form-data with a "file" field (options as fields or in the query string).',
+        consumes: ['text/csv', 'multipart/form-data'],
+        querystring: { type: 'object', additionalProperties: false, properties: OPTION_PROPERTIES },
+        response: {
+          202: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, links: { type: 'object', additionalProperties: { type: 'string' } } } },
+          '4xx': ERROR_SCHEMA,
+        },
+      },
+    },
+    async (req, reply) => {
+      const uuid = randomUUID();
+      const listId = uuid.replace(/-/g, '');
+      const file = path.join(uploadsDir, `${uuid}.csv`);
+      const query = req.query as Record<string, unknown>;
+      // Query options are checked before a byte is stored; multipart fields once they have arrived.
+      await checkOptions(query);
+      let options: UploadOptions & { reject: string };
+      let clientName: string | undefined;
+      try {
+        const received = await receive(req, file);
+        clientName = received.clientName;
+        options = await checkOptions({ ...query, ...received.fields });
+      } catch (err) {
+        await rm(file, { force: true });
+        throw err;
+      }
+      const log = deps.logger.child({ listId });
+      let created = false;
+      let markCreated: () => void = () => undefined;
+      const listExists = new Promise<void>((resolve) => {
+        markCreated = resolve;
+      });
+      const running = startList(runtime, {
+        input: file,
+        outDir: path.join(listsDir, listId),
+        listId,
+        name: safeBaseName(options.name ?? clientName),
+        options: {
+          emailColumn: options.emailColumn,
+          reject: options.reject,
+          neutraliseFormulas: config.output.neutraliseFormulas,
+          webhookUrl: options.webhookUrl,
+        },
+        onCreated: () => {
+          created = true;
+          markCreated();
+        },
+      });
+      // The parse pass goes on after the 202; a failure once the list exists marks it failed.
+      running.catch((err: unknown) => {
+        if (!created) return;
+        const message = (err as Error).message;
+        log.error({ err: message }, 'list failed while parsing');
+        void runtime.store
+          .setState(listId, 'failed', { error: message })
+          .then(() => deps.onListFailed(listId, message))
+          .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not record the failure'));
+      });
+      try {
+        // Answer once the list exists; a file refused before that (no email column...) is a 422.
+        await Promise.race([listExists, running]);
+      } catch (err) {
+        await rm(file, { force: true });
+        throw err;
+      }
+      log.info({ bytes: (await stat(file).catch(() => null))?.size, name: safeBaseName(options.name ?? clientName) }, 'list uploaded');
+      return reply.code(202).header('location', `/v1/lists/${listId}`).send({ id: listId, state: 'parsing', links: links(listId) });
+    },
+  );
+
+  async function getList(id: string): Promise<ListRecord> {
+    const list = await runtime.store.get(id);
+    if (!list) throw new ApiError(404, 'LIST_NOT_FOUND', `No list with id ${id}.`);
+    return list;
+  }
+
+  app.get(
+    '/v1/lists/:id',
+    {
+      schema: {
+        tags: ['lists'],
+        summary: 'State, progress and counts of a list (counts by status and reason once done).',
+        params: LIST_ID_PARAMS,
+        response: { 200: LIST_SCHEMA, '4xx': ERROR_SCHEMA },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const list = await getList(id);
+      let report: ListReport | null = null;
+      if (list.state === 'done' && list.reportPath) {
+        report = JSON.parse(await readFile(list.reportPath, 'utf8').catch(() => 'null')) as ListReport | null;
+      }
+      return {
+        id: list.id,
+        name: list.name,
+        state: list.state,
+        progress: listProgress(list),
+        rows: list.rows,
+        uniqueAddresses: list.uniqueAddresses,
+        verified: list.verified,
+        createdAt: list.createdAt,
+        ...(list.finishedAt ? { finishedAt: list.finishedAt } : {}),
+        ...(list.error ? { error: list.error } : {}),
+        ...(report ? { cleanedRows: report.cleanedRows, rejectedRows: report.rejectedRows, counts: report.counts } : {}),
+        links: links(list.id),
+      };
+    },
+  );
+
+  const downloads = [
+    { suffix: 'cleaned.csv', field: 'cleanedPath', type: 'text/csv' },
+    { suffix: 'rejected.csv', field: 'rejectedPath', type: 'text/csv' },
+    { suffix: 'report.json', field: 'reportPath', type: 'application/json' },
+  ] as const;
+  for (const download of downloads) {
+    app.get(
+      `/v1/lists/:id/${download.suffix}`,
+      {
+        schema: {
+          tags: ['lists'],
+          summary: `Download ${download.suffix} (409 while the list is not done).`,
+          params: LIST_ID_PARAMS,
+          produces: [download.type],
+          response: { '4xx': ERROR_SCHEMA },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params as { id: string };
+        const list = await getList(id);
+        if (list.state !== 'done') throw new ApiError(409, 'LIST_NOT_READY', `The list is ${list.state}; downloads are available once it is done.`);
+        const file = list[download.field];
+        const info = file ? await stat(file).catch(() => null) : null;
+        if (!file || !info?.isFile()) throw new ApiError(410, 'FILE_GONE', `${download.suffix} of this list is no longer on the server.`);
+        return reply
+          .type(download.type)
+          .header('content-length', String(info.size))
+          .header('content-disposition', `attachment; filename="${safeBaseName(list.name)}.${download.suffix}"`)
+          .send(createReadStream(file));
+      },
+    );
+  }
+
+  app.delete(
+    '/v1/lists/:id',
+    {
+      schema: {
+        tags: ['lists'],
+        summary: 'Delete a finished (or failed) list: its Redis keys, upload and outputs.',
+        params: LIST_ID_PARAMS,
+        response: { 204: { type: 'null' }, '4xx': ERROR_SCHEMA },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const list = await getList(id);
+      // Verify jobs of a running list would write verdicts after the keys are gone.
+      if (list.state !== 'done' && list.state !== 'failed') throw new ApiError(409, 'LIST_BUSY', `The list is ${list.state}; delete it once it is done or failed.`);
+      await runtime.store.deleteList(id);
+      // Only files this API created are removed (a list started by `hygiene verify` keeps its files).
+      if (isInside(listsDir, list.outDir)) await rm(list.outDir, { recursive: true, force: true });
+      if (isInside(uploadsDir, list.input)) await rm(list.input, { force: true });
+      deps.logger.info({ listId: id }, 'list deleted');
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * Upload handling at the boundary: bytes are streamed to a file of our naming
+ * ({dataDir}/uploads/{uuid}.csv) and counted on the way; past the limit the request is refused with
+ * 413 and the partial file removed. The client's file name never becomes a path: `safeBaseName`
+ * reduces it to a plain output base name.
+ */
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiError } from './api-errors.ts';
+
+/** Streams `source` to `file`, refusing more than `maxBytes`. Returns the bytes written. */
+export async function saveUpload(source: Readable, file: string, maxBytes: number): Promise<number> {
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) callback(new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${maxBytes} bytes (HYGIENE_UPLOAD_MAX_BYTES).`));
+      else callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source, counter, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    await rm(file, { force: true });
+    throw err;
+  }
+  return bytes;
+}
+
+/**
+ * "../../etc/passwd.csv" → "passwd"; "C:\\x\\Q1 leads (final).csv" → "Q1_leads_final_". Keeps letters,
+ * digits, dot, dash and underscore; no leading dots; at most 100 characters; "list" when nothing is left.
+ */
+export function safeBaseName(clientName: string | undefined): string {
+  if (!clientName) return 'list';
+  const last = clientName.split(/[\\/]/).pop() ?? '';
+  const cleaned = last
+    .replace(/\.(csv|tsv|txt)$/i, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(0, 100);
+  return cleaned === '' ? 'list' : cleaned;
+}

@@ -1,0 +1,155 @@
+/**
+ * Webhook delivery through a BullMQ queue named "webhook" (BullMQ prefix "{p}:bull", like the verify
+ * and finalize queues), so pending deliveries and their retries survive a restart. Each event has a
+ * deterministic job id ("{listId}-{event}"), so a completion seen twice is delivered once.
+ *
+ * A delivery is a JSON POST with `X-Hygiene-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body)
+ * and `X-Hygiene-Timestamp` (Unix seconds of this attempt); any 2xx is success, anything else (or no
+ * answer within the timeout) is retried with exponential backoff up to the configured attempts.
+ * Redirects are not followed (a redirect could point at an internal address). Every attempt is logged
+ * with list id, URL (without its query string, which may hold a token), status and attempt number.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { isHygieneError } from '../errors.ts';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from './webhook-signature.ts';
+import { checkWebhookUrl, checkedLookup, type WebhookUrlPolicy } from './webhook-url-policy.ts';
+
+export const WEBHOOK_QUEUE = 'webhook';
+
+export type WebhookEvent = 'list.completed' | 'list.failed';
+
+export interface WebhookJobData {
+  listId: string;
+  url: string;
+  event: WebhookEvent;
+  /** The exact bytes sent and signed (built once, so every retry carries the same signed body). */
+  body: string;
+}
+
+export interface WebhookDispatcherOptions {
+  /** Shared client for the queue. */
+  connection: Redis;
+  /** BullMQ prefix ("{p}:bull"). */
+  prefix: string;
+  secret: string | undefined;
+  attempts: number;
+  backoffMs: number;
+  policy: WebhookUrlPolicy;
+  logger: Logger;
+  /** Per-attempt timeout. */
+  timeoutMs?: number;
+}
+
+/** The URL as it may appear in logs: no query string or fragment. */
+export function loggableUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+export class WebhookDispatcher {
+  readonly queue: Queue<WebhookJobData>;
+  private worker: Worker<WebhookJobData> | null = null;
+
+  constructor(private readonly options: WebhookDispatcherOptions) {
+    this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+      connection: options.connection,
+      prefix: options.prefix,
+      defaultJobOptions: {
+        attempts: options.attempts,
+        backoff: { type: 'exponential', delay: options.backoffMs },
+        removeOnComplete: { age: 7 * 86_400 },
+        removeOnFail: { age: 30 * 86_400 },
+      },
+    });
+  }
+
+  get enabled(): boolean {
+    return this.options.secret !== undefined;
+  }
+
+  /** Queues one event; `payload` is serialised once here and signed at each attempt. */
+  async enqueue(listId: string, url: string, event: WebhookEvent, payload: Record<string, unknown>): Promise<void> {
+    const body = JSON.stringify({ event, listId, createdAt: new Date().toISOString(), ...payload });
+    await this.queue.add(event, { listId, url, event, body }, { jobId: `${listId}-${event.replace('.', '-')}` });
+  }
+
+  /** Starts delivering; `connection` must be a client of its own (BullMQ workers block on it). */
+  startWorker(connection: Redis): void {
+    this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, (job) => this.deliver(job), { connection, prefix: this.options.prefix, concurrency: 8 });
+    this.worker.on('error', (err) => this.options.logger.warn({ err: err.message }, 'webhook worker error'));
+  }
+
+  private async deliver(job: Job<WebhookJobData>): Promise<{ status: number }> {
+    const { listId, url, body, event } = job.data;
+    const attempt = job.attemptsMade + 1;
+    const log = this.options.logger.child({ listId, url: loggableUrl(url), event, attempt });
+    const secret = this.options.secret;
+    if (secret === undefined) {
+      log.error('webhook not delivered: HYGIENE_WEBHOOK_SECRET is not set');
+      throw new UnrecoverableError('HYGIENE_WEBHOOK_SECRET is not set');
+    }
+    let target: URL;
+    try {
+      target = await checkWebhookUrl(url, this.options.policy);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'webhook target refused');
+      throw new UnrecoverableError((err as Error).message);
+    }
+    const started = Date.now();
+    try {
+      const status = await post(target, body, {
+        'content-type': 'application/json',
+        'user-agent': 'list-hygiene-webhook/1',
+        [SIGNATURE_HEADER]: signWebhookBody(secret, body),
+        [TIMESTAMP_HEADER]: String(Math.floor(Date.now() / 1000)),
+      }, this.options.policy, this.options.timeoutMs ?? 10_000);
+      const ms = Date.now() - started;
+      if (status >= 200 && status < 300) {
+        log.info({ status, ms }, 'webhook delivered');
+        return { status };
+      }
+      log.warn({ status, ms, attemptsLeft: (job.opts.attempts ?? 1) - attempt }, 'webhook attempt failed');
+      throw new Error(`webhook answered ${status}`);
+    } catch (err) {
+      if (isHygieneError(err, 'WEBHOOK_URL_REFUSED')) {
+        log.error({ err: err.message }, 'webhook target refused at connect time');
+        throw new UnrecoverableError(err.message);
+      }
+      if (!(err instanceof Error && err.message.startsWith('webhook answered'))) {
+        log.warn({ status: null, err: (err as Error).message, ms: Date.now() - started, attemptsLeft: (job.opts.attempts ?? 1) - attempt }, 'webhook attempt failed');
+      }
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}
+
+function post(url: URL, body: string, headers: Record<string, string>, policy: WebhookUrlPolicy, timeoutMs: number): Promise<number> {
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: checkedLookup(policy), timeout: timeoutMs },
+      (res) => {
+        res.resume(); // the answer's body is of no interest; drain it so the socket is freed
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * The allow-list policy for webhook targets (server-side request forgery guard): http(s) only, and
+ * no loopback, private, link-local, CGNAT, multicast or reserved address — checked for EVERY address
+ * the host name resolves to, at submission and again at connect time (the delivery's own DNS lookup
+ * goes through `checkedLookup`, so a name that re-resolves to 127.0.0.1 later is still refused).
+ * HYGIENE_WEBHOOK_ALLOW_PRIVATE=true turns the address check off (tests, private networks).
+ */
+import dns from 'node:dns';
+import net, { BlockList } from 'node:net';
+import { HygieneError } from '../errors.ts';
+
+export type HostLookup = (host: string) => Promise<Array<{ address: string; family: number }>>;
+
+export interface WebhookUrlPolicy {
+  allowPrivate: boolean;
+  /** Resolves a host name to every address (default: dns.promises.lookup with all: true). */
+  lookup?: HostLookup;
+}
+
+const BLOCKED = new BlockList();
+for (const [prefix, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  BLOCKED.addSubnet(prefix, bits, 'ipv4');
+}
+for (const [prefix, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const) {
+  BLOCKED.addSubnet(prefix, bits, 'ipv6');
+}
+
+/** True for addresses a webhook may not target (IPv4-mapped IPv6 is judged as the IPv4 inside). */
+export function isPrivateAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return BLOCKED.check(mapped[1], 'ipv4');
+  const family = net.isIP(address);
+  if (family === 4) return BLOCKED.check(address, 'ipv4');
+  if (family === 6) return BLOCKED.check(address, 'ipv6');
+  return true;
+}
+
+const defaultLookup: HostLookup = (host) => dns.promises.lookup(host, { all: true, verbatim: true });
+
+function refuse(message: string, url: string): HygieneError {
+  return new HygieneError('WEBHOOK_URL_REFUSED', message, { url });
+}
+
+/** Parses and checks a webhook URL; throws HygieneError('WEBHOOK_URL_REFUSED') with the reason. */
+export async function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): Promise<URL> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw refuse('The webhook URL is not a valid absolute URL.', raw);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse('The webhook URL must use http or https.', raw);
+  if (url.username || url.password) throw refuse('The webhook URL must not carry credentials; the payload is signed instead.', raw);
+  if (policy.allowPrivate) return url;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const addresses = net.isIP(host) ? [host] : (await (policy.lookup ?? defaultLookup)(host).catch(() => [])).map((a) => a.address);
+  if (addresses.length === 0) throw refuse(`The webhook host ${host} does not resolve.`, raw);
+  const blocked = addresses.find(isPrivateAddress);
+  if (blocked) throw refuse(`The webhook host ${host} resolves to ${blocked}, a loopback, private or reserved address (set HYGIENE_WEBHOOK_ALLOW_PRIVATE=true to allow it).`, raw);
+  return url;
+}
+
+/**
+ * A `lookup` for http.request that refuses private addresses at connect time (closes the gap of a
+ * name that resolved to a public address when checked and to a private one when delivered).
+ */
+export function checkedLookup(policy: WebhookUrlPolicy): net.LookupFunction {
+  return (hostname, options, callback) => {
+    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 0);
+      const list = addresses as unknown as dns.LookupAddress[];
+      const allowed = policy.allowPrivate ? list : list.filter((a) => !isPrivateAddress(a.address));
+      if (allowed.length === 0 || allowed.length !== list.length) {
+        return callback(refuse(`The webhook host ${hostname} resolves to a private or reserved address.`, hostname), '', 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, allowed);
+      const first = allowed[0] as dns.LookupAddress;
+      callback(null, first.address, first.family);
+    });
+  };
+}
