@@ -40,8 +40,10 @@ export interface Config {
     idleSessionMs: number;
     /** After a 421 or a dropped connection, wait this long before reconnecting to that MX. */
     backoffMs: number;
-    /** Attempts per MX host before moving to the next one. */
+    /** Probe one improbable local part per domain to detect catch-all domains. */
     catchAllProbe: boolean;
+    /** A session lease of a crashed process frees its slot after this long. */
+    leaseTtlMs: number;
   };
   greylist: { retryDelayMs: number; maxAttempts: number };
   cache: { positiveTtlSeconds: number; negativeTtlSeconds: number; unknownTtlSeconds: number };
@@ -192,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       idleSessionMs: intOption(problems, 'HYGIENE_IDLE_SESSION_MS', env.HYGIENE_IDLE_SESSION_MS, 2_000, 0, 60_000),
       backoffMs: intOption(problems, 'HYGIENE_BACKOFF_MS', env.HYGIENE_BACKOFF_MS, 30_000, 0, 3_600_000),
       catchAllProbe: flags['no-catch-all'] !== true && env.HYGIENE_CATCH_ALL_PROBE !== 'false',
+      leaseTtlMs: intOption(problems, 'HYGIENE_LEASE_TTL_MS', env.HYGIENE_LEASE_TTL_MS, 15_000, 1_000, 600_000),
     },
     greylist: {
       retryDelayMs: intOption(problems, 'HYGIENE_GREYLIST_RETRY_MS', env.HYGIENE_GREYLIST_RETRY_MS, 300_000, 0, 86_400_000),
