@@ -18,12 +18,14 @@ export interface DelayProxyOptions {
 export interface DelayProxy {
   host: string;
   port: number;
-  stats: { connections: number; bytesUp: number; bytesDown: number };
+  /** roundTrips: per connection, 1 for connect + greeting, plus 1 per client turn (a burst of client
+   *  bytes that follows server bytes): the round trips as the server side sees them. */
+  stats: { connections: number; bytesUp: number; bytesDown: number; roundTrips: number };
   stop(): Promise<void>;
 }
 
 export async function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy> {
-  const stats = { connections: 0, bytesUp: 0, bytesDown: 0 };
+  const stats = { connections: 0, bytesUp: 0, bytesDown: 0, roundTrips: 0 };
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const later = (fn: () => void): void => {
@@ -41,14 +43,24 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
 
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     stats.connections++;
+    stats.roundTrips++;
     track(client);
     // The connect itself crosses the network too: the upstream sees the SYN one delay later.
     client.pause();
     later(() => {
       const upstream = net.connect({ host: options.targetHost, port: options.targetPort, allowHalfOpen: true });
       track(upstream);
-      pipe(client, upstream, (n) => (stats.bytesUp += n));
-      pipe(upstream, client, (n) => (stats.bytesDown += n));
+      // A turn starts with the first client bytes after the server has spoken.
+      let serverSpoke = false;
+      pipe(client, upstream, (n) => {
+        stats.bytesUp += n;
+        if (serverSpoke) stats.roundTrips++;
+        serverSpoke = false;
+      });
+      pipe(upstream, client, (n) => {
+        stats.bytesDown += n;
+        serverSpoke = true;
+      });
       client.resume();
     });
   });
