@@ -1,0 +1,168 @@
+/**
+ * `hygiene probe ADDRESS`: the manual diagnosis of one address in one command — the MX lookup, the
+ * live SMTP transcript with timings (greeting, EHLO and its extensions, STARTTLS, MAIL FROM, RCPT TO,
+ * the catch-all probe, QUIT) and the verdict with its reason. It runs the same engine and config as
+ * `verify` (a HygieneRuntime without workers, its verifier called directly), never a second code
+ * path; only the caches are bypassed (skipCache) and idle sessions are closed at once so the QUIT is
+ * part of the transcript.
+ */
+import { performance } from 'node:perf_hooks';
+import { createLogger } from '../app/logger.ts';
+import { createRedisClient, resolveRedisEndpoint } from '../app/redis-connection.ts';
+import { HygieneRuntime } from '../app/runtime.ts';
+import type { Config } from '../config/config.ts';
+import { createDnsMxResolver, type MxResolution, type MxResolver } from '../dns/mx-resolver.ts';
+import { parseEmailAddress } from '../domain/email-address.ts';
+import type { Verdict } from '../domain/verdict.ts';
+import { HygieneError } from '../errors.ts';
+import { listKeys } from '../queue/list-keys.ts';
+import { COMMON_OPTIONS, type Command } from './command.ts';
+
+export interface ProbeTranscriptLine {
+  mx: string;
+  direction: 'client' | 'server' | 'info';
+  text: string;
+  /** Milliseconds since the probe started. */
+  atMs: number;
+}
+
+export interface ProbeResult {
+  address: string;
+  domain: string;
+  mx: { resolution: MxResolution; ms: number };
+  transcript: ProbeTranscriptLine[];
+  verdict: Verdict;
+  /** True when the server answered "try again later" (greylisting): the verdict is provisional. */
+  retryLater: boolean;
+  timings: { dnsMs: number; smtpMs: number; totalMs: number };
+}
+
+/** The probe itself (also used by tests): returns what `hygiene probe --json` prints. */
+export async function runProbe(config: Config, address: string, options: { resolver?: MxResolver } = {}): Promise<ProbeResult> {
+  const parsed = parseEmailAddress(address);
+  if (!parsed.ok) throw new HygieneError('USAGE', `"${address}" is not an email address: ${parsed.detail}`);
+  // The same settings as verify, except: close a session as soon as it is idle, so QUIT is shown.
+  const probeConfig: Config = { ...config, smtp: { ...config.smtp, idleSessionMs: 0 } };
+  const resolver =
+    options.resolver ?? createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
+  const started = performance.now();
+  const since = () => Math.round((performance.now() - started) * 10) / 10;
+
+  const resolution = await resolver.resolve(parsed.domain);
+  const dnsMs = since();
+
+  const endpoint = await resolveRedisEndpoint(config.redisUrl, config.redisUrlExplicit);
+  const transcript: ProbeTranscriptLine[] = [];
+  const listId = `probe-${process.pid}-${Date.now().toString(36)}`;
+  let verdict: Verdict;
+  let retryLater = false;
+  let smtpMs = 0;
+  try {
+    const runtime = await HygieneRuntime.start({
+      config: probeConfig,
+      logger: createLogger(config.logLevel),
+      redisUrl: endpoint.url,
+      verifyWorkers: false,
+      finalizeWorker: false,
+      verifier: 'smtp',
+      // The resolver that answered above answers the engine too: what is shown is what was used.
+      resolver,
+      poolEvents: { onTranscript: (mx, entry) => transcript.push({ mx, direction: entry.direction, text: entry.text, atMs: since() }) },
+    });
+    try {
+      const smtpStarted = performance.now();
+      const outcomes = await runtime.verifier.verify({
+        listId,
+        addresses: [{ address: parsed.address, local: parsed.local, domain: parsed.domain, asciiLocal: parsed.asciiLocal }],
+        attempt: 1,
+        maxAttempts: 1,
+        skipCache: true,
+      });
+      smtpMs = Math.round(performance.now() - smtpStarted);
+      const outcome = outcomes.get(parsed.address);
+      if (!outcome) throw new HygieneError('SMTP_PROTOCOL', `The verifier gave no answer for ${parsed.address}.`);
+      verdict = outcome.verdict;
+      retryLater = outcome.kind === 'retry';
+    } finally {
+      // Closing the pools sends the QUITs (they land in the transcript) and flushes the counters.
+      await runtime.close();
+    }
+    const cleanup = createRedisClient(endpoint.url, 'hygiene-probe-cleanup');
+    await cleanup.del(listKeys(config.keyPrefix, listId).mxStats).catch(() => 0);
+    cleanup.disconnect();
+  } finally {
+    await endpoint.stop?.();
+  }
+  return {
+    address: parsed.address,
+    domain: parsed.domain,
+    mx: { resolution, ms: dnsMs },
+    transcript,
+    verdict,
+    retryLater,
+    timings: { dnsMs, smtpMs, totalMs: Math.round(since()) },
+  };
+}
+
+/** The human-readable form of a probe. */
+export function formatProbe(result: ProbeResult): string {
+  const out: string[] = [];
+  const { resolution } = result.mx;
+  out.push(`MX lookup for ${result.domain} (${Math.round(result.mx.ms)} ms):`);
+  if (resolution.kind === 'none') {
+    out.push(`  ${resolution.detail}`);
+  } else {
+    if (resolution.implicit) out.push('  no MX records: the domain\'s own address is its mail server (RFC 5321 §5.1)');
+    for (const host of resolution.hosts) {
+      out.push(`  ${String(host.preference).padStart(5)}  ${host.exchange}  ${host.addresses.length > 0 ? host.addresses.join(', ') : '(no address)'}`);
+    }
+  }
+  out.push('');
+  if (result.transcript.length === 0) {
+    out.push('SMTP: no conversation (the verdict did not need one).');
+  } else {
+    out.push('SMTP transcript (C: we sent, S: the server replied, *: note):');
+    let lastMx = '';
+    for (const line of result.transcript) {
+      if (line.mx !== lastMx) {
+        out.push(`  [${line.mx}]`);
+        lastMx = line.mx;
+      }
+      const tag = line.direction === 'client' ? 'C:' : line.direction === 'server' ? 'S:' : '* ';
+      const time = `+${line.atMs.toFixed(0)} ms`.padStart(10);
+      const [first, ...rest] = line.text.split(/\r?\n/).filter((l) => l !== '');
+      out.push(`  ${time}  ${tag} ${first ?? ''}`);
+      for (const more of rest) out.push(`  ${' '.repeat(10)}     ${more}`);
+    }
+  }
+  out.push('');
+  const v = result.verdict;
+  out.push(`Verdict: ${v.status} / ${v.reason}${result.retryLater ? ' (provisional: the server asked us to try again later)' : ''}`);
+  out.push(`  ${v.detail}`);
+  if (v.smtpReply) out.push(`  reply: ${v.smtpReply}`);
+  if (v.mx) out.push(`  MX: ${v.mx}`);
+  if (v.suggestion) out.push(`  did you mean: ${v.suggestion}`);
+  out.push(`Took ${result.timings.totalMs} ms (DNS ${Math.round(result.timings.dnsMs)} ms, SMTP ${result.timings.smtpMs} ms).`);
+  return `${out.join('\n')}\n`;
+}
+
+export const probeCommand: Command = {
+  defaultLogLevel: 'warn',
+  usage: `Usage: hygiene probe ADDRESS [--json] [options]
+
+Diagnoses one address with the same engine and settings as "verify": the MX lookup (records,
+preferences, addresses), the live SMTP conversation with timings (greeting, EHLO, STARTTLS,
+MAIL FROM, RCPT TO, the catch-all probe, QUIT) and the verdict with its reason. Cached verdicts
+are ignored: the server is asked now.
+
+  --json    print the result as JSON (mx, transcript, verdict, timings)
+  plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --mail-from, ...`,
+  options: { ...COMMON_OPTIONS, json: { type: 'boolean' } },
+  async run({ config, flags, positionals }) {
+    const address = positionals[0];
+    if (!address || positionals.length > 1) throw new HygieneError('USAGE', 'probe takes exactly one address: hygiene probe someone@example.com');
+    const result = await runProbe(config, address);
+    process.stdout.write(flags.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatProbe(result));
+    return 0;
+  },
+};
