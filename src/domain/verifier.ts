@@ -22,6 +22,10 @@ export interface VerifyBatch {
   attempt: number;
   /** Greylisting retries allowed in total (the verifier answers 'retry' only while attempt < this). */
   maxAttempts: number;
+  /** Re-verification: verdict-cache entries older than this (by checkedAt) count as misses. */
+  maxVerdictAgeMs?: number;
+  /** Ignore the verdict cache and cached catch-all answers: probe now (`hygiene probe`). */
+  skipCache?: boolean;
 }
 
 export type ProbeOutcome =
