@@ -89,6 +89,10 @@ export interface MxSessionPoolDeps {
   now?: () => number;
 }
 
+/** How long a host that refused us (policy) keeps its answer before we ask it again. */
+const POLICY_BLOCK_HOLD_MS = 10 * 60_000;
+const RELAY_DENIED = /relay access denied|relaying denied|relay not permitted|not permitted to relay|unable to relay/;
+
 /** Probes lost in this many dead sessions are given up (unknown) instead of being tried again. */
 const MAX_LOSSES = 3;
 
@@ -103,6 +107,11 @@ export class MxSessionPool {
   private downUntil = 0;
   private downDetail = '';
   private downByTimeout = false;
+  /** The host refused *us* (client/HELO/sender/blocklist): the same answer for every address. */
+  private policyBlock: { until: number; reply: SmtpReply; detail: string } | null = null;
+  private policyStrikes = 0;
+  /** Domains this host refuses to relay for: every address of the domain gets the same answer. */
+  private readonly relayDenied = new Map<string, { reply: SmtpReply; detail: string }>();
   private readonly wakers = new Set<() => void>();
   private closing = false;
   private readonly abort = new AbortController();
@@ -372,6 +381,7 @@ export class MxSessionPool {
             unanswered.push(item);
             return;
           }
+          this.notePolicy(item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass);
           if (item.kind === 'catch-all') {
             const state = catchAllFrom(replyClass);
             this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500);
@@ -425,6 +435,12 @@ export class MxSessionPool {
         request.resolve({ kind: 'gave-up', mx: this.mx, reason: 'unverifiable_smtputf8', detail: `The local part is not ASCII and ${this.mx} does not support SMTPUTF8, so it cannot be asked about this mailbox.`, retryable: false });
         continue;
       }
+      const refused = this.refusal(domain);
+      if (refused) {
+        this.queue.shift();
+        request.resolve({ kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: refused.detail, reply: refused.reply, retryable: false });
+        continue;
+      }
       if (this.deps.catchAll.known(domain) === 'yes') {
         this.queue.shift();
         request.resolve({ kind: 'catch-all', mx: this.mx });
@@ -440,6 +456,37 @@ export class MxSessionPool {
       window.push({ kind: 'probe', request: this.queue.shift()! });
     }
     return window;
+  }
+
+  /**
+   * Learns from policy rejections. Two in a row that are about our client (blocklist, HELO, sender,
+   * client host) mean the host refuses us whatever the mailbox: the rest of its queue is answered
+   * with that reply instead of collecting more rejections (each one counts against us). "Relay
+   * access denied" is about the domain: its other addresses get the same answer.
+   */
+  private notePolicy(domain: string, reply: SmtpReply, replyClass: ReplyClass): void {
+    if (replyClass.kind !== 'verdict' || replyClass.reason !== 'policy_block') {
+      if (reply.code < 400) this.policyStrikes = 0;
+      return;
+    }
+    const text = reply.lines.join(' ').toLowerCase();
+    if (RELAY_DENIED.test(text)) {
+      this.relayDenied.set(domain, { reply, detail: `${replyClass.detail} The server does not accept mail for ${domain} from us, so its other addresses were not probed.` });
+      return;
+    }
+    this.policyStrikes += 1;
+    if (this.policyStrikes >= 2) {
+      this.policyBlock = {
+        until: this.now() + POLICY_BLOCK_HOLD_MS,
+        reply,
+        detail: `${replyClass.detail} ${this.mx} refuses us for every address, so the rest were not probed.`,
+      };
+    }
+  }
+
+  private refusal(domain: string): { reply: SmtpReply; detail: string } | undefined {
+    if (this.policyBlock && this.now() < this.policyBlock.until) return this.policyBlock;
+    return this.relayDenied.get(domain);
   }
 
   private putBack(items: WindowItem[]): void {

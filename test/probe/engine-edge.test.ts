@@ -117,4 +117,29 @@ describe('engine edges', () => {
     expect(out.byEmail.get('plain@ascii.test')?.hygiene_reason).toBe('accepted');
     void readOutput;
   });
+
+  it('stops probing a host that refuses us (blocklist) after its first answers', async () => {
+    const { world, runtimes, dir } = await setup(
+      {
+        mxHosts: {
+          'mx.rbl.test': { ip: '127.0.4.6', behaviour: { policyBlock: 'zen.spamhaus.org' } },
+          'mx.ok.test': { ip: '127.0.4.7', behaviour: {} },
+        },
+        domains: {
+          'rbl.test': { mx: [{ host: 'mx.rbl.test', preference: 10 }], mailboxes: ['a'] },
+          'served.test': { mx: [{ host: 'mx.ok.test', preference: 10 }], mailboxes: ['a'] },
+        },
+      },
+      'policy',
+    );
+    const emails = [...Array.from({ length: 40 }, (_, i) => `u${i}@rbl.test`), 'a@served.test'];
+    const out = await runList(runtimes[0]!, await csv(dir, 'policy.csv', emails), path.join(dir, 'out'));
+    expect(out.report.counts.byReason.policy_block).toBe(40);
+    expect(out.byEmail.get('a@served.test')?.hygiene_reason).toBe('accepted');
+    expect(out.byEmail.get('u39@rbl.test')?.hygiene_smtp_reply).toMatch(/^554 5\.7\.1 .*spamhaus/);
+    const stats = world.stats();
+    // One pipelined window at most before the host's answer is known.
+    expect(stats['mx.rbl.test']!.rcptCount).toBeLessThanOrEqual(9);
+    expect(stats['mx.rbl.test']!.penalties).toBe(0);
+  });
 });
