@@ -13,6 +13,8 @@ export interface ListOptions {
   reject: string;
   neutraliseFormulas: boolean;
   webhookUrl?: string;
+  /** Re-verification (scheduled runs): cached verdicts older than this are probed again. */
+  maxVerdictAgeMs?: number;
 }
 
 export interface ListRecord {
