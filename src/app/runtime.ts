@@ -22,6 +22,8 @@ import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
 import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../queue/list-keys.ts';
 import { ListStore } from '../queue/list-store.ts';
 import { createVerifyProcessor } from '../queue/verify-processor.ts';
+import { createSuppressionStore } from '../bounces/suppression-store.ts';
+import { withSuppression } from '../bounces/suppressed-verifier.ts';
 import { createFinalizeProcessor } from './finalize-processor.ts';
 import { createRedisClient } from './redis-connection.ts';
 
@@ -168,7 +170,10 @@ export class HygieneRuntime {
 function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore): BatchVerifier {
   const { config, logger } = options;
   if (options.verifier && typeof options.verifier === 'object') return options.verifier;
-  if (options.verifier === 'syntax') return createSyntaxOnlyVerifier();
+  // Bounce-log suppression (src/bounces): suppressed addresses are answered without probing.
+  const suppression = createSuppressionStore(redis, config.keyPrefix);
+  const isSuppressed = (keys: string[]) => suppression.isSuppressed(keys);
+  if (options.verifier === 'syntax') return withSuppression(createSyntaxOnlyVerifier(), isSuppressed);
   const resolver =
     options.resolver ??
     createCachedMxResolver(createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries }), redis, {
@@ -183,6 +188,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
     catchAll: new CatchAllRegistry(redis, config.keyPrefix, config.cache.positiveTtlSeconds, config.smtp.catchAllProbe),
     greylistRetryMs: config.greylist.retryDelayMs,
+    isSuppressed,
     logger,
     pool: {
       settings: { ...config.smtp, timeouts: { ...config.smtp.timeouts } },
