@@ -50,7 +50,21 @@ declare module 'fastify' {
 
 export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
   const { config, runtime, metrics } = deps;
-  const logger = deps.logger.child({ component: 'api' }, { redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+  const logger = deps.logger.child(
+    { component: 'api' },
+    {
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      // Headers are logged (content type and length explain most upload problems); keys are redacted.
+      serializers: {
+        req: (req: { method?: string; url?: string; headers?: Record<string, unknown>; ip?: string; socket?: { remoteAddress?: string } }) => ({
+          method: req.method,
+          url: req.url,
+          headers: { ...req.headers },
+          remoteAddress: req.ip ?? req.socket?.remoteAddress,
+        }),
+      },
+    },
+  );
   const app = Fastify({
     loggerInstance: logger,
     // Bodies of other routes are small JSON; CSV uploads are streamed and limited by the route.
@@ -71,6 +85,8 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     const { status, body, internal } = toErrorResponse(err);
     if (internal) req.log.error({ err }, 'request failed');
     else if (status >= 500) req.log.warn({ code: body.error.code }, body.error.message);
+    // After a refused upload the rest of the body is not read: close the connection behind the answer.
+    if (status === 413) void reply.header('connection', 'close');
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -20,9 +20,14 @@ export async function saveUpload(source: Readable, file: string, maxBytes: numbe
       else callback(null, chunk);
     },
   });
+  // The source is piped by hand, not through pipeline(): on refusal it must stay open so the 413
+  // can still be written on the same connection (its remaining bytes are discarded).
+  source.pipe(counter);
   try {
-    await pipeline(source, counter, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    await pipeline(counter, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
   } catch (err) {
+    source.unpipe(counter);
+    source.resume();
     await rm(file, { force: true });
     throw err;
   }
