@@ -75,6 +75,11 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
   const guard = new ConnectivityGuard({ port: config.smtp.port, onTrip: () => abort.abort() });
   const runtime = await HygieneRuntime.start({
     poolEvents: guard.events,
+    // Once tripped, a batch's "unknown/timeout" answers are not recorded: the job fails instead
+    // (and is taken off the queue below), so a blocked port never turns into a file of unknowns.
+    onOutcomes: () => {
+      if (guard.error) throw guard.error;
+    },
     config,
     logger,
     redisUrl: endpoint.url,

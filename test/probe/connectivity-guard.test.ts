@@ -1,0 +1,109 @@
+/**
+ * Port-25 blocking detected early: the ConnectivityGuard as a unit, then a real `verify` run against
+ * a world whose every MX host refuses connections (on loopback a refused connect is the reliable
+ * stand-in for a dropped one; the guard treats both as "cannot reach port 25", and the unit tests
+ * cover timeouts). The run must stop with OUTBOUND_SMTP_BLOCKED instead of writing a list of unknowns.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runVerify } from '../../src/cli/verify-command.ts';
+import { isHygieneError, type HygieneError } from '../../src/errors.ts';
+import { ConnectivityGuard } from '../../src/probe/connectivity-guard.ts';
+import { ListStore } from '../../src/queue/list-store.ts';
+import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
+import { parseWorldSpec } from '../../src/world/world-spec.ts';
+import { Redis } from 'ioredis';
+import { deletePrefix, REDIS_URL, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
+
+describe('ConnectivityGuard', () => {
+  const timeout = { ok: false, timeout: true };
+  it('trips once when the first 5 distinct MX hosts all time out, naming them and port 25', () => {
+    const trips: HygieneError[] = [];
+    const guard = new ConnectivityGuard({ port: 25, onTrip: (e) => trips.push(e) });
+    for (let i = 1; i <= 4; i++) guard.record(`mx${i}.test`, `192.0.2.${i}`, timeout);
+    guard.record('mx1.test', '192.0.2.1', timeout); // the same MX again does not count twice
+    expect(trips).toHaveLength(0);
+    guard.record('mx5.test', '192.0.2.5', timeout);
+    guard.record('mx6.test', '192.0.2.6', timeout);
+    expect(trips).toHaveLength(1);
+    expect(trips[0]!.code).toBe('OUTBOUND_SMTP_BLOCKED');
+    expect(trips[0]!.message).toContain('all timed out');
+    expect(trips[0]!.message).toContain('port 25');
+    expect(trips[0]!.message).toContain('mx5.test');
+    expect(guard.error).toBe(trips[0]);
+  });
+
+  it('is disarmed for good by one successful connect', () => {
+    const onTrip = vi.fn();
+    const guard = new ConnectivityGuard({ port: 25, threshold: 3, onTrip });
+    guard.record('a.test', '192.0.2.1', timeout);
+    guard.record('b.test', '192.0.2.2', { ok: true, timeout: false });
+    for (const mx of ['c', 'd', 'e', 'f']) guard.record(`${mx}.test`, '192.0.2.9', timeout);
+    expect(onTrip).not.toHaveBeenCalled();
+    expect(guard.error).toBeNull();
+  });
+
+  it('says "refused" when the connections were refused rather than dropped', () => {
+    const guard = new ConnectivityGuard({ port: 2525, threshold: 2, onTrip: () => undefined });
+    guard.record('a.test', '192.0.2.1', { ok: false, timeout: false });
+    guard.record('b.test', '192.0.2.2', { ok: false, timeout: false });
+    expect(guard.error?.message).toContain('were refused');
+    expect(guard.error?.message).toContain('port 2525');
+  });
+});
+
+describe('verify on a host whose outbound SMTP is blocked', () => {
+  let world: MailWorld;
+  let prefix: string;
+  const domains = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+
+  beforeAll(async () => {
+    const mxHosts: Record<string, unknown> = {};
+    const worldDomains: Record<string, unknown> = {};
+    domains.forEach((d, i) => {
+      mxHosts[`mx.${d}.test`] = { ip: `127.0.0.${60 + i}`, behaviour: { refuse: true } };
+      worldDomains[`${d}.test`] = { mx: [{ host: `mx.${d}.test`, preference: 10 }], mailboxes: ['someone'] };
+    });
+    // One listening host that no domain uses, so the world has an SMTP port at all.
+    mxHosts['mx.idle.test'] = { ip: '127.0.0.70' };
+    world = await startMailWorld(parseWorldSpec({ mxHosts, domains: worldDomains }));
+    prefix = uniquePrefix('guard');
+  });
+  afterAll(async () => {
+    await world?.stop();
+    await deletePrefix(prefix);
+  });
+
+  it('stops with OUTBOUND_SMTP_BLOCKED, marks the list failed and writes no output files', async () => {
+    const dir = await tempDir('guard');
+    const input = path.join(dir, 'blocked.csv');
+    const rows = domains.flatMap((d) => [1, 2, 3].map((n) => `person${n}@${d}.test`));
+    await writeFile(input, `email\n${rows.join('\n')}\n`);
+    const config = worldConfig(world, prefix, { HYGIENE_BACKOFF_MS: '60000', LOG_LEVEL: 'silent' });
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let failure: unknown;
+    try {
+      await runVerify(config, { file: input, outDir: dir, localWorkers: true, json: true, syntaxOnly: false });
+    } catch (e) {
+      failure = e;
+    } finally {
+      err.mockRestore();
+    }
+    expect(isHygieneError(failure, 'OUTBOUND_SMTP_BLOCKED')).toBe(true);
+    expect((failure as Error).message).toMatch(/first 5 mail servers tried .* were refused/);
+
+    const redis = new Redis(REDIS_URL);
+    try {
+      const store = new ListStore(redis, prefix);
+      const [id] = await redis.zrange(`${prefix}:lists`, '0', '-1');
+      const list = await store.get(id!);
+      expect(list?.state).toBe('failed');
+      expect(list?.error).toContain('Outbound port');
+    } finally {
+      redis.disconnect();
+    }
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(dir)).filter((f) => f.includes('.cleaned.') || f.includes('.report.'))).toEqual([]);
+  });
+});
