@@ -7,6 +7,8 @@ import { verifyCommand } from './verify-command.ts';
 import { workerCommand } from './worker-command.ts';
 import { statusCommand } from './status-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { probeCommand } from './probe-command.ts';
+import { doctorCommand } from './doctor-command.ts';
 import { apiCommand } from './api-command.ts';
 
 export const COMMANDS: Record<string, Command> = {
@@ -14,6 +16,8 @@ export const COMMANDS: Record<string, Command> = {
   worker: workerCommand,
   status: statusCommand,
   demo: demoCommand,
+  probe: probeCommand,
+  doctor: doctorCommand,
   api: apiCommand,
 };
 
@@ -25,6 +29,8 @@ Commands:
   worker                        run verify workers only (a fleet sharing one Redis)
   status LIST_ID                show a list's state and counts
   demo                          run everything against a simulated mail world on loopback
+  probe ADDRESS                 diagnose one address: MX lookup, live SMTP transcript, verdict
+  doctor [--domain D]           check Redis, DNS, outbound port 25 and the HELO name's PTR
   api                           HTTP API: upload lists, poll, download; verify one address
 
 Run "hygiene <command> --help" for the options of a command. Configuration: see README.md.
