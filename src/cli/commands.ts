@@ -9,6 +9,10 @@ import { statusCommand } from './status-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { probeCommand } from './probe-command.ts';
 import { doctorCommand } from './doctor-command.ts';
+import { watchCommand } from './watch-command.ts';
+import { scheduleCommand } from './schedule-command.ts';
+import { bouncesCommand } from './bounces-command.ts';
+import { suppressCommand } from './suppress-command.ts';
 import { apiCommand } from './api-command.ts';
 
 export const COMMANDS: Record<string, Command> = {
@@ -18,6 +22,10 @@ export const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   probe: probeCommand,
   doctor: doctorCommand,
+  watch: watchCommand,
+  schedule: scheduleCommand,
+  bounces: bouncesCommand,
+  suppress: suppressCommand,
   api: apiCommand,
 };
 
@@ -31,6 +39,10 @@ Commands:
   demo                          run everything against a simulated mail world on loopback
   probe ADDRESS                 diagnose one address: MX lookup, live SMTP transcript, verdict
   doctor [--domain D]           check Redis, DNS, outbound port 25 and the HELO name's PTR
+  watch DIR                     verify every CSV dropped into DIR/inbox (results in DIR/done, DIR/failed)
+  schedule add|list|remove|run  scheduled re-verification of lists, with change reports
+  bounces FILE...               put hard bounces from Postfix/Exim logs and DSN messages on the suppression list
+  suppress list|add|remove      manage the suppression list
   api                           HTTP API: upload lists, poll, download; verify one address
 
 Run "hygiene <command> --help" for the options of a command. Configuration: see README.md.
