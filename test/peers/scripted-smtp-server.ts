@@ -40,7 +40,7 @@ export interface ScriptedConnection {
 }
 
 export interface ScriptedSmtpServer {
-  readonly host: '127.0.0.1';
+  readonly host: string;
   readonly port: number;
   readonly connections: ScriptedConnection[];
   /** Errors thrown by scripts (a failed expectLine), so tests can assert there were none. */
@@ -52,7 +52,15 @@ export interface ScriptedSmtpServer {
 
 export type SmtpScript = (connection: ScriptedConnection, index: number) => Promise<void> | void;
 
-export async function startScriptedSmtpServer(script: SmtpScript): Promise<ScriptedSmtpServer> {
+export interface ScriptedServerOptions {
+  /** Listen address; default 127.0.0.1. Several servers on distinct 127.x IPs can share a port. */
+  host?: string;
+  /** Port; default 0 (a free one). */
+  port?: number;
+}
+
+export async function startScriptedSmtpServer(script: SmtpScript, options: ScriptedServerOptions = {}): Promise<ScriptedSmtpServer> {
+  const host = options.host ?? '127.0.0.1';
   const connections: ScriptedConnection[] = [];
   const scriptErrors: unknown[] = [];
   const running: Promise<void>[] = [];
@@ -77,13 +85,13 @@ export async function startScriptedSmtpServer(script: SmtpScript): Promise<Scrip
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
 
   return {
-    host: '127.0.0.1',
+    host,
     port: address.port,
     connections,
     scriptErrors,
