@@ -351,7 +351,7 @@ export class SmtpSession {
       const tlsFailed = (message: string, cause?: unknown): HygieneError =>
         new HygieneError('SMTP_TLS_FAILED', message, this.context(), cause === undefined ? undefined : { cause });
       const onSecure = (): void => finish();
-      const onError = (err: Error): void => finish(tlsFailed(`The TLS handshake failed: ${err.message}`, err));
+      const onError = (err: Error): void => finish(tlsFailed(`The TLS handshake failed: ${err.message.replace(/\s+/g, ' ').trim()}`, err));
       const onClose = (): void => finish(tlsFailed('The connection closed during the TLS handshake.'));
       const timer = setTimeout(() => finish(tlsFailed(`The TLS handshake took longer than ${this.timeouts.commandMs} ms.`)), this.timeouts.commandMs);
       secure.once('secureConnect', onSecure);
