@@ -23,11 +23,14 @@ export async function saveUpload(source: Readable, file: string, maxBytes: numbe
   // The source is piped by hand, not through pipeline(): on refusal it must stay open so the 413
   // can still be written on the same connection (its remaining bytes are discarded).
   source.pipe(counter);
+  const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
   try {
-    await pipeline(counter, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    await pipeline(counter, out);
   } catch (err) {
     source.unpipe(counter);
     source.resume();
+    // The file may still be opening: remove it only once the stream has closed, or it reappears.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await rm(file, { force: true });
     throw err;
   }

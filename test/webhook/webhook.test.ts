@@ -93,7 +93,7 @@ describe('WebhookDispatcher', () => {
     const open = start(true, prefix);
     await open.enqueue('list1', url, 'list.completed', { rows: 3 });
     const deadline = Date.now() + 15_000;
-    while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    while (!logs.some((l) => l.listId === 'list1' && l.status === 200) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     expect(bodies).toHaveLength(1);
     expect(verifyWebhookSignature('secret-0123456789', bodies[0]!.body, bodies[0]!.sig)).toBe(true);
     expect(JSON.parse(bodies[0]!.body)).toMatchObject({ event: 'list.completed', listId: 'list1', rows: 3 });
