@@ -65,7 +65,7 @@ it('resumes a list after the verify process is killed, losing and duplicating no
   // Kill once some addresses have verdicts but the list is far from done.
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ids = await redis.zrange(`${prefix}:lists`, 0, -1);
+    const ids = await redis.zrange(`${prefix}:lists`, '0', '-1');
     const verified = ids.length ? Number(await redis.hget(`${prefix}:list:${ids[0]}`, 'verified')) : 0;
     if (verified >= 20) break;
     if (Date.now() > deadline) throw new Error('the first run never got going');
@@ -73,7 +73,7 @@ it('resumes a list after the verify process is killed, losing and duplicating no
   }
   first.kill();
   expect((await first.done).code).toBeNull();
-  const listIds = await redis.zrange(`${prefix}:lists`, 0, -1);
+  const listIds = await redis.zrange(`${prefix}:lists`, '0', '-1');
   const verifiedBefore = Number(await redis.hget(`${prefix}:list:${listIds[0]}`, 'verified'));
   expect(verifiedBefore).toBeLessThan(150);
   redis.disconnect();
