@@ -21,7 +21,7 @@ import type { PoolEvents } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
 import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../queue/list-keys.ts';
 import { ListStore } from '../queue/list-store.ts';
-import { createVerifyProcessor } from '../queue/verify-processor.ts';
+import { createVerifyProcessor, settleFailedVerifyJob } from '../queue/verify-processor.ts';
 import { createSuppressionStore } from '../bounces/suppression-store.ts';
 import { withSuppression } from '../bounces/suppressed-verifier.ts';
 import { createFinalizeProcessor } from './finalize-processor.ts';
@@ -77,6 +77,8 @@ export class HygieneRuntime {
       ...queueOptions,
       defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: { age: 30 * 86_400 } },
     });
+    // Without a listener BullMQ prints every connection error (a Redis restart) as a stack trace.
+    for (const queue of [verifyQueue, finalizeQueue]) queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue connection error'));
     const verifier = observeOutcomes(buildVerifier(options, redis, store), options.onOutcomes);
     const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier);
     if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
@@ -110,7 +112,15 @@ export class HygieneRuntime {
       lockDuration: config.queue.lockDurationMs,
       maxStalledCount: 3,
     });
-    worker.on('failed', (job, err) => this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message, attempts: job?.attemptsMade }, 'verify job failed'));
+    worker.on('failed', (job, err) => {
+      this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message, attempts: job?.attemptsMade }, 'verify job failed');
+      // Out of attempts: settle its addresses as unknown so the list still completes.
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        void settleFailedVerifyJob({ redis: this.redis, store: this.store, finalizeQueue: this.finalizeQueue, logger: this.logger }, job, err).catch((e: unknown) =>
+          this.logger.error({ jobId: job.id, err: (e as Error).message }, 'could not settle a failed verify job'),
+        );
+      }
+    });
     worker.on('error', (err) => this.logger.warn({ err: err.message }, 'verify worker error'));
     this.workers.push(worker);
   }
@@ -192,7 +202,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
     logger,
     pool: {
       settings: { ...config.smtp, timeouts: { ...config.smtp.timeouts } },
-      leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx }),
+      leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx, ttlMs: config.smtp.leaseTtlMs }),
       rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
       logger,
       events: combinePoolEvents(stats.events, options.poolEvents),
