@@ -81,7 +81,7 @@ describe('collector crashes mid-write', () => {
     dir = await tempDir('collect-kill');
     const outDir = path.join(dir, 'out');
     const input = path.join(dir, 'big.csv');
-    const rows = 100_000;
+    const rows = 60_000;
     const lines = ['id,email,name'];
     for (let i = 0; i < rows; i++) lines.push(`r${i + 1},user${i}@example${i % 50}.test,Name ${i}`);
     await writeFile(input, `${lines.join('\n')}\n`);
