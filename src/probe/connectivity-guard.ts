@@ -1,8 +1,8 @@
 /**
  * Early detection of a blocked outbound port 25 (most cloud hosts block it by default; the symptom
  * is that every MX "times out" and a verify run produces a file of unknowns). Fed by the pools'
- * `onConnectResult` events: when the first `threshold` distinct MX hosts tried all failed at the TCP
- * level (connect timeout or refused) and no MX host was reached at all, the guard trips once, with
+ * `onConnectResult` events: when the first `threshold` distinct MX hosts tried all timed out at the TCP
+ * level and no MX host was reached at all, the guard trips once, with
  * an OUTBOUND_SMTP_BLOCKED error that says what to do. One successful TCP connect anywhere disarms
  * it for good: from then on a dead MX is that server's problem, not ours.
  */
@@ -45,11 +45,13 @@ export class ConnectivityGuard {
       this.failed.clear();
       return;
     }
-    if (this.failed.has(mx)) return;
+    // A refused connection proves packets get through (the host answered with a reset): a dead MX,
+    // not a blocked port. Lists routinely hold dead domains, so only timeouts count.
+    if (!result.timeout || this.failed.has(mx)) return;
     this.failed.set(mx, host);
-    if (result.timeout) this.timeouts += 1;
+    this.timeouts += 1;
     if (this.failed.size < this.threshold) return;
-    const how = this.timeouts === this.failed.size ? 'timed out' : this.timeouts === 0 ? 'were refused' : 'timed out or were refused';
+    const how = 'timed out';
     const hosts = [...this.failed.keys()].join(', ');
     this.tripped = new HygieneError(
       'OUTBOUND_SMTP_BLOCKED',
