@@ -6,7 +6,7 @@
  * Flags: --quick (smoke sizes), --out FILE (markdown table), --only engine,pipeline,fleet,
  *   --addresses N (10000), --baseline-addresses N (at 25 ms; default 1500: one connection per
  *   address at 50 ms RTT takes ~0.3 s each), --pipeline-rows N (1000000), --huge (adds 10M rows),
- *   --fleet-addresses N (10000), --fleet-delay MS (25).
+ *   --fleet-addresses N (5000), --fleet-delay MS (25).
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379). Benchmarks are not tests: CI never times anything.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -38,7 +38,7 @@ const only = new Set((flags.only ?? 'engine,pipeline,fleet').split(','));
 const ADDRESSES = num(flags.addresses, 10_000, 1_000);
 const BASELINE_25 = num(flags['baseline-addresses'], 1_500, 300);
 const PIPELINE_ROWS = num(flags['pipeline-rows'], 1_000_000, 50_000);
-const FLEET_ADDRESSES = num(flags['fleet-addresses'], 10_000, 1_000);
+const FLEET_ADDRESSES = num(flags['fleet-addresses'], 5_000, 1_000);
 const FLEET_DELAY = num(flags['fleet-delay'], 25, 25);
 const SESSIONS_PER_MX = 2;
 
