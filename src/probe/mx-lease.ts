@@ -14,16 +14,22 @@ const ACQUIRE_LUA = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) - tonumber(ARGV[1]) + 1000)
+  local ttl = tonumber(ARGV[2]) - tonumber(ARGV[1]) + 1000
+  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
   return 1
 end
 return 0
 `;
 
-/** KEYS[1] lease zset; ARGV[1] new expiry, ARGV[2] token. Returns 1 while the lease is still held. */
+/**
+ * KEYS[1] lease zset; ARGV[1] new expiry, ARGV[2] token, ARGV[3] key TTL ms. Returns 1 while the
+ * lease is still held. The key's own TTL is pushed out too: otherwise a set whose leases are only
+ * renewed (no new acquire) would expire as a whole and let other processes in over the limit.
+ */
 const RENEW_LUA = `
 if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
   redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
   return 1
 end
 return 0
@@ -65,7 +71,7 @@ export function createMxLeaseManager(redis: Redis, options: MxLeaseOptions): MxL
     if (granted !== 1) return null;
     let released = false;
     const renew = setInterval(() => {
-      redis.eval(RENEW_LUA, 1, key, now() + ttlMs, token).catch(() => undefined);
+      redis.eval(RENEW_LUA, 1, key, now() + ttlMs, token, ttlMs + 1_000).catch(() => undefined);
     }, Math.max(250, Math.floor(ttlMs / 3)));
     renew.unref();
     return {

@@ -45,7 +45,9 @@ export interface PoolSmtpSettings {
 }
 
 /** What became of one probe on this host: a ProbeResult, or "use the next MX". */
-export type RcptResult = ProbeResult | { kind: 'host-failed'; mx: string; detail: string; timeout: boolean };
+/** Why a host could not be used: decides the final reason when every MX fails. */
+export type HostFailureCause = 'timeout' | 'refused' | 'protocol' | 'rejected';
+export type RcptResult = ProbeResult | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply };
 
 export interface ProbeRequest {
   listId: string;
@@ -106,7 +108,10 @@ export class MxSessionPool {
   private activeSessions = 0;
   private downUntil = 0;
   private downDetail = '';
-  private downByTimeout = false;
+  private downCause: HostFailureCause = 'refused';
+  private downReply: SmtpReply | undefined;
+  /** STARTTLS failed here once: like Postfix's "may" TLS level, go on in plain text. */
+  private plaintextOnly = false;
   /** The host refused *us* (client/HELO/sender/blocklist): the same answer for every address. */
   private policyBlock: { until: number; reply: SmtpReply; detail: string } | null = null;
   private policyStrikes = 0;
@@ -130,7 +135,7 @@ export class MxSessionPool {
   submit(requests: ProbeRequest[]): void {
     const now = this.now();
     if (this.closing || now < this.downUntil) {
-      for (const request of requests) request.resolve({ kind: 'host-failed', mx: this.mx, detail: this.downDetail || `${this.mx} is not in use`, timeout: this.downByTimeout });
+      for (const request of requests) request.resolve(this.downResult(this.downDetail || `${this.mx} is not in use`));
       return;
     }
     this.queue.push(...requests);
@@ -144,7 +149,7 @@ export class MxSessionPool {
     this.abort.abort();
     for (const wake of this.wakers) wake();
     while (this.runners > 0) await sleep(20);
-    this.failQueued({ kind: 'host-failed', mx: this.mx, detail: 'The verifier is shutting down.', timeout: false });
+    this.failQueued({ kind: 'host-failed', mx: this.mx, detail: 'The verifier is shutting down.', cause: 'refused' });
   }
 
   private now(): number {
@@ -167,11 +172,16 @@ export class MxSessionPool {
     for (const request of this.queue.splice(0)) request.resolve(result);
   }
 
-  private markDown(detail: string, timeout: boolean): void {
+  private markDown(detail: string, cause: HostFailureCause, reply?: SmtpReply): void {
     this.downUntil = this.now() + this.deps.settings.backoffMs;
     this.downDetail = detail;
-    this.downByTimeout = timeout;
-    this.failQueued({ kind: 'host-failed', mx: this.mx, detail, timeout });
+    this.downCause = cause;
+    this.downReply = reply;
+    this.failQueued(this.downResult(detail));
+  }
+
+  private downResult(detail: string): RcptResult {
+    return { kind: 'host-failed', mx: this.mx, detail, cause: this.downCause, reply: this.downReply };
   }
 
   /** Waits until work is queued or `ms` passes. */
@@ -191,33 +201,51 @@ export class MxSessionPool {
   private async openSession(): Promise<SmtpSession> {
     const s = this.deps.settings;
     const failures: string[] = [];
-    let allTimeouts = true;
+    const causes = new Set<HostFailureCause>();
+    let rejection: SmtpReply | undefined;
     for (const host of this.addresses) {
-      try {
-        const open = this.deps.openSession ?? SmtpSession.open;
-        const session = await open({
+      const open = (tls: SmtpSessionOptions['tls']) =>
+        (this.deps.openSession ?? SmtpSession.open)({
           host,
           port: s.port,
           serverName: this.mx,
           heloName: s.heloName,
           localAddress: s.localAddress,
-          tls: s.tls,
+          tls,
           timeouts: s.timeouts,
           onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
         });
+      try {
+        let session: SmtpSession;
+        try {
+          session = await open(this.plaintextOnly && s.tls === 'opportunistic' ? 'off' : s.tls);
+        } catch (err) {
+          // Opportunistic TLS that fails the handshake: reconnect in plain text, as an MTA would.
+          if (!isHygieneError(err, 'SMTP_TLS_FAILED') || s.tls !== 'opportunistic') throw err;
+          this.deps.logger.info({ mx: this.mx, err: err.message }, 'STARTTLS failed; continuing without TLS');
+          this.plaintextOnly = true;
+          session = await open('off');
+        }
         this.deps.events?.onConnectResult?.(this.mx, host, { ok: true, timeout: false });
         return session;
       } catch (err) {
         const coded = isHygieneError(err) ? err : new HygieneError('SMTP_CONNECT_FAILED', String(err));
-        if (coded.code !== 'SMTP_TIMEOUT') allTimeouts = false;
         const tcpFailed = coded.code === 'SMTP_CONNECT_FAILED' || (coded.code === 'SMTP_TIMEOUT' && coded.context.phase === 'connect');
         this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && coded.code === 'SMTP_TIMEOUT' });
         failures.push(`${host}: ${coded.message}`);
+        const reply = coded.context.reply as SmtpReply | undefined;
+        if (coded.code === 'SMTP_TIMEOUT') causes.add('timeout');
+        else if (coded.code === 'SMTP_PROTOCOL') causes.add('protocol');
+        else if ((coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED') && reply && reply.code >= 500) {
+          causes.add('rejected');
+          rejection ??= reply;
+        } else causes.add('refused');
         // A rejected greeting is the host speaking for itself: its other addresses will say the same.
         if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED') break;
       }
     }
-    throw new HygieneError(allTimeouts ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx });
+    const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : 'refused';
+    throw new HygieneError(cause === 'timeout' ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx, cause, reply: rejection });
   }
 
   private async runner(): Promise<void> {
@@ -255,7 +283,7 @@ export class MxSessionPool {
         // The server may have closed on its own (idle timeout, unsolicited 421) while we waited.
         if (session && (session as SmtpSession).closed) await endSession(false);
         if (this.now() < this.downUntil) {
-          this.failQueued({ kind: 'host-failed', mx: this.mx, detail: this.downDetail, timeout: this.downByTimeout });
+          this.failQueued(this.downResult(this.downDetail));
           break;
         }
         if (!session) {
@@ -263,7 +291,7 @@ export class MxSessionPool {
             session = await this.openSession();
           } catch (err) {
             const coded = err as HygieneError;
-            this.markDown(coded.message, coded.code === 'SMTP_TIMEOUT');
+            this.markDown(coded.message, (coded.context.cause as HostFailureCause | undefined) ?? 'refused', coded.context.reply as SmtpReply | undefined);
             break;
           }
           sessionStarted = this.now();
@@ -278,8 +306,10 @@ export class MxSessionPool {
         }
 
         // Budget left decides the window: even if every RCPT in it is rejected we stay under the limit.
+        // Once only a third of the budget is left, windows get so small that a fresh session (two
+        // round trips) is cheaper than the tail of small windows: reconnect then.
         const budgetLeft = s.errorBudget - errors;
-        if (budgetLeft <= 0) {
+        if (budgetLeft <= Math.floor(s.errorBudget / 3)) {
           await endSession(true);
           continue;
         }
@@ -400,10 +430,11 @@ export class MxSessionPool {
           for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
           const why = closingReply ? `the server closed the session: ${(closingReply as SmtpReply).raw}` : (failure?.message ?? 'connection lost');
           this.deps.logger.warn({ mx: this.mx, unanswered: unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
-          for (const item of unanswered) this.requeueLost(item, failure?.code === 'SMTP_TIMEOUT', why);
+          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'smtp_error' : 'connection_failed';
+          for (const item of unanswered) this.requeueLost(item, lostReason, why);
           await endSession(false);
           if (consecutiveLosses >= MAX_LOSSES) {
-            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT');
+            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'protocol' : 'refused');
             break;
           }
           // Back off before reconnecting (SMTP-FACTS politeness: back off on 421 and on drops).
@@ -498,14 +529,14 @@ export class MxSessionPool {
     this.queue.unshift(...requests);
   }
 
-  private requeueLost(item: WindowItem, timeout: boolean, why: string): void {
+  private requeueLost(item: WindowItem, reason: 'timeout' | 'smtp_error' | 'connection_failed', why: string): void {
     if (item.kind === 'catch-all') {
       this.deps.catchAll.settle(item.domain, 'unknown', true);
       return;
     }
     item.request.losses += 1;
     if (item.request.losses >= MAX_LOSSES) {
-      item.request.resolve({ kind: 'gave-up', mx: this.mx, reason: timeout ? 'timeout' : 'connection_failed', detail: `No answer from ${this.mx} after ${item.request.losses} sessions were lost (${why}).`, retryable: true });
+      item.request.resolve({ kind: 'gave-up', mx: this.mx, reason, detail: `No answer from ${this.mx} after ${item.request.losses} sessions were lost (${why}).`, retryable: true });
       return;
     }
     this.queue.unshift(item.request);

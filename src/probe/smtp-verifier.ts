@@ -10,7 +10,8 @@ import type { Verdict } from '../domain/verdict.ts';
 import type { AddressToVerify, BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
 import type { MxHost, MxResolver } from '../dns/mx-resolver.ts';
 import type { CatchAllRegistry } from './catch-all-registry.ts';
-import { MxSessionPool, type MxSessionPoolDeps, type PoolStats, type RcptResult } from './mx-session-pool.ts';
+import { MxSessionPool, type HostFailureCause, type MxSessionPoolDeps, type PoolStats, type RcptResult } from './mx-session-pool.ts';
+import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
 import type { VerdictCache } from './verdict-cache.ts';
 
 export interface SmtpVerifierDeps {
@@ -48,22 +49,13 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
   /** Probes one address, falling back along the MX list; resolves with its outcome. */
   function probe(listId: string, address: AddressToVerify, hosts: MxHost[]): Promise<ProbeOutcome> {
     const attempts: string[] = [];
-    let allTimeouts = true;
+    const causes = new Set<HostFailureCause>();
+    let rejection: SmtpReply | undefined;
     return new Promise((resolve) => {
       const tryHost = (index: number, losses: number) => {
         const host = hosts[index];
         if (!host) {
-          const reason = allTimeouts ? 'timeout' : 'connection_failed';
-          resolve({
-            kind: 'verdict',
-            verdict: {
-              status: 'unknown',
-              reason,
-              detail: `No mail server for ${address.domain} could be used: ${attempts.join('; ')}.`,
-              mx: hosts[0]?.exchange,
-              checkedAt: now().toISOString(),
-            },
-          });
+          resolve({ kind: 'verdict', verdict: allHostsFailed(address.domain, hosts, attempts, causes, rejection, now()) });
           return;
         }
         poolFor(host).submit([
@@ -74,7 +66,8 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
             resolve: (result: RcptResult) => {
               if (result.kind === 'host-failed') {
                 attempts.push(result.detail);
-                if (!result.timeout) allTimeouts = false;
+                causes.add(result.cause);
+                rejection ??= result.reply;
                 tryHost(index + 1, 0);
                 return;
               }
@@ -168,5 +161,24 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
     async close() {
       await Promise.all([...pools.values()].map((pool) => pool.close()));
     },
+  };
+}
+
+/**
+ * Every MX of the domain failed. The reason says what kind of failure it was: all timeouts →
+ * timeout; servers that answered with garbage → smtp_error; a server that refused us at the
+ * greeting (5xx) → policy_block (it is about us, not the mailbox); otherwise connection_failed. The
+ * detail names each attempt.
+ */
+function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], causes: Set<HostFailureCause>, rejection: SmtpReply | undefined, at: Date): Verdict {
+  const only = causes.size === 1 ? [...causes][0] : undefined;
+  const reason = only === 'timeout' ? 'timeout' : only === 'protocol' ? 'smtp_error' : causes.has('rejected') ? 'policy_block' : 'connection_failed';
+  return {
+    status: 'unknown',
+    reason,
+    detail: `No mail server for ${domain} could be used: ${attempts.join('; ')}.`,
+    smtpReply: reason === 'policy_block' && rejection ? replyToText(rejection) : undefined,
+    mx: hosts[0]?.exchange,
+    checkedAt: at.toISOString(),
   };
 }
