@@ -5,7 +5,7 @@
  */
 import spellChecker from '@zootools/email-spell-checker';
 import { isDisposableDomain } from './disposable-domains.ts';
-import { isFreeProvider } from './free-providers.ts';
+import { FREE_PROVIDER_LABELS, isFreeProvider } from './free-providers.ts';
 import { isOneEditApart } from './local-part-suggestion.ts';
 import { isRoleAccount } from './role-accounts.ts';
 
@@ -21,6 +21,25 @@ const TLD_TYPOS: Readonly<Record<string, string>> = {
 };
 
 const WELL_KNOWN = new Set(spellChecker.POPULAR_DOMAINS);
+/** First labels of well-known and free-provider domains, by length (typo pre-check). */
+const KNOWN_LABELS_BY_LENGTH = new Map<number, string[]>();
+for (const label of new Set([...[...WELL_KNOWN].map((d) => d.slice(0, d.indexOf('.'))), ...FREE_PROVIDER_LABELS])) {
+  KNOWN_LABELS_BY_LENGTH.set(label.length, [...(KNOWN_LABELS_BY_LENGTH.get(label.length) ?? []), label]);
+}
+
+/**
+ * True when the domain's first label is a well-known provider's, or one edit from one: only then can
+ * the checker's answer pass the rules below, so only then is it worth asking (it is by far the most
+ * expensive step of a row otherwise).
+ */
+function nearWellKnown(domain: string): boolean {
+  const dot = domain.indexOf('.');
+  const label = dot > 0 ? domain.slice(0, dot) : domain;
+  for (let length = label.length - 1; length <= label.length + 1; length++) {
+    for (const known of KNOWN_LABELS_BY_LENGTH.get(length) ?? []) if (known === label || isOneEditApart(label, known)) return true;
+  }
+  return false;
+}
 
 /**
  * Typo'd domain → the domain it probably meant (gmial.com → gmail.com, acme.con → acme.com).
@@ -36,7 +55,7 @@ export function suggestDomain(domain: string): string | undefined {
   const fixedTld = dot > 0 ? TLD_TYPOS[domain.slice(dot + 1)] : undefined;
   const candidate = fixedTld === undefined ? domain : `${domain.slice(0, dot)}.${fixedTld}`;
   // The checker wants a whole address; the local part plays no role in its answer.
-  const suggested = spellChecker.run({ email: `x@${candidate}` })?.domain?.toLowerCase();
+  const suggested = nearWellKnown(candidate) ? spellChecker.run({ email: `x@${candidate}` })?.domain?.toLowerCase() : undefined;
   if (suggested && suggested !== candidate && isOneEditApart(candidate, suggested) && (isFreeProvider(suggested) || WELL_KNOWN.has(suggested))) return suggested;
   return candidate === domain ? undefined : candidate;
 }

@@ -41,3 +41,6 @@ export function isFreeProvider(domain: string): boolean {
   if (dot <= 0) return false;
   return FREE_FAMILIES.has(domain.slice(0, dot)) && FAMILY_SUFFIX.test(domain.slice(dot + 1));
 }
+
+/** First labels of every free provider and family (gmail, hotmail, yahoo, ...), for typo pre-checks. */
+export const FREE_PROVIDER_LABELS: ReadonlySet<string> = new Set([...[...FREE_DOMAINS].map((d) => d.slice(0, d.indexOf('.'))), ...FREE_FAMILIES]);
