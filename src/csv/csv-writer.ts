@@ -1,5 +1,5 @@
 /**
- * Writes CSV rows with csv-stringify: the original cells unchanged (quoted only where CSV needs it)
+ * Writes CSV rows the way csv-stringify does (see csvCellFormatter): the original cells unchanged (quoted only where CSV needs it)
  * plus the columns we append (status, reason, detail...). Output is UTF-8 whatever the input
  * encoding was, with the input's delimiter and line ending. Cells containing the delimiter, a quote,
  * CR or LF are quoted (CR and LF whatever the output line ending is).
@@ -17,8 +17,7 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
+import { finished } from 'node:stream/promises';
 import { neutraliseFormula } from './formula-guard.ts';
 
 export interface CsvWriterOptions {
@@ -37,59 +36,103 @@ export interface CsvWriterOptions {
 }
 
 export interface CsvWriter {
-  /** Resolves when the row is accepted; waits for 'drain' when the output is busy. */
+  /**
+   * Accepts a row. Rows are gathered into chunks of about CHUNK_CHARS before they reach the
+   * stream, so this mostly resolves at once; it waits for 'drain' when the output is busy.
+   */
   writeRow(cells: readonly string[], appended?: readonly string[]): Promise<void>;
   /** Flushes and ends the output stream; rejects if writing failed. */
   end(): Promise<void>;
 }
 
+/**
+ * Characters gathered before one stream.write. Why: a stream write per row (what csv-stringify's
+ * Transform did) was the collector's main cost after the parse; 64 Ki chars is one fs write.
+ */
+const CHUNK_CHARS = 64 * 1024;
+const UTF8_BOM = '\ufeff';
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * One cell as csv-stringify 6 writes it with our options (quote '"', escape '"',
+ * quote_record_delimiter on, no casting: every cell is a string): quoted when it contains a quote,
+ * CR, LF or the delimiter (for a multi-character delimiter, also when its tail plus the delimiter
+ * would read as one), quotes doubled inside. The same rules, written out, so a row costs string
+ * work only — no Transform stream, no per-record option handling.
+ */
+export function csvCellFormatter(delimiter: string): (cell: string) => string {
+  const escapedDelimiter = delimiter.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const specials = new RegExp(`["\r\n]|${escapedDelimiter}`);
+  const fusesWithDelimiter = (cell: string): boolean => delimiter.length > 1 && (cell + delimiter).indexOf(delimiter) < cell.length;
+  return (cell) => {
+    if (cell === '' || (!specials.test(cell) && !fusesWithDelimiter(cell))) return cell;
+    return `"${cell.includes('"') ? cell.replaceAll('"', '""') : cell}"`;
+  };
+}
+
 export function createCsvWriter(stream: Writable, options: CsvWriterOptions): CsvWriter {
   const neutraliseOriginal = options.neutraliseFormulas ?? true;
   const columnCount = options.columnCount ?? options.header?.length ?? 0;
-  const stringifier = stringify({
-    delimiter: options.delimiter,
-    record_delimiter: options.lineEnding,
-    // csv-stringify turns this off whenever record_delimiter is given, so a cell with a bare "\n"
-    // would be written unquoted into a CRLF file and split the row on the next read. Always quote.
-    quote_record_delimiter: true,
-    bom: options.bom ?? false,
-    eof: true,
-  });
-  const done = pipeline(stringifier, stream);
-  // Surfaced by end() or by the next writeRow; never an unhandled rejection.
+  const { delimiter, lineEnding } = options;
+  const formatCell = csvCellFormatter(delimiter);
+  // Surfaced by end() or by the next writeRow; never an uncaught 'error' event.
   let failure: unknown;
-  done.catch((err: unknown) => {
-    failure = err;
+  stream.on('error', (err: unknown) => {
+    failure ??= err;
   });
 
-  const original = (cells: readonly string[]): string[] => (neutraliseOriginal ? cells.map(neutraliseFormula) : [...cells]);
+  let pending = options.bom ? UTF8_BOM : '';
+  let headerWritten = options.header === null;
 
-  const write = async (record: string[]): Promise<void> => {
+  const flush = async (): Promise<void> => {
     if (failure !== undefined) throw failure;
-    if (!stringifier.write(record)) await once(stringifier, 'drain');
+    const chunk = pending;
+    pending = '';
+    // once() rejects when the stream errors while we wait, so a dead output never hangs us.
+    if (chunk !== '' && !stream.write(chunk)) await once(stream, 'drain');
+    if (failure !== undefined) throw failure;
   };
 
-  let headerWritten = options.header === null;
-  const writeHeader = async (): Promise<void> => {
+  const appendRow = (cells: readonly string[], appended: readonly string[], neutraliseCells: boolean): void => {
+    let line = '';
+    let width = 0;
+    for (; width < cells.length; width++) {
+      const cell = cells[width]!;
+      line += (width === 0 ? '' : delimiter) + formatCell(neutraliseCells ? neutraliseFormula(cell) : cell);
+    }
+    if (appended.length > 0) {
+      // Pad a short row so the appended cells sit under their header.
+      for (; width < columnCount; width++) line += width === 0 ? '' : delimiter;
+      for (const cell of appended) {
+        line += (width === 0 ? '' : delimiter) + formatCell(neutraliseFormula(cell));
+        width++;
+      }
+    }
+    pending += line + lineEnding;
+  };
+
+  const writeHeader = (): void => {
     if (headerWritten || options.header === null) return;
     headerWritten = true;
-    await write([...original(options.header), ...(options.appendedHeader ?? []).map(neutraliseFormula)]);
+    // The header is never padded; the appended names are ours, neutralised like any appended cell.
+    const names = [...options.header.map((cell) => (neutraliseOriginal ? neutraliseFormula(cell) : cell)), ...(options.appendedHeader ?? []).map(neutraliseFormula)];
+    pending += names.map(formatCell).join(delimiter) + lineEnding;
   };
 
   return {
-    async writeRow(cells, appended = []) {
-      await writeHeader();
-      const row = original(cells);
-      if (appended.length > 0) {
-        while (row.length < columnCount) row.push('');
-        for (const cell of appended) row.push(neutraliseFormula(cell));
-      }
-      await write(row);
+    writeRow(cells, appended = []) {
+      if (failure !== undefined) return Promise.reject(failure);
+      writeHeader();
+      appendRow(cells, appended, neutraliseOriginal);
+      return pending.length >= CHUNK_CHARS ? flush() : RESOLVED;
     },
     async end() {
-      await writeHeader();
-      stringifier.end();
-      await done;
+      writeHeader();
+      await flush();
+      stream.end();
+      // Only the writable side: a Duplex output need not be read to its end for us to be done.
+      await finished(stream, { readable: false });
+      if (failure !== undefined) throw failure;
     },
   };
 }
