@@ -2,6 +2,7 @@
  * List state in Redis (layout in list-keys.ts). A thin typed layer: read and write the list hash,
  * record verdicts, and decide — atomically — when every verify job of a list is done.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Verdict } from '../domain/verdict.ts';
 import { listKeys, listsIndexKey } from './list-keys.ts';
@@ -144,7 +145,7 @@ export class ListStore {
    */
   async markJobDone(listId: string, jobId: string | null): Promise<boolean> {
     const keys = this.keys(listId);
-    const result = await this.redis.eval(MARK_DONE_LUA, 3, keys.list, keys.jobs, keys.done, jobId ?? '');
+    const result = await runScript(this.redis, MARK_DONE, [keys.list, keys.jobs, keys.done], [jobId ?? '']);
     return result === 1;
   }
 
@@ -173,13 +174,39 @@ export class ListStore {
   }
 }
 
+/** A Lua script with its SHA1, run by EVALSHA (see runScript). */
+export interface LuaScript {
+  lua: string;
+  sha: string;
+}
+
+export function luaScript(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * Runs a script by its SHA1 (EVALSHA) and falls back to EVAL once when Redis does not know it yet
+ * (first call, or after a Redis restart / SCRIPT FLUSH). Why not EVAL every time: the producer calls
+ * its script once per batch, and shipping the script text with every call costs bandwidth and a
+ * server-side SHA1 each time. Why not ioredis defineCommand: it would add a method to a client we
+ * are only lent (the runtime's shared connection).
+ */
+export async function runScript(redis: Redis, script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  try {
+    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return redis.eval(script.lua, keys.length, ...keys, ...args);
+  }
+}
+
 /**
  * KEYS[1] list hash, KEYS[2] :jobs set, KEYS[3] :done set; ARGV[1] job id ('' = only check).
  * Returns 1 when enqueuing is complete and every registered job is done.
  */
-const MARK_DONE_LUA = `
+const MARK_DONE = luaScript(`
 if ARGV[1] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end
 if redis.call('HGET', KEYS[1], 'enqueued') ~= '1' then return 0 end
 if redis.call('SCARD', KEYS[2]) == redis.call('SCARD', KEYS[3]) then return 1 end
 return 0
-`;
+`);
