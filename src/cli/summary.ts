@@ -1,4 +1,5 @@
 /** The final summary a person reads after `hygiene verify`: where the files are, counts by status and reason. */
+import { existsSync } from 'node:fs';
 import type { ListReport } from '../collector/report.ts';
 
 export function formatSummary(report: ListReport): string {
@@ -7,6 +8,8 @@ export function formatSummary(report: ListReport): string {
   lines.push(`  cleaned:  ${report.outputs.cleaned} (${report.cleanedRows} rows)`);
   lines.push(`  rejected: ${report.outputs.rejected} (${report.rejectedRows} rows)`);
   lines.push(`  report:   ${report.outputs.report}`);
+  const html = report.outputs.report.replace(/\.report\.json$/, '.report.html');
+  if (html !== report.outputs.report && existsSync(html)) lines.push(`  html:     ${html}`);
   lines.push('');
   lines.push(table('status', report.counts.byStatus, report.rows));
   lines.push('');
