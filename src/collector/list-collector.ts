@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { isRejected, type RejectPolicy, describePolicy } from '../domain/routing-policy.ts';
-import { checkRow } from '../domain/row-check.ts';
+import { checkRow, type RowCheck } from '../domain/row-check.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { createAddressAnnotator, type Annotation } from '../flags/address-annotator.ts';
 import { buildDeliverableIndex } from '../flags/deliverable-index.ts';
@@ -83,21 +83,57 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   const annotator = createAddressAnnotator(await buildDeliverableIndex(redis, keys.verdicts));
   const domains = new DomainCounter();
 
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const checks = batch.map((row) => checkRow(row, input.emailColumn.index, input.expectedCells));
-    const addressKeys = [...new Set(checks.flatMap((c) => (c.kind === 'address' ? [c.parsed.key] : [])))];
-    let firstRows: (string | null)[] = [];
-    let verdictJson: (string | null)[] = [];
-    if (addressKeys.length > 0) {
-      const [first, verdicts] = (await redis.pipeline().hmget(keys.first, ...addressKeys).hmget(keys.verdicts, ...addressKeys).exec()) ?? [];
-      if (first?.[0] || verdicts?.[0]) throw first?.[0] ?? verdicts?.[0];
-      firstRows = first?.[1] as (string | null)[];
-      verdictJson = verdicts?.[1] as (string | null)[];
+  /** A batch whose Redis lookup is on its way: rows, their checks, and the pending answer. */
+  interface LookedUpBatch {
+    rows: CsvRow[];
+    checks: RowCheck[];
+    slot: Map<string, number>;
+    lookup: Promise<[(string | null)[], (string | null)[]]>;
+  }
+  // Why a queue: the lookup of batch N+1 is in flight while batch N is joined and written, so the
+  // Redis round trip overlaps our CPU work instead of adding to it. Bounded: memory stays flat.
+  const lookedUp: LookedUpBatch[] = [];
+  const MAX_BATCHES_IN_FLIGHT = 2;
+
+  const lookUp = (rowsOfBatch: CsvRow[]): void => {
+    const checks = rowsOfBatch.map((row) => checkRow(row, input.emailColumn.index, input.expectedCells));
+    const slot = new Map<string, number>();
+    const addressKeys: string[] = [];
+    for (const check of checks) {
+      if (check.kind === 'address' && !slot.has(check.parsed.key)) {
+        slot.set(check.parsed.key, addressKeys.length);
+        addressKeys.push(check.parsed.key);
+      }
     }
-    const slot = new Map(addressKeys.map((key, i) => [key, i]));
+    const lookup: LookedUpBatch['lookup'] =
+      addressKeys.length === 0
+        ? Promise.resolve([[], []])
+        : redis
+            .pipeline()
+            .hmget(keys.first, ...addressKeys)
+            .hmget(keys.verdicts, ...addressKeys)
+            .exec()
+            .then((results) => {
+              const [first, verdicts] = results ?? [];
+              if (first?.[0] || verdicts?.[0]) throw first?.[0] ?? verdicts?.[0];
+              return [first?.[1] as (string | null)[], verdicts?.[1] as (string | null)[]];
+            });
+    // Handled here so a failure while an older batch is written is no unhandled rejection; the
+    // promise still rejects where it is awaited.
+    lookup.catch(() => undefined);
+    lookedUp.push({ rows: rowsOfBatch, checks, slot, lookup });
+  };
+
+  const writeOldest = async (): Promise<void> => {
+    const oldest = lookedUp.shift();
+    if (!oldest) return;
+    const [firstRows, verdictJson] = await oldest.lookup;
+    const { checks, slot } = oldest;
+    // Verdicts repeat verbatim (a verifier's answer for a whole domain, every syntax-only verdict):
+    // parse each distinct JSON text once per batch. Verdicts are never mutated below, so sharing is safe.
+    const parsed = new Map<string, Verdict>();
     const now = new Date().toISOString();
-    for (const [i, row] of batch.entries()) {
+    for (const [i, row] of oldest.rows.entries()) {
       const check = checks[i]!;
       let verdict: Verdict;
       if (check.kind === 'verdict') {
@@ -105,7 +141,15 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
       } else {
         const at = slot.get(check.parsed.key)!;
         const firstRow = firstRows[at];
-        const recorded = verdictJson[at] ? (JSON.parse(verdictJson[at]!) as Verdict) : undefined;
+        const json = verdictJson[at];
+        let recorded: Verdict | undefined;
+        if (json) {
+          recorded = parsed.get(json);
+          if (recorded === undefined) {
+            recorded = JSON.parse(json) as Verdict;
+            parsed.set(json, recorded);
+          }
+        }
         if (firstRow !== null && firstRow !== undefined && Number(firstRow) !== row.index) {
           verdict = {
             status: recorded?.status ?? 'unknown',
@@ -145,16 +189,20 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
         await cleaned.writeRow(cells, appended);
       }
     }
-    batch = [];
     await input.afterBatch?.(rows);
   };
 
   try {
     for await (const row of input.rows) {
       batch.push(row);
-      if (batch.length >= batchSize) await flush();
+      if (batch.length >= batchSize) {
+        lookUp(batch);
+        batch = [];
+        if (lookedUp.length >= MAX_BATCHES_IN_FLIGHT) await writeOldest();
+      }
     }
-    await flush();
+    if (batch.length > 0) lookUp(batch);
+    while (lookedUp.length > 0) await writeOldest();
     await cleaned.end();
     await rejected.end();
   } catch (err) {

@@ -54,9 +54,12 @@ export interface CsvRows extends AsyncIterable<CsvRow> {
 
 /** Reads the header (when there is one) and returns the data rows as a one-shot async iterable. */
 export async function openCsvRows(path: string, options: CsvRowsOptions): Promise<CsvRows> {
-  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+  // With a header, the header record gets index -1 so data rows count from 0 as they are made:
+  // renumbering afterwards cost an object copy and an async-generator hop per row.
+  const hasHeader = options.hasHeader ?? true;
+  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0);
   let header: string[] | null = null;
-  if (options.hasHeader ?? true) {
+  if (hasHeader) {
     const first = await records.next();
     header = first.done ? [] : first.value.cells;
   }
@@ -66,7 +69,7 @@ export async function openCsvRows(path: string, options: CsvRowsOptions): Promis
     [Symbol.asyncIterator]() {
       if (used) throw new Error('openCsvRows: the rows can be iterated only once; open the file again.');
       used = true;
-      return renumber(records, header === null ? 0 : 1);
+      return records;
     },
   };
 }
@@ -86,18 +89,15 @@ export async function readCsvSample(path: string, sniffed: SniffedInput, limit =
   return rows;
 }
 
-async function* renumber(records: AsyncGenerator<CsvRow>, offset: number): AsyncGenerator<CsvRow> {
-  for await (const row of records) yield { ...row, index: row.index - offset };
-}
-
-async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes: number): AsyncGenerator<CsvRow> {
+/** `firstIndex`: the index of the file's first record (-1 when it is a header, see openCsvRows). */
+async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes: number, firstIndex = 0): AsyncGenerator<CsvRow> {
   // highWaterMark 64 KiB: small enough to keep memory flat, large enough for throughput.
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   // ignoreBOM false: the decoder strips a leading BOM, which is what we want for every encoding.
   const decoder = new TextDecoder(sniffed.encoding, { ignoreBOM: false });
   const splitter = new CsvRecordSplitter(sniffed.delimiter, maxRecordBytes);
   const toRow = rowMaker(sniffed.delimiter);
-  let index = 0;
+  let index = firstIndex;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       for (const record of splitter.push(decoder.decode(chunk, { stream: true }))) yield toRow(record, index++);

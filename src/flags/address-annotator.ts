@@ -1,10 +1,14 @@
 /**
  * What the collector appends to a row besides its verdict: the suggestion (a typo'd domain fixed, or
  * the near-identical deliverable mailbox of the same domain for a mailbox_not_found) and the flags.
- * Domain answers are memoised (bounded) because a list repeats a few domains many times.
+ * Domain answers (free, disposable, typo) are memoised (bounded) because a list repeats domains many
+ * times; the flags are the ones flagAddress gives (a test checks the two agree).
  */
 import type { Verdict } from '../domain/verdict.ts';
-import { flagAddress, formatFlags, suggestDomain, type AddressFacts } from './address-flags.ts';
+import { suggestDomain, type AddressFacts } from './address-flags.ts';
+import { isDisposableDomain } from './disposable-domains.ts';
+import { isFreeProvider } from './free-providers.ts';
+import { isRoleAccount } from './role-accounts.ts';
 import type { DeliverableIndex } from './deliverable-index.ts';
 
 export interface Annotation {
@@ -20,22 +24,40 @@ export interface AddressAnnotator {
 
 const MEMO_LIMIT = 50_000;
 
+/** What depends on the domain only: computed once per domain, not once per row. */
+interface DomainFacts {
+  free: boolean;
+  disposable: boolean;
+  /** suggestDomain's answer; undefined until a non-deliverable address of the domain asks. */
+  typo?: string | null;
+}
+
 export function createAddressAnnotator(deliverable?: DeliverableIndex): AddressAnnotator {
-  const domainMemo = new Map<string, string | null>();
-  const domainSuggestion = (domain: string): string | undefined => {
-    let memo = domainMemo.get(domain);
-    if (memo === undefined) {
-      memo = suggestDomain(domain) ?? null;
+  // Bounded: cleared when full (a list with more domains recomputes some, never grows without end).
+  const domainMemo = new Map<string, DomainFacts>();
+  const factsOf = (domain: string): DomainFacts => {
+    let facts = domainMemo.get(domain);
+    if (facts === undefined) {
+      facts = { free: isFreeProvider(domain), disposable: isDisposableDomain(domain) };
       if (domainMemo.size >= MEMO_LIMIT) domainMemo.clear();
-      domainMemo.set(domain, memo);
+      domainMemo.set(domain, facts);
     }
-    return memo ?? undefined;
+    return facts;
   };
   return {
     annotate(address, verdict) {
+      const facts = factsOf(address.domain);
       // A mailbox that exists is not a typo, whatever its domain looks like.
-      const typo = verdict.status === 'deliverable' ? undefined : domainSuggestion(address.domain);
-      const flags = formatFlags(flagAddress(address, typo));
+      let typo: string | undefined;
+      if (verdict.status !== 'deliverable') {
+        if (facts.typo === undefined) facts.typo = suggestDomain(address.domain) ?? null;
+        typo = facts.typo ?? undefined;
+      }
+      // Same flags, same order as flagAddress (ADDRESS_FLAGS order), with the domain parts memoised.
+      let flags = isRoleAccount(address.local) ? 'role' : '';
+      if (facts.free) flags += flags === '' ? 'free' : ';free';
+      if (facts.disposable) flags += flags === '' ? 'disposable' : ';disposable';
+      if (typo !== undefined) flags += flags === '' ? 'typo' : ';typo';
       // A verdict's own suggestion wins; a deliverable address needs no correction.
       if (verdict.suggestion) return { suggestion: verdict.suggestion, flags };
       if (typo !== undefined) return { suggestion: `${address.local}@${typo}`, flags };

@@ -19,6 +19,7 @@ const ROLE_LOCAL_PARTS = new Set([
 
 /** `local` as written; compared lower-case, ignoring a "+tag" sub-address. */
 export function isRoleAccount(local: string): boolean {
-  const base = local.toLowerCase().split('+')[0] ?? '';
-  return ROLE_LOCAL_PARTS.has(base);
+  // Cut at the first '+' before lower-casing (no array per call: this runs once per output row).
+  const plus = local.indexOf('+');
+  return ROLE_LOCAL_PARTS.has((plus < 0 ? local : local.slice(0, plus)).toLowerCase());
 }
