@@ -21,7 +21,7 @@ import { classifyReply, type ReplyClass } from '../domain/reply-classifier.ts';
 import type { SmtpReply } from '../domain/smtp-reply.ts';
 import type { AddressToVerify } from '../domain/verifier.ts';
 import { HygieneError, isHygieneError } from '../errors.ts';
-import { mailFrom, rcptTo, rset } from '../smtp/smtp-commands.ts';
+import { mailFrom, quit, rcptTo, rset } from '../smtp/smtp-commands.ts';
 import { SmtpExchangeError, SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../smtp/smtp-session.ts';
 import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
 import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
@@ -262,12 +262,14 @@ export class MxSessionPool {
     let consecutiveLosses = 0;
     let answeredInSession = 0;
 
-    const endSession = async (polite: boolean): Promise<void> => {
+    /** 'quit': send QUIT and wait; 'quit-sent': QUIT went in the last group, wait for the close; 'drop': just close. */
+    const endSession = async (how: 'quit' | 'quit-sent' | 'drop'): Promise<void> => {
       if (!session) return;
       const closing = session;
       session = null;
-      this.stats.roundTrips += closing.roundTrips + (polite && !closing.closed ? 1 : 0);
-      if (polite) await closing.quit();
+      this.stats.roundTrips += closing.roundTrips + (how === 'quit' && !closing.closed ? 1 : 0);
+      if (how === 'quit') await closing.quit();
+      else if (how === 'quit-sent') await closing.closeAfterQuit();
       else closing.close();
       this.activeSessions -= 1;
       this.deps.events?.onSessionClosed?.(this.mx, new Set(listsServed), this.now() - sessionStarted);
@@ -281,7 +283,7 @@ export class MxSessionPool {
           if (this.queue.length === 0 || this.closing) break;
         }
         // The server may have closed on its own (idle timeout, unsolicited 421) while we waited.
-        if (session && (session as SmtpSession).closed) await endSession(false);
+        if (session && (session as SmtpSession).closed) await endSession('drop');
         if (this.now() < this.downUntil) {
           this.failQueued(this.downResult(this.downDetail));
           break;
@@ -310,19 +312,23 @@ export class MxSessionPool {
         // round trips) is cheaper than the tail of small windows: reconnect then.
         const budgetLeft = s.errorBudget - errors;
         if (budgetLeft <= Math.floor(s.errorBudget / 3)) {
-          await endSession(true);
+          await endSession('quit');
           continue;
         }
         let needReset = false;
         if (inTransaction && rcptsInTransaction >= s.maxRcptPerTransaction) {
           if (rsets >= s.maxRsetPerSession) {
-            await endSession(true);
+            await endSession('quit');
             continue;
           }
           needReset = true;
         }
         const room = Math.min(s.pipelineWindow, budgetLeft, s.maxRcptPerTransaction - (needReset ? 0 : rcptsInTransaction));
         const current = session as SmtpSession;
+        // With little budget left and more work waiting, this window is the session's last: QUIT goes
+        // in the same group (RFC 2920 allows it last), saving the QUIT round trip. Whatever the
+        // window's answers, the session ends after it and a fresh one takes the rest.
+        const finalWindow = current.supportsPipelining && budgetLeft <= Math.floor((s.errorBudget * 5) / 9) && this.queue.length > room;
         const window = this.takeWindow(room, current);
         if (window.length === 0) continue;
         const granted = await this.deps.rateLimiter.take(this.mx, window.length);
@@ -340,6 +346,7 @@ export class MxSessionPool {
             this.deps.events?.onSessionForList?.(this.mx, listId);
           }
         }
+        if (finalWindow) commands.push(quit());
 
         let replies: SmtpReply[];
         let failure: SmtpExchangeError | null = null;
@@ -379,7 +386,7 @@ export class MxSessionPool {
             // The same sender will be refused for every queued address on this host.
             this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: `The server refused our sender: ${mailClass.detail}`, reply: setupFailed, retryable: false });
           }
-          await endSession(!failure);
+          await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
           continue;
         }
 
@@ -432,7 +439,7 @@ export class MxSessionPool {
           this.deps.logger.warn({ mx: this.mx, unanswered: unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
           const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'smtp_error' : 'connection_failed';
           for (const item of unanswered) this.requeueLost(item, lostReason, why);
-          await endSession(false);
+          await endSession('drop');
           if (consecutiveLosses >= MAX_LOSSES) {
             this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'protocol' : 'refused');
             break;
@@ -443,6 +450,9 @@ export class MxSessionPool {
         }
         consecutiveLosses = 0;
         answeredInSession += window.length - unanswered.length;
+        // QUIT went with the window: wait for the server to close (so it counts the session as over
+        // before we open the next), then start afresh.
+        if (finalWindow) await endSession('quit-sent');
         // Unanswered only because of 452 4.5.3: retry first, in a new transaction.
         if (unanswered.length > 0) this.putBack(unanswered);
       }
@@ -450,7 +460,7 @@ export class MxSessionPool {
       this.deps.logger.error({ mx: this.mx, err }, 'SMTP runner failed');
       this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail: `Unexpected error while probing ${this.mx}: ${(err as Error).message}`, retryable: true });
     } finally {
-      await endSession(true).catch(() => undefined);
+      await endSession('quit').catch(() => undefined);
       await lease.release();
     }
   }

@@ -189,6 +189,19 @@ export class SmtpSession {
     return run;
   }
 
+  /**
+   * For a QUIT sent as the last command of an exchange() group (RFC 2920 allows it last): wait,
+   * bounded, for the server to close the channel after its 221, then close ours. Never throws.
+   */
+  async closeAfterQuit(): Promise<void> {
+    const run = this.lane.then(async () => {
+      if (!this._closed) await this.serverClose(Math.min(this.timeouts.commandMs, 2_000));
+      this.close();
+    });
+    this.lane = run.catch(noop);
+    await run.catch(noop);
+  }
+
   /** QUIT, wait up to commandMs for 221, then close. Never throws. */
   async quit(): Promise<void> {
     const run = this.lane.then(async () => {

@@ -44,11 +44,13 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     stats.connections++;
     stats.roundTrips++;
+    // A delay line must not add its own Nagle/delayed-ACK stalls on top of the simulated latency.
+    client.setNoDelay(true);
     track(client);
     // The connect itself crosses the network too: the upstream sees the SYN one delay later.
     client.pause();
     later(() => {
-      const upstream = net.connect({ host: options.targetHost, port: options.targetPort, allowHalfOpen: true });
+      const upstream = net.connect({ host: options.targetHost, port: options.targetPort, allowHalfOpen: true, noDelay: true });
       track(upstream);
       // A turn starts with the first client bytes after the server has spoken.
       let serverSpoke = false;
