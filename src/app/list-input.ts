@@ -39,7 +39,7 @@ export async function openListInput(path: string, emailColumnOverride?: string):
     header,
     emailColumn,
     expectedCells,
-    openRows: () => openCsvRows(path, { sniffed, hasHeader: emailColumn.hasHeader }),
+    openRows: () => openCsvRows(path, { sniffed, hasHeader: emailColumn.hasHeader, skipBlankLines: true }),
     openWriter: (file, neutraliseFormulas) =>
       createCsvWriter(file.stream, {
         delimiter: sniffed.delimiter,
@@ -48,6 +48,7 @@ export async function openListInput(path: string, emailColumnOverride?: string):
         appendedHeader: header ? HYGIENE_COLUMNS : undefined,
         columnCount: expectedCells,
         neutraliseFormulas,
+        preamble: sniffed.preamble,
       }),
   };
 }

@@ -45,6 +45,12 @@ export interface CsvRowsOptions {
   /** Whether the first record is a header (see findEmailColumn). Default true. */
   hasHeader?: boolean;
   maxRecordBytes?: number;
+  /**
+   * Leave out empty lines (they still count for `index`, so indexes match every other pass). An empty
+   * line is not a record to a spreadsheet or to Python's DictReader or pandas: writing it back with a
+   * verdict would add a row nobody had.
+   */
+  skipBlankLines?: boolean;
 }
 
 export interface CsvRows extends AsyncIterable<CsvRow> {
@@ -57,7 +63,7 @@ export async function openCsvRows(path: string, options: CsvRowsOptions): Promis
   // With a header, the header record gets index -1 so data rows count from 0 as they are made:
   // renumbering afterwards cost an object copy and an async-generator hop per row.
   const hasHeader = options.hasHeader ?? true;
-  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0);
+  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false);
   let header: string[] | null = null;
   if (hasHeader) {
     const first = await records.next();
@@ -90,7 +96,7 @@ export async function readCsvSample(path: string, sniffed: SniffedInput, limit =
 }
 
 /** `firstIndex`: the index of the file's first record (-1 when it is a header, see openCsvRows). */
-async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes: number, firstIndex = 0): AsyncGenerator<CsvRow> {
+async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes: number, firstIndex = 0, skipBlank = false): AsyncGenerator<CsvRow> {
   // highWaterMark 64 KiB: small enough to keep memory flat, large enough for throughput.
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   // ignoreBOM false: the decoder strips a leading BOM, which is what we want for every encoding.
@@ -98,9 +104,18 @@ async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes:
   const splitter = new CsvRecordSplitter(sniffed.delimiter, maxRecordBytes);
   const toRow = rowMaker(sniffed.delimiter);
   let index = firstIndex;
+  // Excel's "sep=;" hint line is not a record (see SniffedInput.preamble).
+  let skipPreamble = sniffed.preamble !== undefined;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (const record of splitter.push(decoder.decode(chunk, { stream: true }))) yield toRow(record, index++);
+      for (const record of splitter.push(decoder.decode(chunk, { stream: true }))) {
+        if (skipPreamble) {
+          skipPreamble = false;
+          continue;
+        }
+        const row = toRow(record, index++);
+        if (!(skipBlank && row.blank && row.index >= 0)) yield row;
+      }
     }
   } catch (err) {
     throw (err as NodeJS.ErrnoException).code ? fileError(err, path) : err;
@@ -109,7 +124,14 @@ async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes:
   }
   const tail = decoder.decode();
   const last = [...(tail === '' ? [] : splitter.push(tail)), ...splitter.end()];
-  for (const record of last) yield toRow(record, index++);
+  for (const record of last) {
+    if (skipPreamble) {
+      skipPreamble = false;
+      continue;
+    }
+    const row = toRow(record, index++);
+    if (!(skipBlank && row.blank && row.index >= 0)) yield row;
+  }
 }
 
 function rowMaker(delimiter: string) {

@@ -33,6 +33,8 @@ export interface CsvWriterOptions {
   neutraliseFormulas?: boolean;
   /** Start the file with a UTF-8 BOM (Excel needs it to read UTF-8). Default false. */
   bom?: boolean;
+  /** A line written before the header, as is (the input's Excel "sep=;" hint). */
+  preamble?: string;
 }
 
 export interface CsvWriter {
@@ -81,7 +83,7 @@ export function createCsvWriter(stream: Writable, options: CsvWriterOptions): Cs
     failure ??= err;
   });
 
-  let pending = options.bom ? UTF8_BOM : '';
+  let pending = (options.bom ? UTF8_BOM : '') + (options.preamble !== undefined ? `${options.preamble}${options.lineEnding}` : '');
   let headerWritten = options.header === null;
 
   const flush = async (): Promise<void> => {

@@ -21,7 +21,15 @@ export interface SniffedInput {
   delimiter: string;
   /** The first line ending found outside quotes; '\n' when there is none (a lone CR counts as '\r\n'). */
   lineEnding: '\r\n' | '\n';
+  /**
+   * Excel's `sep=;` first line, when present: it names the delimiter and is not a record. Readers skip
+   * it; writers put it back at the top so the outputs open in Excel the same way.
+   */
+  preamble?: string;
 }
+
+/** Excel's delimiter hint line ("sep=;"), the whole first line. */
+const SEP_LINE = /^sep=([^\r\n])\r?(?:\n|$)/i;
 
 export const SNIFF_BYTES = 64 * 1024;
 export const DELIMITER_CANDIDATES = [',', ';', '\t', '|'] as const;
@@ -81,6 +89,11 @@ export function sniffSample(sample: Buffer, path = 'input'): SniffedInput {
   }
   if (encoding === 'utf-8' || encoding === 'windows-1252') rejectControlHeavy(sample, path);
   const truncated = sample.length === SNIFF_BYTES;
+  const sep = SEP_LINE.exec(text.replace(/^\ufeff/, ''));
+  if (sep) {
+    const rest = text.replace(/^\ufeff/, '').slice(sep[0].length);
+    return { encoding, bom, delimiter: sep[1]!, lineEnding: detectLineEnding(rest || text), preamble: `sep=${sep[1]!}` };
+  }
   return { encoding, bom, delimiter: detectDelimiter(text, truncated), lineEnding: detectLineEnding(text) };
 }
 

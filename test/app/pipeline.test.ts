@@ -50,9 +50,9 @@ describe('row conservation on messy CSVs', () => {
       '9,Spaces,  spaced@example.com  ,\r\n';
     const out = await runList(runtime, await fixture('messy.csv', csv), path.join(dir, 'out-messy'), { emailHeader: 'E-mail Address' });
     expect(countsProblems(out.report)).toEqual([]);
-    expect(out.report.rows).toBe(9);
-    // The blank line has no id; every other id appears exactly once.
-    expect(ids([...out.cleaned, ...out.rejected])).toEqual(['', '1', '2', '3', '4', '6', '7', '8', '9']);
+    // The empty line is not a row (as in a spreadsheet or DictReader); every other id appears exactly once.
+    expect(out.report.rows).toBe(8);
+    expect(ids([...out.cleaned, ...out.rejected])).toEqual(['1', '2', '3', '4', '6', '7', '8', '9']);
     const byId = new Map([...out.cleaned, ...out.rejected].map((r) => [r.id, r]));
     expect(byId.get('2')?.Notes).toBe('line one\r\nline two');
     expect(byId.get('1')?.Notes).toBe('said "hi"');
@@ -79,6 +79,15 @@ describe('row conservation on messy CSVs', () => {
       const text = await readFile(out.report.outputs.cleaned, 'utf8');
       expect(text.split('\n')[0]).toBe(['id', 'name', 'email', 'hygiene_status', 'hygiene_reason', 'hygiene_detail', 'hygiene_smtp_reply', 'hygiene_mx', 'hygiene_suggestion', 'hygiene_checked_at', 'hygiene_flags'].join(delimiter));
     }
+  });
+
+  it("reads Excel's sep=; hint line as the delimiter and puts it back at the top of the outputs", async () => {
+    const out = await runList(runtime, await fixture('excel-sep.csv', 'sep=;\r\nid;Name;Email\r\n1;John;john@example.com\r\n2;Jane;\r\n'), path.join(dir, 'out-sep'), { emailHeader: 'Email' });
+    expect(out.report.rows).toBe(2);
+    expect(out.report.dialect.delimiter).toBe(';');
+    const cleaned = await readFile(out.report.outputs.cleaned, 'utf8');
+    expect(cleaned.startsWith('sep=;\r\nid;Name;Email;hygiene_status')).toBe(true);
+    expect(cleaned).toContain('1;John;john@example.com;unknown;not_verified');
   });
 
   it('handles a file without a header row (email column found by content)', async () => {
