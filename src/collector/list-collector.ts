@@ -10,7 +10,7 @@ import { isRejected, type RejectPolicy, describePolicy } from '../domain/routing
 import { checkRow, type RowCheck } from '../domain/row-check.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { createAddressAnnotator, type Annotation } from '../flags/address-annotator.ts';
-import { buildDeliverableIndex } from '../flags/deliverable-index.ts';
+import { buildDeliverableIndex, type DeliverableIndex } from '../flags/deliverable-index.ts';
 import type { CsvRow } from '../queue/list-producer.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
@@ -80,7 +80,15 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   let probed = 0;
   const batchSize = input.batchSize ?? 2_000;
   let batch: CsvRow[] = [];
-  const annotator = createAddressAnnotator(await buildDeliverableIndex(redis, keys.verdicts));
+  // The deliverable index (an HSCAN of every verdict) is only consulted for mailbox_not_found rows:
+  // build it while the first batches are read and joined, and wait for it only when such a row comes
+  // (or at the end, so a failure still fails the collect).
+  let deliverable: DeliverableIndex | undefined;
+  const indexLoading = buildDeliverableIndex(redis, keys.verdicts).then((index) => {
+    deliverable = index;
+  });
+  indexLoading.catch(() => undefined);
+  const annotator = createAddressAnnotator({ suggest: (local, domain) => deliverable?.suggest(local, domain) });
   const domains = new DomainCounter();
 
   /** A batch whose Redis lookup is on its way: rows, their checks, and the pending answer. */
@@ -172,6 +180,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
       let cells = row.problem ? [row.problem.raw ?? ''] : row.cells;
       let annotation: Annotation | undefined;
       if (check.kind === 'address') {
+        if (deliverable === undefined && verdict.reason === 'mailbox_not_found') await indexLoading;
         annotation = annotator.annotate(check.parsed, verdict);
         domains.add(check.parsed.domain, verdict.status);
       }
@@ -203,6 +212,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     }
     if (batch.length > 0) lookUp(batch);
     while (lookedUp.length > 0) await writeOldest();
+    await indexLoading;
     await cleaned.end();
     await rejected.end();
   } catch (err) {

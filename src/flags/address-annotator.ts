@@ -32,7 +32,7 @@ interface DomainFacts {
   typo?: string | null;
 }
 
-export function createAddressAnnotator(deliverable?: DeliverableIndex): AddressAnnotator {
+export function createAddressAnnotator(deliverable?: Pick<DeliverableIndex, 'suggest'>): AddressAnnotator {
   // Bounded: cleared when full (a list with more domains recomputes some, never grows without end).
   const domainMemo = new Map<string, DomainFacts>();
   const factsOf = (domain: string): DomainFacts => {

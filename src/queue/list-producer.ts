@@ -116,6 +116,10 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
   let slices: DomainSlice[] = [];
   let size = 0;
   let pending: Array<{ name: string; data: VerifyJobData; opts: { jobId: string } }> = [];
+  // Job groups go to Redis one after another (ids registered before their jobs are added, group by
+  // group) but the domain walk does not wait for each: it only waits when more than
+  // MAX_BATCHES_IN_FLIGHT groups are on their way.
+  const adding: Array<Promise<void>> = [];
 
   const emit = async (force: boolean): Promise<void> => {
     if (slices.length > 0) {
@@ -125,18 +129,37 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
       size = 0;
     }
     if (pending.length >= 200 || (force && pending.length > 0)) {
-      // Register ids before adding jobs: a job finishing early must never see an incomplete set.
-      await store.registerJobs(listId, pending.map((job) => job.opts.jobId));
-      await queue.addBulk(pending);
+      const jobs = pending;
       pending = [];
+      const previous = adding[adding.length - 1] ?? Promise.resolve();
+      // Register ids before adding jobs: a job finishing early must never see an incomplete set.
+      const added = previous.then(async () => {
+        await store.registerJobs(listId, jobs.map((job) => job.opts.jobId));
+        await queue.addBulk(jobs);
+      });
+      added.catch(() => undefined);
+      adding.push(added);
+      if (adding.length > MAX_BATCHES_IN_FLIGHT) await adding.shift();
     }
   };
 
-  for (let i = 0; i < domains.length; i += 500) {
-    const chunk = domains.slice(i, i + 500);
+  // Lengths of the next chunks of domains are asked for ahead (bounded), so the walk over one chunk
+  // overlaps the round trip of the next.
+  const lengthsOf = (chunk: string[]): Promise<Array<[Error | null, unknown]>> => {
     const lengths = redis.pipeline();
     for (const domain of chunk) lengths.llen(keys.domain(domain));
-    const results = (await lengths.exec()) ?? [];
+    const asked = lengths.exec().then((results) => results ?? []);
+    asked.catch(() => undefined);
+    return asked;
+  };
+  const CHUNK = 500;
+  const asked: Array<Promise<Array<[Error | null, unknown]>>> = [];
+  for (let i = 0; i < domains.length && asked.length < MAX_BATCHES_IN_FLIGHT; i += CHUNK) asked.push(lengthsOf(domains.slice(i, i + CHUNK)));
+  for (let i = 0; i < domains.length; i += CHUNK) {
+    const chunk = domains.slice(i, i + CHUNK);
+    const results = await asked.shift()!;
+    const ahead = i + CHUNK * (asked.length + 1);
+    if (ahead < domains.length) asked.push(lengthsOf(domains.slice(ahead, ahead + CHUNK)));
     for (const [j, domain] of chunk.entries()) {
       const length = Number(results[j]?.[1] ?? 0);
       for (let start = 0; start < length; ) {
@@ -149,5 +172,6 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
     }
   }
   await emit(true);
+  for (const added of adding.splice(0)) await added;
   return seq;
 }
