@@ -96,3 +96,18 @@ async function startPrivateRedis(): Promise<RedisEndpoint> {
   };
   return { url, stop, private: true };
 }
+
+/** Deletes every key under `{prefix}:` (SCAN, never KEYS: safe on a busy Redis). */
+export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

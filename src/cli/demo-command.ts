@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/config.ts';
-import { createRedisClient, resolveRedisEndpoint } from '../app/redis-connection.ts';
+import { deleteKeysWithPrefix, resolveRedisEndpoint } from '../app/redis-connection.ts';
 import { loadWorldSpecFile, startMailWorld } from '../world/mail-world.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { runVerify } from './verify-command.ts';
@@ -48,7 +48,7 @@ Defaults: --world samples/world.json --input samples/contacts.csv --out results/
       const config = loadConfig({ ...env, ...demoEnvironment(world.dnsServers, world.smtpPort) }, { ...flags, prefix: undefined, 'dns-servers': undefined, 'smtp-port': undefined });
       // A demo shows probing: forget verdicts, DNS and catch-all answers of earlier demo runs.
       const endpoint = await resolveRedisEndpoint(config.redisUrl, config.redisUrlExplicit);
-      if (!endpoint.private) await clearPrefix(endpoint.url, config.keyPrefix);
+      if (!endpoint.private) await deleteKeysWithPrefix(endpoint.url, config.keyPrefix);
       await endpoint.stop?.();
       process.stdout.write(`Simulated mail world up: DNS ${world.dnsServers.join(', ')}, SMTP port ${world.smtpPort} on 127.0.0.x\n\n`);
       const code = await runVerify(config, { file: input, outDir, localWorkers: true, json: flags.json === true, syntaxOnly: false });
@@ -65,17 +65,3 @@ Defaults: --world samples/world.json --input samples/contacts.csv --out results/
     }
   },
 };
-
-async function clearPrefix(url: string, prefix: string): Promise<void> {
-  const redis = createRedisClient(url, 'hygiene-demo-reset');
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}

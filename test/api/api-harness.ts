@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { createRedisClient } from '../../src/app/redis-connection.ts';
+import { deleteKeysWithPrefix } from '../../src/app/redis-connection.ts';
 import { startApiService, type ApiService } from '../../src/api/api-service.ts';
 import { demoEnvironment } from '../../src/cli/demo-command.ts';
 import { loadConfig } from '../../src/config/config.ts';
@@ -78,17 +78,7 @@ export async function startApiHarness(env: Record<string, string> = {}): Promise
 }
 
 export async function clearPrefix(prefix: string): Promise<void> {
-  const redis = createRedisClient(REDIS_URL, 'test-cleanup');
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysWithPrefix(REDIS_URL, prefix);
 }
 
 /** Polls GET /v1/lists/:id until done or failed. */

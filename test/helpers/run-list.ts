@@ -7,11 +7,11 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import { readReport, startList, waitForList } from '../../src/app/list-runner.ts';
 import { HygieneRuntime, type RuntimeOptions } from '../../src/app/runtime.ts';
+import { deleteKeysWithPrefix } from '../../src/app/redis-connection.ts';
 import type { ListReport } from '../../src/collector/report.ts';
 import { demoEnvironment } from '../../src/cli/demo-command.ts';
 import type { MailWorld } from '../../src/world/mail-world.ts';
@@ -98,15 +98,5 @@ export function countsProblems(report: ListReport): string[] {
 }
 
 export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysWithPrefix(REDIS_URL, prefix);
 }

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { deleteKeysWithPrefix } from '../../src/app/redis-connection.ts';
 import { HygieneRuntime } from '../../src/app/runtime.ts';
 import { demoEnvironment } from '../../src/cli/demo-command.ts';
 import { loadConfig, type Config } from '../../src/config/config.ts';
@@ -51,17 +51,7 @@ export function startRuntime(config: Config): Promise<HygieneRuntime> {
 
 /** Deletes every key under the prefix (the test's own). */
 export async function dropPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysWithPrefix(REDIS_URL, prefix);
 }
 
 export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 30_000): Promise<T> {
