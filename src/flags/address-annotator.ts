@@ -40,7 +40,9 @@ export function createAddressAnnotator(deliverable?: Pick<DeliverableIndex, 'sug
     if (facts === undefined) {
       facts = { free: isFreeProvider(domain), disposable: isDisposableDomain(domain) };
       if (domainMemo.size >= MEMO_LIMIT) domainMemo.clear();
-      domainMemo.set(domain, facts);
+      // Keyed by a copy: the domain is usually a slice of a 64 KiB chunk of the input file, and a
+      // memo key per domain would keep those chunks alive (tens of MB on a long list).
+      domainMemo.set((' ' + domain).slice(1), facts);
     }
     return facts;
   };
