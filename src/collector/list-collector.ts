@@ -190,7 +190,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
         appended = [...appended, ...cells.slice(input.expectedCells)];
         cells = cells.slice(0, input.expectedCells);
       }
-      if (isRejected(input.rejectPolicy, verdict)) {
+      if (isRejected(input.rejectPolicy, verdict, annotation?.flags)) {
         rejectedRows += 1;
         await rejected.writeRow(cells, appended);
       } else {
