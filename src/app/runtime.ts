@@ -198,6 +198,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
     catchAll: new CatchAllRegistry(redis, config.keyPrefix, config.cache.positiveTtlSeconds, config.smtp.catchAllProbe),
     greylistRetryMs: config.greylist.retryDelayMs,
+    suggestVariants: config.smtp.suggestVariants,
     isSuppressed,
     logger,
     pool: {

@@ -23,6 +23,7 @@ export const verifyCommand: Command = {
   --no-local-workers     only enqueue and wait; a fleet of "hygiene worker" processes does the probing
   --syntax-only          no DNS or SMTP: syntax, duplicates and missing emails only
   --no-formula-guard     keep cells starting with = + - @ as they are (default: prefixed with ')
+  --suggest-variants N   for unknown mailboxes, probe up to N close spellings and suggest one that exists (default 0)
   --json                 print the report as JSON on stdout and progress as JSON lines on stderr
   plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --mail-from, ...`,
   options: {
@@ -33,6 +34,7 @@ export const verifyCommand: Command = {
     'no-local-workers': { type: 'boolean' },
     'syntax-only': { type: 'boolean' },
     'no-formula-guard': { type: 'boolean' },
+    'suggest-variants': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ config, flags, positionals }) {

@@ -44,6 +44,8 @@ export interface Config {
     catchAllProbe: boolean;
     /** A session lease of a crashed process frees its slot after this long. */
     leaseTtlMs: number;
+    /** For mailbox_not_found: probe up to this many close spellings and suggest one that exists (0 = off). */
+    suggestVariants: number;
   };
   greylist: { retryDelayMs: number; maxAttempts: number };
   cache: { positiveTtlSeconds: number; negativeTtlSeconds: number; unknownTtlSeconds: number };
@@ -195,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       backoffMs: intOption(problems, 'HYGIENE_BACKOFF_MS', env.HYGIENE_BACKOFF_MS, 30_000, 0, 3_600_000),
       catchAllProbe: flags['no-catch-all'] !== true && env.HYGIENE_CATCH_ALL_PROBE !== 'false',
       leaseTtlMs: intOption(problems, 'HYGIENE_LEASE_TTL_MS', env.HYGIENE_LEASE_TTL_MS, 15_000, 1_000, 600_000),
+      suggestVariants: intOption(problems, 'HYGIENE_SUGGEST_VARIANTS', pick(flags, 'suggest-variants', env, 'HYGIENE_SUGGEST_VARIANTS'), 0, 0, 20),
     },
     greylist: {
       retryDelayMs: intOption(problems, 'HYGIENE_GREYLIST_RETRY_MS', env.HYGIENE_GREYLIST_RETRY_MS, 300_000, 0, 86_400_000),

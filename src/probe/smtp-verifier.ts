@@ -5,6 +5,7 @@
  * the next MX by preference when a host cannot be used.
  */
 import type { Logger } from 'pino';
+import { localPartVariants } from '../domain/local-part-variants.ts';
 import { verdictFromProbe } from '../domain/probe-verdict.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import type { AddressToVerify, BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
@@ -26,6 +27,8 @@ export interface SmtpVerifierDeps {
   now?: () => Date;
   /** Domains resolved at once per batch. */
   dnsConcurrency?: number;
+  /** mailbox_not_found: probe up to this many close spellings, suggest the one that exists (0 = off). */
+  suggestVariants?: number;
 }
 
 export interface SmtpVerifier extends BatchVerifier {
@@ -78,6 +81,24 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
       };
       tryHost(0, 0);
     });
+  }
+
+  /**
+   * A mailbox the server says does not exist may be a typo of one that does: behind the
+   * suggestVariants option, probe a few close spellings through the same pool (same sessions, same
+   * error budget) and suggest the first the server accepts. Not on catch-all domains (every
+   * spelling would "exist") and never for non-ASCII local parts.
+   */
+  async function probeWithSuggestion(listId: string, address: AddressToVerify, hosts: MxHost[]): Promise<ProbeOutcome> {
+    const outcome = await probe(listId, address, hosts);
+    const limit = deps.suggestVariants ?? 0;
+    if (limit <= 0 || outcome.kind !== 'verdict' || outcome.verdict.reason !== 'mailbox_not_found' || !address.asciiLocal) return outcome;
+    if (deps.catchAll.known(address.domain) !== 'no') return outcome;
+    const variants = localPartVariants(address.local, limit);
+    const answers = await Promise.all(variants.map((local) => probe(listId, { ...address, local, address: `${local}@${address.domain}` }, hosts)));
+    const hit = answers.findIndex((a) => a.kind === 'verdict' && a.verdict.status === 'deliverable');
+    if (hit >= 0) outcome.verdict.suggestion = `${variants[hit]}@${address.domain}`;
+    return outcome;
   }
 
   return {
@@ -142,7 +163,7 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
             continue;
           }
           for (const a of addresses) {
-            probes.push(probe(batch.listId, a, resolution.hosts).then((outcome) => void outcomes.set(a.address, outcome)));
+            probes.push(probeWithSuggestion(batch.listId, a, resolution.hosts).then((outcome) => void outcomes.set(a.address, outcome)));
           }
         }
       };

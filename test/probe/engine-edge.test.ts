@@ -142,4 +142,20 @@ describe('engine edges', () => {
     expect(stats['mx.rbl.test']!.rcptCount).toBeLessThanOrEqual(9);
     expect(stats['mx.rbl.test']!.penalties).toBe(0);
   });
+
+  it('with --suggest-variants, probes close spellings of an unknown mailbox and suggests the one that exists', async () => {
+    const { world, runtimes, dir } = await setup(
+      { mxHosts: { 'mx.typo.test': { ip: '127.0.4.8', behaviour: {} } }, domains: { 'typo.test': { mx: [{ host: 'mx.typo.test', preference: 10 }], mailboxes: ['john.doe', 'mary'] } } },
+      'variants',
+      { HYGIENE_SUGGEST_VARIANTS: '5' },
+    );
+    const out = await runList(runtimes[0]!, await csv(dir, 'variants.csv', ['jhon.doe@typo.test', 'nobody.here@typo.test', 'mary@typo.test']), path.join(dir, 'out'));
+    expect(out.byEmail.get('jhon.doe@typo.test')?.hygiene_reason).toBe('mailbox_not_found');
+    expect(out.byEmail.get('jhon.doe@typo.test')?.hygiene_suggestion).toBe('john.doe@typo.test');
+    expect(out.byEmail.get('nobody.here@typo.test')?.hygiene_suggestion).toBe('');
+    const stats = world.stats()['mx.typo.test']!;
+    expect(stats.penalties).toBe(0);
+    // 3 addresses + catch-all probe + at most 5 variants for each of the 2 unknown ones.
+    expect(stats.rcptCount).toBeLessThanOrEqual(4 + 10);
+  });
 });
