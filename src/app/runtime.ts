@@ -199,6 +199,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
     catchAll: new CatchAllRegistry(redis, config.keyPrefix, config.cache.positiveTtlSeconds, config.smtp.catchAllProbe),
     greylistRetryMs: config.greylist.retryDelayMs,
     suggestVariants: config.smtp.suggestVariants,
+    busyRetryMs: config.smtp.backoffMs,
     isSuppressed,
     logger,
     pool: {

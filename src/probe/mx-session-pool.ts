@@ -46,7 +46,8 @@ export interface PoolSmtpSettings {
 
 /** What became of one probe on this host: a ProbeResult, or "use the next MX". */
 /** Why a host could not be used: decides the final reason when every MX fails. */
-export type HostFailureCause = 'timeout' | 'refused' | 'protocol' | 'rejected';
+/** 'busy': a 4xx greeting or EHLO (421 too many connections, 450 try later): ask again later. */
+export type HostFailureCause = 'timeout' | 'refused' | 'protocol' | 'rejected' | 'busy';
 export type RcptResult = ProbeResult | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply };
 
 export interface ProbeRequest {
@@ -239,12 +240,15 @@ export class MxSessionPool {
         else if ((coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED') && reply && reply.code >= 500) {
           causes.add('rejected');
           rejection ??= reply;
+        } else if ((coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED') && reply && reply.code >= 400) {
+          causes.add('busy');
+          rejection ??= reply;
         } else causes.add('refused');
         // A rejected greeting is the host speaking for itself: its other addresses will say the same.
         if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED') break;
       }
     }
-    const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : 'refused';
+    const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : causes.has('busy') ? 'busy' : 'refused';
     throw new HygieneError(cause === 'timeout' ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx, cause, reply: rejection });
   }
 

@@ -22,6 +22,8 @@ export interface SmtpVerifierDeps {
   pool: Omit<MxSessionPoolDeps, 'catchAll'>;
   logger: Logger;
   greylistRetryMs: number;
+  /** Delay before asking again a domain whose servers all answered "busy" (4xx greeting). */
+  busyRetryMs?: number;
   /** Addresses on the suppression list are answered without probing (bounce-log suppression). */
   isSuppressed?: (keys: string[]) => Promise<Map<string, string>>;
   now?: () => Date;
@@ -58,7 +60,10 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
       const tryHost = (index: number, losses: number) => {
         const host = hosts[index];
         if (!host) {
-          resolve({ kind: 'verdict', verdict: allHostsFailed(address.domain, hosts, attempts, causes, rejection, now()) });
+          const verdict = allHostsFailed(address.domain, hosts, attempts, causes, rejection, now());
+          // A server that said "busy, come back later" (4xx greeting) gets asked again later, like
+          // greylisting; refusals, timeouts and garbage are final for this run.
+          resolve(causes.has('busy') && !causes.has('rejected') ? { kind: 'retry', retryAfterMs: deps.busyRetryMs ?? deps.greylistRetryMs, verdict } : { kind: 'verdict', verdict });
           return;
         }
         poolFor(host).submit([
@@ -194,11 +199,12 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
 function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], causes: Set<HostFailureCause>, rejection: SmtpReply | undefined, at: Date): Verdict {
   const only = causes.size === 1 ? [...causes][0] : undefined;
   const reason = only === 'timeout' ? 'timeout' : only === 'protocol' ? 'smtp_error' : causes.has('rejected') ? 'policy_block' : 'connection_failed';
+  // The server's own words, when one answered: a rejection, or its "busy, try later".
   return {
     status: 'unknown',
     reason,
     detail: `No mail server for ${domain} could be used: ${attempts.join('; ')}.`,
-    smtpReply: reason === 'policy_block' && rejection ? replyToText(rejection) : undefined,
+    smtpReply: rejection ? replyToText(rejection) : undefined,
     mx: hosts[0]?.exchange,
     checkedAt: at.toISOString(),
   };

@@ -158,4 +158,21 @@ describe('engine edges', () => {
     // 3 addresses + catch-all probe + at most 5 variants for each of the 2 unknown ones.
     expect(stats.rcptCount).toBeLessThanOrEqual(4 + 10);
   });
+
+  it('asks a server that greets with 421 "busy" again later, and records its reply when it stays busy', async () => {
+    const { world, runtimes, dir } = await setup(
+      {
+        mxHosts: { 'mx.busy.test': { ip: '127.0.4.9', behaviour: { greeting: '421 4.3.2 mx.busy.test Service currently unavailable' } } },
+        domains: { 'busy.test': { mx: [{ host: 'mx.busy.test', preference: 10 }], mailboxes: ['a'] } },
+      },
+      'busy',
+      { HYGIENE_GREYLIST_ATTEMPTS: '3' },
+    );
+    const out = await runList(runtimes[0]!, await csv(dir, 'busy.csv', ['a@busy.test']), path.join(dir, 'out'));
+    const row = out.byEmail.get('a@busy.test');
+    expect(row?.hygiene_reason).toBe('connection_failed');
+    expect(row?.hygiene_smtp_reply).toMatch(/^421 4\.3\.2/);
+    // One session per attempt: asked again after the backoff, never hammered.
+    expect(world.stats()['mx.busy.test']!.sessionsOpened).toBe(3);
+  });
 });
