@@ -16,9 +16,10 @@ export interface AtomicFile {
   abort(): Promise<void>;
 }
 
-export function openAtomicFile(finalPath: string): AtomicFile {
+/** `highWaterMark`: bytes buffered before write() asks the writer to wait (Node's default: 16 KiB). */
+export function openAtomicFile(finalPath: string, options: { highWaterMark?: number } = {}): AtomicFile {
   const tempPath = path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o644 });
+  const stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o644, ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }) });
   const closed = new Promise<void>((resolve, reject) => {
     stream.once('close', resolve);
     stream.once('error', reject);
