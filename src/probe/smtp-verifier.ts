@@ -41,6 +41,8 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
   const pools = new Map<string, MxSessionPool>();
   const now = deps.now ?? (() => new Date());
 
+  const cacheWriter = createCacheWriter(deps.cache);
+
   function poolFor(host: MxHost): MxSessionPool {
     const key = host.exchange.toLowerCase();
     let pool = pools.get(key);
@@ -160,27 +162,28 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
           const resolution = await deps.resolver.resolve(domain);
           if (resolution.kind === 'none') {
             for (const a of addresses) {
-              outcomes.set(a.address, {
-                kind: 'verdict',
-                verdict: { status: resolution.status, reason: resolution.reason, detail: resolution.detail, checkedAt: now().toISOString() },
-              });
+              const verdict: Verdict = { status: resolution.status, reason: resolution.reason, detail: resolution.detail, checkedAt: now().toISOString() };
+              outcomes.set(a.address, { kind: 'verdict', verdict });
+              cacheWriter.write(keyOf(a), verdict);
             }
             continue;
           }
           for (const a of addresses) {
-            probes.push(probeWithSuggestion(batch.listId, a, resolution.hosts).then((outcome) => void outcomes.set(a.address, outcome)));
+            probes.push(
+              probeWithSuggestion(batch.listId, a, resolution.hosts).then((outcome) => {
+                outcomes.set(a.address, outcome);
+                // Into the cache as soon as it is known, not at the end of the batch: a worker killed
+                // mid-job leaves these answers behind, and the job's re-run asks the server nothing twice.
+                if (outcome.kind === 'verdict') cacheWriter.write(keyOf(a), outcome.verdict);
+              }),
+            );
           }
         }
       };
       await Promise.all(Array.from({ length: Math.min(dnsConcurrency, domains.length) }, resolveWorker));
       await Promise.all(probes);
 
-      const toCache: Array<[string, Verdict]> = [];
-      for (const a of batch.addresses) {
-        const outcome = outcomes.get(a.address);
-        if (outcome?.kind === 'verdict' && !outcome.verdict.cached && outcome.verdict.reason !== 'suppressed') toCache.push([keyOf(a), outcome.verdict]);
-      }
-      await deps.cache.setMany(toCache);
+      await cacheWriter.flush();
       return outcomes;
     },
 
@@ -207,5 +210,33 @@ function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], cau
     smtpReply: rejection ? replyToText(rejection) : undefined,
     mx: hosts[0]?.exchange,
     checkedAt: at.toISOString(),
+  };
+}
+
+/**
+ * Verdicts go to the cache in small batches as they arrive (one Redis round trip per 100 ms or 200
+ * verdicts), so answers survive a crash of the job that asked for them.
+ */
+function createCacheWriter(cache: VerdictCache) {
+  let buffer: Array<[string, Verdict]> = [];
+  let timer: NodeJS.Timeout | null = null;
+  let inFlight: Promise<void> = Promise.resolve();
+  const flushNow = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (buffer.length === 0) return inFlight;
+    const entries = buffer;
+    buffer = [];
+    inFlight = inFlight.then(() => cache.setMany(entries)).catch(() => undefined);
+    return inFlight;
+  };
+  return {
+    write(key: string, verdict: Verdict): void {
+      if (verdict.cached) return;
+      buffer.push([key, verdict]);
+      if (buffer.length >= 200) void flushNow();
+      else timer ??= setTimeout(() => void flushNow(), 100);
+    },
+    flush: flushNow,
   };
 }
