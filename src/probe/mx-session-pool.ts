@@ -254,7 +254,9 @@ export class MxSessionPool {
 
   private async runner(): Promise<void> {
     const s = this.deps.settings;
-    const lease = await this.deps.leases.acquire(this.mx, this.abort.signal);
+    // Leases are keyed by the server's first address, not its name: two MX names for one machine
+    // (shared hosting) share its session limit, which is what the server counts.
+    const lease = await this.deps.leases.acquire(this.addresses[0] ?? this.mx, this.abort.signal);
     if (!lease) return;
     let session: SmtpSession | null = null;
     let sessionStarted = 0;
