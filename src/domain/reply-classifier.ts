@@ -32,7 +32,7 @@ const POLICY_TEXT =
 /** "Listed" is a blocklist word, but "not listed in the directory" is about the mailbox: check it late. */
 const LISTED_TEXT = /\b(?:is |are |was |been |currently )?listed (?:in|on|at|by)\b/;
 const MAILBOX_UNKNOWN_TEXT =
-  /user unknown|unknown user|does not exist|doesn't exist|no such user|no such mailbox|no such recipient|mailbox not found|mailbox unavailable: not found|recipient not found|unknown recipient|invalid recipient|recipient unknown|address rejected: user|not a valid mailbox|account (?:has been )?(?:deleted|removed)|user not found/;
+  /user unknown|unknown user|does not exist|doesn't exist|no such user|no such mailbox|no such recipient|no such account|mailbox not found|mailbox unavailable: not found|recipient not found|unknown recipient|invalid recipient|recipient unknown|address rejected: user|not a valid mailbox|invalid mailbox|account (?:has been )?(?:deleted|removed)|user not found|unrouteable address|unroutable address|no mailbox here|unknown local[- ]part|user not local|not a known user/;
 const MAILBOX_DISABLED_TEXT = /disabled|deactivated|suspended|inactive|no longer (?:active|in use)/;
 const MAILBOX_FULL_TEXT = /over quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|mailbox (?:is )?full|insufficient (?:storage|space)|out of storage/;
 const GREYLIST_TEXT = /gr[ea]y ?list/;
@@ -93,9 +93,12 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply): ReplyClas
   if (/as\(201806281\)/.test(text) || (x === '4.1' && /recipient address rejected: access denied/.test(text))) {
     return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
   }
-  if (code === 556 || x === '1.10') {
+  // Office 365 answers unknown recipients with 5.1.10 RESOLVER.ADR.RecipientNotFound, which predates
+  // RFC 7505's use of x.1.10 for null MX: the text decides.
+  if ((code === 556 || x === '1.10') && !MAILBOX_UNKNOWN_TEXT.test(text)) {
     return verdict('undeliverable', 'null_mx', `The domain says it accepts no email at all (${ref}).`);
   }
+  if (x === '1.10') return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
   if (x === '1.1') return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
   if (x === '1.2') {
     return verdict('undeliverable', 'no_mail_server', `The mail server says this address's domain cannot receive email (${ref}).`);

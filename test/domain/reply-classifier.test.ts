@@ -41,6 +41,12 @@ const GMAIL_DISABLED =
   '550 5.2.1  https://support.google.com/mail/?p=DisabledUser a1si123 - gsmtp\r\n';
 
 const RCPT_TABLE: Array<[string, string, Expected]> = [
+  // Other common MTAs' "no such mailbox" answers, without an enhanced code or with a misleading one.
+  ['Exim unrouteable', '550 Unrouteable address', 'undeliverable/mailbox_not_found'],
+  ['qmail no mailbox', '553 sorry, no mailbox here by that name. (#5.7.1)', 'undeliverable/mailbox_not_found'],
+  ['cPanel Exim', '550 No Such User Here', 'undeliverable/mailbox_not_found'],
+  ['Office 365 RecipientNotFound (5.1.10 is not null MX here)', '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup', 'undeliverable/mailbox_not_found'],
+  ['Exim unknown local part', '550 Unknown local part x in <x@d>', 'undeliverable/mailbox_not_found'],
   ['Postfix local table', '550 5.1.1 <x@d>: Recipient address rejected: User unknown in local recipient table', 'undeliverable/mailbox_not_found'],
   ['Postfix virtual table', '550 5.1.1 <x@d>: Recipient address rejected: User unknown in virtual mailbox table', 'undeliverable/mailbox_not_found'],
   ['Postfix relay table', '550 5.1.1 <x@d>: Recipient address rejected: User unknown in relay recipient table', 'undeliverable/mailbox_not_found'],
