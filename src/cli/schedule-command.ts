@@ -3,9 +3,7 @@
  * (src/schedule). add/list/remove only talk to Redis; `run` is the daemon that processes due runs.
  */
 import type { Redis } from 'ioredis';
-import { createLogger } from '../app/logger.ts';
 import { createRedisClient, resolveRedisEndpoint } from '../app/redis-connection.ts';
-import { HygieneRuntime } from '../app/runtime.ts';
 import type { Config } from '../config/config.ts';
 import { HygieneError } from '../errors.ts';
 import { formatDuration } from '../schedule/schedule-spec.ts';
@@ -13,6 +11,7 @@ import { startScheduleDaemon } from '../schedule/schedule-runner.ts';
 import { addSchedule, listSchedules, openScheduleQueue, removeSchedule, type ScheduleDeps, type ScheduleView } from '../schedule/schedules.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { onShutdownSignal } from './shutdown.ts';
+import { startDaemonRuntime } from './daemon-runtime.ts';
 
 async function withSchedules<T>(config: Config, use: (deps: ScheduleDeps) => Promise<T>): Promise<T> {
   // Schedules must outlive the command: always the configured Redis, never a private one.
@@ -95,16 +94,7 @@ fresher ones are reused. Schedules live in Redis: "schedule run" (the daemon) ca
     }
     if (sub === 'run') {
       if (args.length > 0) throw new HygieneError('USAGE', 'schedule run takes no arguments');
-      const logger = createLogger(config.logLevel);
-      const endpoint = await resolveRedisEndpoint(config.redisUrl, true);
-      const runtime = await HygieneRuntime.start({
-        config,
-        logger,
-        redisUrl: endpoint.url,
-        verifyWorkers: flags['no-local-workers'] !== true,
-        finalizeWorker: true,
-        verifier: flags['syntax-only'] === true ? 'syntax' : 'smtp',
-      });
+      const { runtime, logger, endpoint } = await startDaemonRuntime(config, flags);
       const daemon = startScheduleDaemon(runtime, {
         redisUrl: endpoint.url,
         onRun: (s) => process.stdout.write(`${s.scheduleId}\t${s.runAt}\t${s.changed} changed of ${s.compared}\t${s.outputs.changes}\n`),

@@ -1,11 +1,9 @@
 /** `hygiene watch DIR`: verify every CSV dropped into DIR/inbox (layout: src/watch/watch-layout.ts). */
-import { createLogger } from '../app/logger.ts';
-import { resolveRedisEndpoint } from '../app/redis-connection.ts';
-import { HygieneRuntime } from '../app/runtime.ts';
 import { HygieneError } from '../errors.ts';
 import { startFolderWatcher } from '../watch/folder-watcher.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { onShutdownSignal } from './shutdown.ts';
+import { startDaemonRuntime } from './daemon-runtime.ts';
 
 function positiveInt(raw: unknown, name: string, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -41,17 +39,8 @@ Runs until SIGINT/SIGTERM; unfinished jobs stay in DIR/processing/ and resume on
     if (!dir || positionals.length > 1) throw new HygieneError('USAGE', 'watch takes exactly one folder: hygiene watch DIR');
     const stableMs = positiveInt(flags['stable-ms'], '--stable-ms', 2_000, 0, 3_600_000);
     const parallel = positiveInt(flags.parallel, '--parallel', 2, 1, 64);
-    const logger = createLogger(config.logLevel);
     // A daemon needs a Redis that outlives it (resumable jobs): never a private one.
-    const endpoint = await resolveRedisEndpoint(config.redisUrl, true);
-    const runtime = await HygieneRuntime.start({
-      config,
-      logger,
-      redisUrl: endpoint.url,
-      verifyWorkers: flags['no-local-workers'] !== true,
-      finalizeWorker: true,
-      verifier: flags['syntax-only'] === true ? 'syntax' : 'smtp',
-    });
+    const { runtime, logger } = await startDaemonRuntime(config, flags);
     let watcher;
     try {
       watcher = await startFolderWatcher({

@@ -1,12 +1,10 @@
 /** `hygiene worker`: verify and finalize workers only, for a fleet of machines sharing one Redis. */
-import { createLogger } from '../app/logger.ts';
-import { resolveRedisEndpoint } from '../app/redis-connection.ts';
-import { HygieneRuntime } from '../app/runtime.ts';
 import { createHygieneMetrics } from '../metrics/hygiene-metrics.ts';
 import { startMetricsServer } from '../metrics/metrics-server.ts';
 import { HygieneError } from '../errors.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { onShutdownSignal } from './shutdown.ts';
+import { startDaemonRuntime } from './daemon-runtime.ts';
 
 export const workerCommand: Command = {
   usage: `Usage: hygiene worker [--concurrency N] [--syntax-only] [--metrics-port N] [options]
@@ -16,21 +14,15 @@ until SIGINT/SIGTERM; active jobs finish or are handed back to the queue.
 --metrics-port N serves Prometheus metrics at http://HYGIENE_API_HOST:N/metrics (no auth; loopback by default).`,
   options: { ...COMMON_OPTIONS, 'syntax-only': { type: 'boolean' }, 'no-collect': { type: 'boolean' }, 'metrics-port': { type: 'string' } },
   async run({ config, flags }) {
-    const logger = createLogger(config.logLevel);
-    // A worker must share the fleet's Redis: never start a private one here.
-    const endpoint = await resolveRedisEndpoint(config.redisUrl, true);
     const metricsPort = typeof flags['metrics-port'] === 'string' ? Number(flags['metrics-port']) : null;
     if (metricsPort !== null && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65_535)) {
       throw new HygieneError('USAGE', `--metrics-port must be a port number, got "${String(flags['metrics-port'])}"`);
     }
     const metrics = metricsPort === null ? null : createHygieneMetrics();
-    const runtime = await HygieneRuntime.start({
-      config,
-      logger,
-      redisUrl: endpoint.url,
+    // A worker must share the fleet's Redis: never start a private one here.
+    const { runtime, logger, endpoint } = await startDaemonRuntime(config, flags, {
       verifyWorkers: true,
       finalizeWorker: flags['no-collect'] !== true,
-      verifier: flags['syntax-only'] === true ? 'syntax' : 'smtp',
       ...(metrics
         ? {
             poolEvents: metrics.poolEvents,
