@@ -196,7 +196,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
   const verifier = createSmtpVerifier({
     resolver,
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
-    catchAll: new CatchAllRegistry(redis, config.keyPrefix, config.cache.positiveTtlSeconds, config.smtp.catchAllProbe),
+    catchAll: new CatchAllRegistry(redis, config.keyPrefix, config.cache.positiveTtlSeconds, config.smtp.catchAllProbe, Math.min(10_000, Math.floor(config.greylist.retryDelayMs * 0.9))),
     greylistRetryMs: config.greylist.retryDelayMs,
     suggestVariants: config.smtp.suggestVariants,
     busyRetryMs: config.smtp.backoffMs,

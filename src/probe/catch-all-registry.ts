@@ -21,7 +21,7 @@ interface Entry {
   retryAt?: number;
 }
 
-/** How long a temporary catch-all answer stands before the domain is probed again. */
+/** Default for how long a temporary catch-all answer stands before the domain is probed again. */
 const TRANSIENT_RETRY_MS = 10_000;
 
 export class CatchAllRegistry {
@@ -32,6 +32,8 @@ export class CatchAllRegistry {
     private readonly keyPrefix: string,
     private readonly ttlSeconds: number,
     private readonly enabled: boolean,
+    /** Keep it under the greylisting retry delay, so a greylisted probe is sent again with the retry. */
+    private readonly transientRetryMs: number = TRANSIENT_RETRY_MS,
   ) {}
 
   /** Loads cached answers for these domains (one round trip). */
@@ -90,7 +92,7 @@ export class CatchAllRegistry {
   settle(domain: string, state: CatchAllState, transient = false): void {
     const entry: Entry = this.entries.get(domain) ?? { state: 'unprobed', waiters: [] };
     entry.state = state;
-    entry.retryAt = transient && state === 'unknown' ? Date.now() + TRANSIENT_RETRY_MS : undefined;
+    entry.retryAt = transient && state === 'unknown' ? Date.now() + this.transientRetryMs : undefined;
     this.entries.set(domain, entry);
     for (const wake of entry.waiters.splice(0)) wake(state);
     if (state !== 'unknown' && this.ttlSeconds > 0) {
