@@ -20,14 +20,14 @@ afterAll(async () => {
 });
 
 describe('formula guard', () => {
-  it.each(['=1+2', '=HYPERLINK("http://evil","x")', '+cmd|\' /C calc\'!A0', '-2+3+cmd|x', '@SUM(A1)', '\tx', '\rx', '＝1+1', '-', '+'])(
+  it.each(['=1+2', '=HYPERLINK("http://evil","x")', '+cmd|\' /C calc\'!A0', '-2+3+cmd|x', '@SUM(A1)', '\tx', '\rx', '＝1+1', '+', '-x', '-=1'])(
     'neutralises %j',
     (cell) => {
       expect(isFormulaLike(cell)).toBe(true);
       expect(neutraliseFormula(cell)).toBe(`'${cell}`);
     },
   );
-  it.each(['-5', '-3.5', '+44 20 7946 0958', '+1 (555) 123-4567', '-1,234.50', 'plain', '', 'a=b', "'=already"])('leaves %j alone', (cell) => {
+  it.each(['-5', '-3.5', '+44 20 7946 0958', '+1 (555) 123-4567', '-1,234.50', 'plain', '', 'a=b', "'=already", '-', '---'])('leaves %j alone', (cell) => {
     expect(neutraliseFormula(cell)).toBe(cell);
   });
 });
