@@ -79,7 +79,7 @@ export class HygieneRuntime {
     });
     // Without a listener BullMQ prints every connection error (a Redis restart) as a stack trace.
     for (const queue of [verifyQueue, finalizeQueue]) queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue connection error'));
-    const verifier = observeOutcomes(buildVerifier(options, redis, store), options.onOutcomes);
+    const verifier = observeOutcomes(buildVerifier(options, redis), options.onOutcomes);
     const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier);
     if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
     if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished, options.onListFailed);
@@ -177,7 +177,7 @@ export class HygieneRuntime {
   }
 }
 
-function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore): BatchVerifier {
+function buildVerifier(options: RuntimeOptions, redis: Redis): BatchVerifier {
   const { config, logger } = options;
   if (options.verifier && typeof options.verifier === 'object') return options.verifier;
   // Bounce-log suppression (src/bounces): suppressed addresses are answered without probing.
@@ -210,7 +210,6 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, store: ListStore):
       events: combinePoolEvents(stats.events, options.poolEvents),
     },
   });
-  void store;
   // Counters reach Redis before the job is marked done, so the report always includes them.
   return {
     poolStats: () => verifier.poolStats(),

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HygieneError } from '../errors.ts';
-import { startSimDnsServer, type SimDnsServer, type SimDnsStats } from './sim-dns-server.ts';
+import { startSimDnsServer, type SimDnsStats } from './sim-dns-server.ts';
 import { startSimMta, type MtaStats, type SimMta, type TranscriptEvent } from './sim-mta.ts';
 import { parseWorldSpec, type WorldSpec } from './world-spec.ts';
 
