@@ -39,7 +39,7 @@ export function createFinalizeProcessor(deps: FinalizeDeps) {
     const report = await collectList(deps.redis, deps.store, {
       list,
       header: input.header,
-      rows: await input.openRows(),
+      rows: await input.openRecords(),
       emailColumn: { index: input.emailColumn.index, name: input.emailColumn.name },
       dialect: { delimiter: input.sniffed.delimiter, encoding: input.sniffed.encoding, lineEnding: input.sniffed.lineEnding, hasHeader: input.header !== null },
       expectedCells: input.expectedCells,

@@ -5,7 +5,7 @@
  */
 import { sniffInput, type SniffedInput } from '../csv/input-sniffer.ts';
 import { findEmailColumn, type EmailColumn } from '../csv/email-column.ts';
-import { openCsvRows, readCsvSample, type CsvRows } from '../csv/csv-row-stream.ts';
+import { openCsvRecords, readCsvSample, type CsvRecords } from '../csv/csv-row-stream.ts';
 import { createCsvWriter } from '../csv/csv-writer.ts';
 import { HYGIENE_COLUMNS, type RowWriter } from '../collector/list-collector.ts';
 import type { AtomicFile } from '../collector/atomic-file.ts';
@@ -17,7 +17,8 @@ export interface ListInput {
   header: string[] | null;
   emailColumn: EmailColumn;
   expectedCells: number;
-  openRows(): Promise<CsvRows>;
+  /** The data records, unsplit (blank lines left out; they keep their place in the indexes). */
+  openRecords(): Promise<CsvRecords>;
   openWriter(file: AtomicFile, neutraliseFormulas: boolean): RowWriter;
 }
 
@@ -39,7 +40,7 @@ export async function openListInput(path: string, emailColumnOverride?: string):
     header,
     emailColumn,
     expectedCells,
-    openRows: () => openCsvRows(path, { sniffed, hasHeader: emailColumn.hasHeader, skipBlankLines: true }),
+    openRecords: () => openCsvRecords(path, { sniffed, hasHeader: emailColumn.hasHeader, skipBlankLines: true }),
     openWriter: (file, neutraliseFormulas) =>
       createCsvWriter(file.stream, {
         delimiter: sniffed.delimiter,

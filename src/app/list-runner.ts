@@ -76,10 +76,11 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
 
   if (state === 'parsing') {
     if (resumed) await store.resetParse(listId);
-    const rows = await input.openRows();
+    const rows = await input.openRecords();
     const result = await recordAddresses(redis, store, {
       listId,
       rows,
+      delimiter: input.sniffed.delimiter,
       emailColumn: input.emailColumn.index,
       expectedCells: input.expectedCells,
       onProgress: request.onRowsRead,

@@ -11,7 +11,10 @@ import { checkRow, type RowCheck } from '../domain/row-check.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { createAddressAnnotator, type Annotation } from '../flags/address-annotator.ts';
 import { buildDeliverableIndex, type DeliverableIndex } from '../flags/deliverable-index.ts';
-import type { CsvRow } from '../queue/list-producer.ts';
+import { cellsOf, type CsvRecord } from '../csv/csv-row-stream.ts';
+import type { CsvWriter } from '../csv/csv-writer.ts';
+import { viewRecord } from '../csv/record-view.ts';
+import { parseEmailAddress } from '../domain/email-address.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
 import { DomainCounter, increment, type ListReport, type MxReport } from './report.ts';
@@ -29,15 +32,12 @@ export const HYGIENE_COLUMNS = [
 
 const OUTPUT_HIGH_WATER_MARK = 1024 * 1024;
 
-export interface RowWriter {
-  writeRow(cells: readonly string[], appended: readonly string[]): Promise<void>;
-  end(): Promise<void>;
-}
+export type RowWriter = Pick<CsvWriter, 'writeRow' | 'writeRecord' | 'formatAppended' | 'neutralisesFormulas' | 'end'>;
 
 export interface CollectInput {
   list: ListRecord;
   header: string[] | null;
-  rows: AsyncIterable<CsvRow>;
+  rows: AsyncIterable<CsvRecord>;
   emailColumn: { index: number; name: string };
   /** The input's dialect, echoed in the report. */
   dialect: ListReport['dialect'];
@@ -83,7 +83,9 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   let cacheHits = 0;
   let probed = 0;
   const batchSize = input.batchSize ?? 2_000;
-  let batch: CsvRow[] = [];
+  let batch: CsvRecord[] = [];
+  const delimiter = input.dialect.delimiter;
+  const checkFormulas = cleaned.neutralisesFormulas;
   // The deliverable index (an HSCAN of every verdict) is only consulted for mailbox_not_found rows:
   // build it while the first batches are read and joined, and wait for it only when such a row comes
   // (or at the end, so a failure still fails the collect).
@@ -94,11 +96,58 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   indexLoading.catch(() => undefined);
   const annotator = createAddressAnnotator({ suggest: (local, domain) => deliverable?.suggest(local, domain) });
   const domains = new DomainCounter();
+  // The appended cells of a recorded verdict, formatted once per (verdict, flags, suggestion): rows
+  // of one domain or one job share verdict objects (see writeOldest), so most rows reuse the text.
+  const appendedText = new WeakMap<Verdict, Map<string, string>>();
+  const formatAppended = (verdict: Verdict, annotation: Annotation | undefined, shared: boolean): string => {
+    if (!shared) return cleaned.formatAppended(verdictCells(verdict, annotation));
+    const key = annotation ? `${annotation.flags}\u0000${annotation.suggestion ?? ''}` : '';
+    let byAnnotation = appendedText.get(verdict);
+    if (byAnnotation === undefined) {
+      byAnnotation = new Map();
+      appendedText.set(verdict, byAnnotation);
+    }
+    let text = byAnnotation.get(key);
+    if (text === undefined) {
+      text = cleaned.formatAppended(verdictCells(verdict, annotation));
+      byAnnotation.set(key, text);
+    }
+    return text;
+  };
+
+  /**
+   * One record, ready to join: its check, and either a view (a plain record whose address was read
+   * in place; written back as its own text when no cell changes) or its cells.
+   */
+  interface Prepared {
+    record: CsvRecord;
+    check: RowCheck;
+    cellCount: number;
+    /** Set when the record must be written cell by cell (ragged, formula guard, not plain). */
+    cells?: string[];
+    /** The record's own text can be written as is. */
+    verbatim: boolean;
+  }
+
+  const prepare = (record: CsvRecord): Prepared => {
+    if (!record.problem && !record.blank) {
+      const view = viewRecord(record.text, delimiter, input.emailColumn.index, checkFormulas);
+      if (view !== null) {
+        // A cell holding a valid address is not blank, so checkRow would answer 'address' too.
+        const parsed = parseEmailAddress(view.cell ?? '');
+        if (parsed.ok) {
+          const verbatim = !view.formula && view.cellCount <= input.expectedCells;
+          return { record, check: { kind: 'address', parsed }, cellCount: view.cellCount, verbatim };
+        }
+      }
+    }
+    const row = cellsOf(record, delimiter);
+    return { record, check: checkRow(row, input.emailColumn.index, input.expectedCells), cellCount: row.cells.length, cells: row.problem ? [row.problem.raw] : row.cells, verbatim: false };
+  };
 
   /** A batch whose Redis lookup is on its way: rows, their checks, and the pending answer. */
   interface LookedUpBatch {
-    rows: CsvRow[];
-    checks: RowCheck[];
+    rows: Prepared[];
     slot: Map<string, number>;
     lookup: Promise<[(string | null)[], (string | null)[]]>;
   }
@@ -107,11 +156,11 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   const lookedUp: LookedUpBatch[] = [];
   const MAX_BATCHES_IN_FLIGHT = 2;
 
-  const lookUp = (rowsOfBatch: CsvRow[]): void => {
-    const checks = rowsOfBatch.map((row) => checkRow(row, input.emailColumn.index, input.expectedCells));
+  const lookUp = (recordsOfBatch: CsvRecord[]): void => {
+    const prepared = recordsOfBatch.map(prepare);
     const slot = new Map<string, number>();
     const addressKeys: string[] = [];
-    for (const check of checks) {
+    for (const { check } of prepared) {
       if (check.kind === 'address' && !slot.has(check.parsed.key)) {
         slot.set(check.parsed.key, addressKeys.length);
         addressKeys.push(check.parsed.key);
@@ -133,21 +182,22 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     // Handled here so a failure while an older batch is written is no unhandled rejection; the
     // promise still rejects where it is awaited.
     lookup.catch(() => undefined);
-    lookedUp.push({ rows: rowsOfBatch, checks, slot, lookup });
+    lookedUp.push({ rows: prepared, slot, lookup });
   };
 
   const writeOldest = async (): Promise<void> => {
     const oldest = lookedUp.shift();
     if (!oldest) return;
     const [firstRows, verdictJson] = await oldest.lookup;
-    const { checks, slot } = oldest;
+    const { slot } = oldest;
     // Verdicts repeat verbatim (a verifier's answer for a whole domain, every syntax-only verdict):
     // parse each distinct JSON text once per batch. Verdicts are never mutated below, so sharing is safe.
     const parsed = new Map<string, Verdict>();
     const now = new Date().toISOString();
-    for (const [i, row] of oldest.rows.entries()) {
-      const check = checks[i]!;
+    for (const prepared of oldest.rows) {
+      const { check, record } = prepared;
       let verdict: Verdict;
+      let shared = false;
       if (check.kind === 'verdict') {
         verdict = { status: check.status, reason: check.reason, detail: check.detail, checkedAt: now };
       } else {
@@ -162,7 +212,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
             parsed.set(json, recorded);
           }
         }
-        if (firstRow !== null && firstRow !== undefined && Number(firstRow) !== row.index) {
+        if (firstRow !== null && firstRow !== undefined && Number(firstRow) !== record.index) {
           verdict = {
             status: recorded?.status ?? 'unknown',
             reason: 'duplicate',
@@ -171,6 +221,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
           };
         } else if (recorded) {
           verdict = recorded;
+          shared = true;
           if (recorded.cached) cacheHits += 1;
           else probed += 1;
         } else {
@@ -180,27 +231,28 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
       rows += 1;
       increment(byStatus, verdict.status);
       increment(byReason, verdict.reason);
-      // A record that could not be parsed keeps its raw text (as read) in one cell: nothing is dropped.
-      let cells = row.problem ? [row.problem.raw ?? ''] : row.cells;
       let annotation: Annotation | undefined;
       if (check.kind === 'address') {
         if (deliverable === undefined && verdict.reason === 'mailbox_not_found') await indexLoading;
         annotation = annotator.annotate(check.parsed, verdict);
         domains.add(check.parsed.domain, verdict.status);
       }
+      const writer = isRejected(input.rejectPolicy, verdict, annotation?.flags) ? rejected : cleaned;
+      if (writer === rejected) rejectedRows += 1;
+      else cleanedRows += 1;
+      if (prepared.verbatim) {
+        await writer.writeRecord(record.text, prepared.cellCount, formatAppended(verdict, annotation, shared));
+        continue;
+      }
+      // A record that could not be parsed keeps its raw text (as read) in one cell: nothing is dropped.
+      let cells = prepared.cells ?? cellsOf(record, delimiter).cells;
       let appended = verdictCells(verdict, annotation);
       if (cells.length > input.expectedCells) {
         // Keep the verdict columns under their headers; the surplus cells follow them, in order.
         appended = [...appended, ...cells.slice(input.expectedCells)];
         cells = cells.slice(0, input.expectedCells);
       }
-      if (isRejected(input.rejectPolicy, verdict, annotation?.flags)) {
-        rejectedRows += 1;
-        await rejected.writeRow(cells, appended);
-      } else {
-        cleanedRows += 1;
-        await cleaned.writeRow(cells, appended);
-      }
+      await writer.writeRow(cells, appended);
     }
     await input.afterBatch?.(rows);
   };

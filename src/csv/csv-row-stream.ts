@@ -15,7 +15,7 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { fileError, type SniffedInput } from './input-sniffer.ts';
-import { CsvRecordSplitter, type MalformedProblem } from './record-splitter.ts';
+import { CsvRecordSplitter, type MalformedProblem, type SplitRecord } from './record-splitter.ts';
 
 /** Default cap on one record: 1 MiB. Above it the record is reported and skipped. */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
@@ -58,16 +58,54 @@ export interface CsvRows extends AsyncIterable<CsvRow> {
   readonly header: string[] | null;
 }
 
+/**
+ * A record before it is split into cells: what the two passes over a list read. Most records need
+ * only their email cell and their width (see record-view.ts), and the collector writes a record's
+ * own text back when no cell changes, so splitting every record into cells is left to the few that
+ * need it (cellsOf).
+ */
+export interface CsvRecord {
+  /** 0-based data row index, header excluded; stable across passes over the same file. */
+  index: number;
+  /** 1-based physical line where the record starts (for messages). */
+  line: number;
+  /** The record as written, without its terminator ('' for a blank line; the raw text of a malformed record). */
+  text: string;
+  blank: boolean;
+  problem?: CsvRowProblem;
+}
+
+export interface CsvRecords extends AsyncIterable<CsvRecord> {
+  /** The header cells, or null when the file has no header row. */
+  readonly header: string[] | null;
+}
+
 /** Reads the header (when there is one) and returns the data rows as a one-shot async iterable. */
 export async function openCsvRows(path: string, options: CsvRowsOptions): Promise<CsvRows> {
+  const delimiter = options.sniffed.delimiter;
+  return openOnce(path, options, (record) => cellsOf(record, delimiter), (row) => row.cells);
+}
+
+/** Like openCsvRows, but the data records come unsplit (see CsvRecord); the header is split. */
+export async function openCsvRecords(path: string, options: CsvRowsOptions): Promise<CsvRecords> {
+  const delimiter = options.sniffed.delimiter;
+  return openOnce(path, options, (record) => record, (record) => cellsOf(record, delimiter).cells);
+}
+
+async function openOnce<T extends { index: number; blank: boolean }>(
+  path: string,
+  options: CsvRowsOptions,
+  make: (record: CsvRecord) => T,
+  headerCells: (row: T) => string[],
+): Promise<{ header: string[] | null; [Symbol.asyncIterator](): AsyncIterator<T> }> {
   // With a header, the header record gets index -1 so data rows count from 0 as they are made:
   // renumbering afterwards cost an object copy and an async-generator hop per row.
   const hasHeader = options.hasHeader ?? true;
-  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false);
+  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false, make);
   let header: string[] | null = null;
   if (hasHeader) {
     const first = await records.next();
-    header = first.done ? [] : first.value.cells;
+    header = first.done ? [] : headerCells(first.value);
   }
   let used = false;
   return {
@@ -83,7 +121,8 @@ export async function openCsvRows(path: string, options: CsvRowsOptions): Promis
 /** The first `limit` records of the file (header included), for header and column detection. */
 export async function readCsvSample(path: string, sniffed: SniffedInput, limit = 200): Promise<CsvRow[]> {
   const rows: CsvRow[] = [];
-  const records = readRecords(path, sniffed, DEFAULT_MAX_RECORD_BYTES);
+  const delimiter = sniffed.delimiter;
+  const records = readRecords(path, sniffed, DEFAULT_MAX_RECORD_BYTES, 0, false, (record) => cellsOf(record, delimiter));
   try {
     for await (const row of records) {
       rows.push(row);
@@ -96,24 +135,30 @@ export async function readCsvSample(path: string, sniffed: SniffedInput, limit =
 }
 
 /** `firstIndex`: the index of the file's first record (-1 when it is a header, see openCsvRows). */
-async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes: number, firstIndex = 0, skipBlank = false): AsyncGenerator<CsvRow> {
+async function* readRecords<T extends { index: number; blank: boolean }>(
+  path: string,
+  sniffed: SniffedInput,
+  maxRecordBytes: number,
+  firstIndex: number,
+  skipBlank: boolean,
+  make: (record: CsvRecord) => T,
+): AsyncGenerator<T> {
   // highWaterMark 64 KiB: small enough to keep memory flat, large enough for throughput.
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   // ignoreBOM false: the decoder strips a leading BOM, which is what we want for every encoding.
   const decoder = new TextDecoder(sniffed.encoding, { ignoreBOM: false });
   const splitter = new CsvRecordSplitter(sniffed.delimiter, maxRecordBytes);
-  const toRow = rowMaker(sniffed.delimiter);
   let index = firstIndex;
   // Excel's "sep=;" hint line is not a record (see SniffedInput.preamble).
   let skipPreamble = sniffed.preamble !== undefined;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (const record of splitter.push(decoder.decode(chunk, { stream: true }))) {
+      for (const split of splitter.push(decoder.decode(chunk, { stream: true }))) {
         if (skipPreamble) {
           skipPreamble = false;
           continue;
         }
-        const row = toRow(record, index++);
+        const row = make(toRecord(split, index++));
         if (!(skipBlank && row.blank && row.index >= 0)) yield row;
       }
     }
@@ -124,50 +169,50 @@ async function* readRecords(path: string, sniffed: SniffedInput, maxRecordBytes:
   }
   const tail = decoder.decode();
   const last = [...(tail === '' ? [] : splitter.push(tail)), ...splitter.end()];
-  for (const record of last) {
+  for (const split of last) {
     if (skipPreamble) {
       skipPreamble = false;
       continue;
     }
-    const row = toRow(record, index++);
+    const row = make(toRecord(split, index++));
     if (!(skipBlank && row.blank && row.index >= 0)) yield row;
   }
 }
 
-function rowMaker(delimiter: string) {
-  // Per-record csv-parse: the splitter guarantees balanced quotes and no unquoted line break,
-  // so exactly one record comes back.
-  const options = {
-    delimiter,
-    bom: false,
-    relax_quotes: true,
-    relax_column_count: true,
-    skip_empty_lines: false,
-  } as const;
-  return (record: ReturnType<CsvRecordSplitter['push']>[number], index: number): CsvRow => {
-    if (record.kind === 'malformed') {
-      return { index, line: record.line, cells: [], blank: false, problem: { code: record.problem, detail: record.detail, raw: record.text } };
-    }
-    if (record.text === '') return { index, line: record.line, cells: [], blank: true };
-    // Well-formed records are split here: a csv-parse call per record costs a parser set-up and a
-    // record-delimiter discovery (a Buffer copy of the text), which made it the hot spot of a pass.
-    const fast = splitWellFormedRecord(record.text, delimiter);
-    if (fast !== null) return { index, line: record.line, cells: fast, blank: false };
-    try {
-      const parsed = parse(record.text, options) as string[][];
-      const cells = parsed[0];
-      if (parsed.length === 1 && cells) return { index, line: record.line, cells, blank: false };
-      throw new Error(`expected one record, got ${parsed.length}`);
-    } catch (err) {
-      return {
-        index,
-        line: record.line,
-        cells: [],
-        blank: false,
-        problem: { code: 'unparseable', detail: `This record could not be read as CSV (${(err as Error).message}).`, raw: record.text },
-      };
-    }
-  };
+function toRecord(split: SplitRecord, index: number): CsvRecord {
+  if (split.kind === 'malformed') {
+    return { index, line: split.line, text: split.text, blank: false, problem: { code: split.problem, detail: split.detail, raw: split.text } };
+  }
+  return { index, line: split.line, text: split.text, blank: split.text === '' };
+}
+
+/** csv-parse options for the records splitWellFormedRecord leaves to it. */
+const PARSE_OPTIONS = { bom: false, relax_quotes: true, relax_column_count: true, skip_empty_lines: false } as const;
+
+/** A record split into its cells (a record csv-parse cannot read becomes a row with a problem). */
+export function cellsOf(record: CsvRecord, delimiter: string): CsvRow {
+  const { index, line, text } = record;
+  if (record.problem) return { index, line, cells: [], blank: false, problem: record.problem };
+  if (record.blank) return { index, line, cells: [], blank: true };
+  // Well-formed records are split here: a csv-parse call per record costs a parser set-up and a
+  // record-delimiter discovery (a Buffer copy of the text), which made it the hot spot of a pass.
+  const fast = splitWellFormedRecord(text, delimiter);
+  if (fast !== null) return { index, line, cells: fast, blank: false };
+  // The splitter guarantees balanced quotes and no unquoted line break, so exactly one record comes back.
+  try {
+    const parsed = parse(text, { ...PARSE_OPTIONS, delimiter }) as string[][];
+    const cells = parsed[0];
+    if (parsed.length === 1 && cells) return { index, line, cells, blank: false };
+    throw new Error(`expected one record, got ${parsed.length}`);
+  } catch (err) {
+    return {
+      index,
+      line,
+      cells: [],
+      blank: false,
+      problem: { code: 'unparseable', detail: `This record could not be read as CSV (${(err as Error).message}).`, raw: text },
+    };
+  }
 }
 
 /**

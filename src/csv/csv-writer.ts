@@ -43,6 +43,16 @@ export interface CsvWriter {
    * stream, so this mostly resolves at once; it waits for 'drain' when the output is busy.
    */
   writeRow(cells: readonly string[], appended?: readonly string[]): Promise<void>;
+  /**
+   * Accepts a row given as the input record's own text (its `cellCount` cells, none of which the
+   * formula guard would change) plus appended cells already formatted by formatAppended. Cheaper
+   * than writeRow, and the original cells keep their exact spelling (quotes included).
+   */
+  writeRecord(text: string, cellCount: number, formattedAppended: string): Promise<void>;
+  /** The appended cells as writeRow writes them after the original ones (each after a delimiter). */
+  formatAppended(appended: readonly string[]): string;
+  /** Whether original cells go through the formula guard (writeRecord's caller must check them). */
+  readonly neutralisesFormulas: boolean;
   /** Flushes and ends the output stream; rejects if writing failed. */
   end(): Promise<void>;
 }
@@ -121,11 +131,27 @@ export function createCsvWriter(stream: Writable, options: CsvWriterOptions): Cs
     pending += names.map(formatCell).join(delimiter) + lineEnding;
   };
 
+  const formatAppended = (appended: readonly string[]): string => {
+    let text = '';
+    for (const cell of appended) text += delimiter + formatCell(neutraliseFormula(cell));
+    return text;
+  };
+
   return {
+    neutralisesFormulas: neutraliseOriginal,
+    formatAppended,
     writeRow(cells, appended = []) {
       if (failure !== undefined) return Promise.reject(failure);
       writeHeader();
       appendRow(cells, appended, neutraliseOriginal);
+      return pending.length >= CHUNK_CHARS ? flush() : RESOLVED;
+    },
+    writeRecord(text, cellCount, formattedAppended) {
+      if (failure !== undefined) return Promise.reject(failure);
+      writeHeader();
+      // Pad a short row so the appended cells sit under their header (as appendRow does).
+      const padding = formattedAppended !== '' && cellCount < columnCount ? delimiter.repeat(columnCount - cellCount) : '';
+      pending += text + padding + formattedAppended + lineEnding;
       return pending.length >= CHUNK_CHARS ? flush() : RESOLVED;
     },
     async end() {

@@ -12,14 +12,33 @@
  * placeholder of CRM exports) has no operand to compute and is left as it is.
  */
 
-const TRIGGERS = new Set(['=', '+', '-', '@', '\t', '\r', '\uff1d', '\uff0b', '\uff0d', '\uff20']);
-const HARMLESS_SIGNED_NUMBER = /^[+-][0-9 .,()/-]*[0-9][0-9 .,()/-]*$/;
-const DASHES_ONLY = /^-+$/;
+/** = + - @ TAB CR and the full-width ＝ ＋ － ＠, as UTF-16 code units. */
+function isTrigger(code: number): boolean {
+  return code === 0x3d || code === 0x2b || code === 0x2d || code === 0x40 || code === 0x09 || code === 0x0d || code === 0xff1d || code === 0xff0b || code === 0xff0d || code === 0xff20;
+}
+
+/**
+ * `^[+-][0-9 .,()/-]*[0-9][0-9 .,()/-]*$` (a signed number or phone number) or `^-+$` (dashes only),
+ * as a loop: every output cell is checked, and a phone column makes this run once per row.
+ */
+function isHarmless(cell: string): boolean {
+  const first = cell.charCodeAt(0);
+  if (first !== 0x2b && first !== 0x2d) return false;
+  let digits = false;
+  let dashesOnly = first === 0x2d;
+  for (let i = 1; i < cell.length; i++) {
+    const c = cell.charCodeAt(i);
+    if (c !== 0x2d) dashesOnly = false;
+    if (c >= 0x30 && c <= 0x39) digits = true;
+    // space . , ( ) / -
+    else if (c !== 0x20 && c !== 0x2e && c !== 0x2c && c !== 0x28 && c !== 0x29 && c !== 0x2f && c !== 0x2d) return false;
+  }
+  return digits || dashesOnly;
+}
 
 export function isFormulaLike(cell: string): boolean {
-  const first = cell[0];
-  if (first === undefined || !TRIGGERS.has(first)) return false;
-  return !HARMLESS_SIGNED_NUMBER.test(cell) && !DASHES_ONLY.test(cell);
+  if (cell.length === 0 || !isTrigger(cell.charCodeAt(0))) return false;
+  return !isHarmless(cell);
 }
 
 /** Returns the cell with a leading `'` when a spreadsheet could run it as a formula. */

@@ -74,7 +74,36 @@ function describeControl(text: string): string {
   return 'It contains an invisible control character, which is not allowed in an email address.';
 }
 
+/**
+ * The shape of nearly every address in a real list: an ASCII dot-atom local part and an ASCII host
+ * name whose labels are 1–63 letters, digits and inner hyphens, with no space, bracket, quote or
+ * control character anywhere. For such a cell every rule below reduces to length checks and a
+ * lower-cased domain, so it skips the general path (trims, mailto:, display form, IDNA, per-atom
+ * and per-label tests), which was a quarter of each pass over a big file. Anything else, including
+ * every address this pattern does not cover, takes the general path; a test checks both paths agree.
+ */
+const PLAIN_ADDRESS =
+  /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const ALL_DIGITS = /^[0-9]+$/;
+
 export function parseEmailAddress(cell: string): ParsedAddress {
+  if (cell.length <= MAX_ADDRESS_OCTETS && PLAIN_ADDRESS.test(cell)) {
+    const at = cell.lastIndexOf('@');
+    const domain = cell.slice(at + 1).toLowerCase();
+    const tld = domain.slice(domain.lastIndexOf('.') + 1);
+    // ASCII only, so characters are octets.
+    if (at <= MAX_LOCAL_OCTETS && domain.length <= MAX_DOMAIN_OCTETS && !ALL_DIGITS.test(tld)) {
+      const local = cell.slice(0, at);
+      const address = `${local}@${domain}`;
+      return { ok: true, original: cell, address, key: address.toLowerCase(), local, domain, asciiLocal: true };
+    }
+  }
+  return parseGeneralAddress(cell);
+}
+
+/** The general path of parseEmailAddress: every form and every rule. Exported for the test that
+ *  checks the plain-address shortcut gives the same answers. */
+export function parseGeneralAddress(cell: string): ParsedAddress {
   const original = cell;
   // Control characters are checked on the untrimmed cell: a trailing "\r\n" is exactly what an
   // SMTP command injection looks like, so it is never quietly trimmed away.

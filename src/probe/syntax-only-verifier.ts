@@ -5,13 +5,13 @@ import type { BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifie
 export function createSyntaxOnlyVerifier(now: () => Date = () => new Date()): BatchVerifier {
   return {
     async verify(batch: VerifyBatch): Promise<Map<string, ProbeOutcome>> {
-      const checkedAt = now().toISOString();
-      return new Map(
-        batch.addresses.map((a) => [
-          a.address,
-          { kind: 'verdict', verdict: { status: 'unknown', reason: 'not_verified', detail: 'The syntax is valid; the mailbox was not checked (SMTP verification is off).', checkedAt } },
-        ]),
-      );
+      // One answer for the whole batch: verdicts are never mutated, and a shared object is stored
+      // (serialised) once per job instead of once per address.
+      const outcome: ProbeOutcome = {
+        kind: 'verdict',
+        verdict: { status: 'unknown', reason: 'not_verified', detail: 'The syntax is valid; the mailbox was not checked (SMTP verification is off).', checkedAt: now().toISOString() },
+      };
+      return new Map(batch.addresses.map((a) => [a.address, outcome]));
     },
   };
 }

@@ -5,10 +5,13 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { cellsOf, type CsvRecord } from '../csv/csv-row-stream.ts';
+import { viewRecord } from '../csv/record-view.ts';
+import { parseEmailAddress, type ParsedAddress } from '../domain/email-address.ts';
 import { checkRow } from '../domain/row-check.ts';
 import type { DomainSlice, VerifyJobData } from './job-types.ts';
 import { verifyJobId } from './job-types.ts';
-import { luaScript, runScript, type ListStore } from './list-store.ts';
+import { luaScript, PACK_SEPARATOR, runScript, type ListStore } from './list-store.ts';
 
 export interface CsvRow {
   problem?: { detail: string; raw?: string };
@@ -19,7 +22,8 @@ export interface CsvRow {
 
 export interface RecordAddressesInput {
   listId: string;
-  rows: AsyncIterable<CsvRow>;
+  rows: AsyncIterable<CsvRecord>;
+  delimiter: string;
   emailColumn: number;
   expectedCells: number;
   batchSize?: number;
@@ -32,26 +36,60 @@ export interface RecordAddressesResult {
 }
 
 /**
+ * The valid address of a record, if it has one: checkRow's answer, found the quick way for a plain
+ * record (its email cell read in place) and the general way for anything else. Both passes over
+ * the file use it, so they always agree.
+ */
+export function addressOfRecord(record: CsvRecord, delimiter: string, emailColumn: number, expectedCells: number): Extract<ParsedAddress, { ok: true }> | null {
+  if (!record.problem && !record.blank) {
+    const view = viewRecord(record.text, delimiter, emailColumn, false);
+    if (view !== null) {
+      // A cell holding a valid address is not blank, so checkRow would answer 'address' too.
+      const parsed = parseEmailAddress(view.cell ?? '');
+      if (parsed.ok) return parsed;
+      // Not an address: checkRow's other answers (blank row, ragged row...) need the cells.
+    }
+  }
+  const check = checkRow(cellsOf(record, delimiter), emailColumn, expectedCells);
+  return check.kind === 'address' ? check.parsed : null;
+}
+
+/**
  * One parse batch, server side, in one round trip. KEYS[1] {p}:list:{id}:first (HASH),
  * KEYS[2] {p}:list:{id}:domains (SET), KEYS[3] {p}:list:{id} (list HASH).
  * ARGV[1] the domain list key prefix "{p}:list:{id}:dom:" (the per-domain LIST keys are built here,
  * as BullMQ's scripts build job keys from a prefix: one key per address would double the payload),
- * ARGV[2] rows read so far, ARGV[3..] quadruples (de-dup key, row index, domain, address).
+ * ARGV[2] rows read so far, ARGV[3] the batch packed as "address US index US key US ..." (US = the
+ * unit separator), where key is '' when it is the address itself (the usual case). The domain is
+ * what follows the address's last '@' (parseEmailAddress's address is local@domain, and a domain has
+ * no '@').
  * For each address whose key is not in :first yet (HSETNX: the first occurrence wins, in argument
  * order): RPUSH it onto its domain list, SADD the domain when that list was new. Sets the list's
  * rows and adds to uniqueAddresses (both 0 at create/resetParse). Returns the number of new addresses.
  *
- * Why a script: the previous two pipelines per batch built ~3 ioredis Command objects per row,
- * the main client-side cost of the parse pass. Atomic per batch, so an interrupted parse leaves
- * :first, the domain lists and :domains consistent (and resetParse starts over anyway).
+ * Why a script with one packed argument: per-row arguments (then ioredis Command objects per row
+ * before that) were the main client-side cost of the parse pass; splitting in Lua moves that work to
+ * the Redis process. Atomic per batch, so an interrupted parse leaves :first, the domain lists and
+ * :domains consistent (and resetParse starts over anyway).
  */
 const RECORD_BATCH = luaScript(`
+local packed = ARGV[3]
+local len = #packed
 local added = 0
-for i = 3, #ARGV, 4 do
-  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+local from = 1
+while from <= len do
+  local a = string.find(packed, '\\31', from, true)
+  local b = string.find(packed, '\\31', a + 1, true)
+  local c = string.find(packed, '\\31', b + 1, true) or (len + 1)
+  local address = string.sub(packed, from, a - 1)
+  local key = string.sub(packed, b + 1, c - 1)
+  if key == '' then key = address end
+  if redis.call('HSETNX', KEYS[1], key, string.sub(packed, a + 1, b - 1)) == 1 then
     added = added + 1
-    if redis.call('RPUSH', ARGV[1] .. ARGV[i + 2], ARGV[i + 3]) == 1 then redis.call('SADD', KEYS[2], ARGV[i + 2]) end
+    local domain = string.match(address, '@([^@]*)$')
+    if redis.call('RPUSH', ARGV[1] .. domain, address) == 1 then redis.call('SADD', KEYS[2], domain) end
   end
+  from = c + 1
 end
 redis.call('HSET', KEYS[3], 'rows', ARGV[2])
 redis.call('HINCRBY', KEYS[3], 'uniqueAddresses', added)
@@ -68,36 +106,34 @@ export async function recordAddresses(redis: Redis, store: ListStore, input: Rec
   const domainPrefix = keys.domain('');
   let rows = 0;
   let unique = 0;
-  // ARGV of the batch being filled: [domain prefix, rows, then key, index, domain, address per address].
-  let args: Array<string | number> = [domainPrefix, 0];
+  // The batch being filled: address, index, key ('' = the address) per address, joined at send.
+  let packed: string[] = [];
   const inFlight: Array<Promise<void>> = [];
 
   const send = (): void => {
-    const batchArgs = args;
     const rowsAtEnd = rows;
-    batchArgs[1] = rowsAtEnd;
-    args = [domainPrefix, 0];
-    const sent = runScript(redis, RECORD_BATCH, scriptKeys, batchArgs).then((added) => {
+    const sent = runScript(redis, RECORD_BATCH, scriptKeys, [domainPrefix, rowsAtEnd, packed.join(PACK_SEPARATOR)]).then((added) => {
       unique += Number(added);
       input.onProgress?.(rowsAtEnd);
     });
+    packed = [];
     // Handled here so a failure while an earlier batch is awaited is no unhandled rejection; the
     // original promise still rejects where it is awaited below.
     sent.catch(() => undefined);
     inFlight.push(sent);
   };
 
-  for await (const row of input.rows) {
+  for await (const record of input.rows) {
     rows += 1;
-    const check = checkRow(row, input.emailColumn, input.expectedCells);
-    if (check.kind === 'address') args.push(check.parsed.key, row.index, check.parsed.domain, check.parsed.address);
-    if (args.length >= 2 + 4 * batchSize) {
+    const parsed = addressOfRecord(record, input.delimiter, input.emailColumn, input.expectedCells);
+    if (parsed) packed.push(parsed.address, String(record.index), parsed.key === parsed.address ? '' : parsed.key);
+    if (packed.length >= 3 * batchSize) {
       send();
       // ioredis answers in order on one connection, so waiting for the oldest batch is enough.
       if (inFlight.length >= MAX_BATCHES_IN_FLIGHT) await inFlight.shift();
     }
   }
-  if (args.length > 2) send();
+  if (packed.length > 0) send();
   for (const sent of inFlight.splice(0)) await sent;
   await store.update(input.listId, { rows, uniqueAddresses: unique });
   return { rows, uniqueAddresses: unique };

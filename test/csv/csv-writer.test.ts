@@ -30,6 +30,19 @@ describe('formula guard', () => {
   it.each(['-5', '-3.5', '+44 20 7946 0958', '+1 (555) 123-4567', '-1,234.50', 'plain', '', 'a=b', "'=already", '-', '---'])('leaves %j alone', (cell) => {
     expect(neutraliseFormula(cell)).toBe(cell);
   });
+  it('matches the rule as written (triggers minus signed numbers and dashes) on random cells', () => {
+    const TRIGGERS = new Set(['=', '+', '-', '@', '\t', '\r', '\uff1d', '\uff0b', '\uff0d', '\uff20']);
+    const rule = (cell: string) => cell !== '' && TRIGGERS.has(cell[0]!) && !/^[+-][0-9 .,()/-]*[0-9][0-9 .,()/-]*$/.test(cell) && !/^-+$/.test(cell);
+    let seed = 99;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const alphabet = '+-=@\t\r\uff0b09 .,()/ax';
+    for (let n = 0; n < 20_000; n++) {
+      let cell = '';
+      const length = Math.floor(random() * 8);
+      for (let i = 0; i < length; i++) cell += alphabet[Math.floor(random() * alphabet.length)];
+      expect(isFormulaLike(cell), JSON.stringify(cell)).toBe(rule(cell));
+    }
+  });
 });
 
 describe('findEmailColumn', () => {

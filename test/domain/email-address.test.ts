@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEmailAddress } from '../../src/domain/email-address.ts';
+import { parseEmailAddress, parseGeneralAddress } from '../../src/domain/email-address.ts';
 
 const good: Array<[cell: string, address: string, extra?: { asciiLocal?: boolean; key?: string }]> = [
   ['john.doe@example.com', 'john.doe@example.com'],
@@ -114,5 +114,84 @@ describe('parseEmailAddress', () => {
         if (parsed.ok) expect(parsed.address).not.toMatch(/[\r\n\u0000<>]/);
       }
     }
+  });
+});
+
+describe('the plain-address shortcut', () => {
+  // parseEmailAddress answers plain ASCII addresses without the general path; whatever the cell,
+  // both must give the same answer (same address, key, parts, or the same rejection).
+  const edgeCases = [
+    'Anna.Meyer@Example.COM',
+    'a@b.co',
+    'a@b.c',
+    'a@b',
+    'a@1.23',
+    'a@x.123',
+    'a@x.1a',
+    `${'l'.repeat(64)}@example.com`,
+    `${'l'.repeat(65)}@example.com`,
+    `a@${'d'.repeat(63)}.com`,
+    `a@${'d'.repeat(64)}.com`,
+    `a@${`${'d'.repeat(60)}.`.repeat(4)}com`,
+    `${'l'.repeat(60)}@${`${'d'.repeat(60)}.`.repeat(3)}com`,
+    'a@-x.com',
+    'a@x-.com',
+    'a@x--y.com',
+    'a..b@x.com',
+    '.a@x.com',
+    'a.@x.com',
+    "o'brien+tag@x.com",
+    'a@x..com',
+    'a@.x.com',
+    'a@x.com.',
+    'a@@x.com',
+    'a b@x.com',
+    ' a@x.com',
+    'a@x.com ',
+    'mailto:a@x.com',
+    '<a@x.com>',
+    'a@[1.2.3.4]',
+    'a@x_y.com',
+    'ü@x.com',
+    'a@bücher.test',
+    '"a b"@x.com',
+    'a@x.com\r\n',
+  ];
+  it('agrees with the general path on edge cases', () => {
+    for (const cell of edgeCases) expect(parseEmailAddress(cell), cell).toEqual(parseGeneralAddress(cell));
+  });
+
+  it('agrees with the general path on random cells', () => {
+    // Seeded LCG: the same cells on every run.
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const alphabet = 'aZ09.-_+@@..--xX"\' <>:;,ü\t';
+    for (let n = 0; n < 20_000; n++) {
+      let cell = '';
+      const length = 1 + Math.floor(random() * 20);
+      for (let i = 0; i < length; i++) cell += alphabet[Math.floor(random() * alphabet.length)];
+      expect(parseEmailAddress(cell), JSON.stringify(cell)).toEqual(parseGeneralAddress(cell));
+    }
+  });
+
+  it('agrees with the general path on random address-shaped cells', () => {
+    let seed = 777;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const word = (chars: string, max: number) => {
+      let out = '';
+      const length = Math.floor(random() * max);
+      for (let i = 0; i < length; i++) out += chars[Math.floor(random() * chars.length)];
+      return out;
+    };
+    let valid = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const local = word('abcXYZ019.+-_!#', 12);
+      const labels = Array.from({ length: Math.floor(random() * 4) }, () => word('abcXY09-', random() < 0.05 ? 70 : 8));
+      const cell = `${local}@${labels.join('.')}`;
+      const parsed = parseEmailAddress(cell);
+      if (parsed.ok) valid++;
+      expect(parsed, JSON.stringify(cell)).toEqual(parseGeneralAddress(cell));
+    }
+    expect(valid).toBeGreaterThan(2_000);
   });
 });

@@ -54,7 +54,7 @@ describe('collector crashes mid-write', () => {
       return collectList(rt.redis, rt.store, {
         list,
         header: opened.header,
-        rows: await opened.openRows(),
+        rows: await opened.openRecords(),
         emailColumn: { index: opened.emailColumn.index, name: opened.emailColumn.name },
         dialect: { delimiter: opened.sniffed.delimiter, encoding: opened.sniffed.encoding, lineEnding: opened.sniffed.lineEnding, hasHeader: true },
         expectedCells: opened.expectedCells,
