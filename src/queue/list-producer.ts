@@ -96,6 +96,23 @@ redis.call('HINCRBY', KEYS[3], 'uniqueAddresses', added)
 return added
 `);
 
+/**
+ * LLEN of many domain lists in one call (one command per domain was most of building the jobs).
+ * ARGV[1] the domain list key prefix, ARGV[2] domains joined by the unit separator. Returns the lengths.
+ */
+const LIST_LENGTHS = luaScript(`
+local lengths = {}
+local packed = ARGV[2]
+local from = 1
+local len = #packed
+while from <= len do
+  local cut = string.find(packed, '\\31', from, true) or (len + 1)
+  lengths[#lengths + 1] = redis.call('LLEN', ARGV[1] .. string.sub(packed, from, cut - 1))
+  from = cut + 1
+end
+return lengths
+`);
+
 /** Batches sent to Redis but not answered yet: parsing goes on meanwhile (bounded, so memory stays flat). */
 const MAX_BATCHES_IN_FLIGHT = 3;
 
@@ -147,6 +164,7 @@ export async function recordAddresses(redis: Redis, store: ListStore, input: Rec
  */
 export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Queue<VerifyJobData>, listId: string, jobSize: number): Promise<number> {
   const keys = store.keys(listId);
+  // Sorted for stable job ids; the lengths of their address lists come a page at a time.
   const domains = (await redis.smembers(keys.domains)).sort();
   let seq = 0;
   let slices: DomainSlice[] = [];
@@ -156,6 +174,7 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
   // group) but the domain walk does not wait for each: it only waits when more than
   // MAX_BATCHES_IN_FLIGHT groups are on their way.
   const adding: Array<Promise<void>> = [];
+  let pageLengths: number[] = [];
 
   const emit = async (force: boolean): Promise<void> => {
     if (slices.length > 0) {
@@ -179,32 +198,29 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
     }
   };
 
-  // Lengths of the next chunks of domains are asked for ahead (bounded), so the walk over one chunk
-  // overlaps the round trip of the next.
-  const lengthsOf = (chunk: string[]): Promise<Array<[Error | null, unknown]>> => {
-    const lengths = redis.pipeline();
-    for (const domain of chunk) lengths.llen(keys.domain(domain));
-    const asked = lengths.exec().then((results) => results ?? []);
+  // Pages of lengths are asked for ahead (bounded), so the walk over one page overlaps the next.
+  const PAGE = 1_000;
+  const lengthsOf = (page: string[]): Promise<number[]> => {
+    const asked = runScript(redis, LIST_LENGTHS, [], [keys.domain(''), page.join(PACK_SEPARATOR)]) as Promise<number[]>;
     asked.catch(() => undefined);
     return asked;
   };
-  const CHUNK = 500;
-  const asked: Array<Promise<Array<[Error | null, unknown]>>> = [];
-  for (let i = 0; i < domains.length && asked.length < MAX_BATCHES_IN_FLIGHT; i += CHUNK) asked.push(lengthsOf(domains.slice(i, i + CHUNK)));
-  for (let i = 0; i < domains.length; i += CHUNK) {
-    const chunk = domains.slice(i, i + CHUNK);
-    const results = await asked.shift()!;
-    const ahead = i + CHUNK * (asked.length + 1);
-    if (ahead < domains.length) asked.push(lengthsOf(domains.slice(ahead, ahead + CHUNK)));
-    for (const [j, domain] of chunk.entries()) {
-      const length = Number(results[j]?.[1] ?? 0);
-      for (let start = 0; start < length; ) {
-        const take = Math.min(jobSize - size, length - start);
-        slices.push({ domain, start, stop: start + take - 1 });
-        size += take;
-        start += take;
-        if (size >= jobSize) await emit(false);
-      }
+  const asked: Array<Promise<number[]>> = [];
+  for (let i = 0; i < domains.length && asked.length < MAX_BATCHES_IN_FLIGHT; i += PAGE) asked.push(lengthsOf(domains.slice(i, i + PAGE)));
+  for (let i = 0; i < domains.length; i++) {
+    if (i % PAGE === 0) {
+      pageLengths = await asked.shift()!;
+      const ahead = i + PAGE * (asked.length + 1);
+      if (ahead < domains.length) asked.push(lengthsOf(domains.slice(ahead, ahead + PAGE)));
+    }
+    const domain = domains[i]!;
+    const length = Number(pageLengths[i % PAGE] ?? 0);
+    for (let start = 0; start < length; ) {
+      const take = Math.min(jobSize - size, length - start);
+      slices.push({ domain, start, stop: start + take - 1 });
+      size += take;
+      start += take;
+      if (size >= jobSize) await emit(false);
     }
   }
   await emit(true);

@@ -109,10 +109,23 @@ export class ListStore {
   /** Drops everything the parse pass wrote, so an interrupted parse can start again from row 0. */
   async resetParse(listId: string): Promise<void> {
     const keys = this.keys(listId);
-    const domains = await this.redis.smembers(keys.domains);
-    const pipeline = this.redis.pipeline().del(keys.first, keys.domains);
-    for (const domain of domains) pipeline.del(keys.domain(domain));
-    await pipeline.hset(keys.list, { rows: 0, uniqueAddresses: 0 }).exec();
+    await this.dropDomainLists(listId);
+    await this.redis.pipeline().del(keys.first, keys.domains).hset(keys.list, { rows: 0, uniqueAddresses: 0 }).exec();
+  }
+
+  /**
+   * Deletes the per-domain address lists (not :domains itself), walking :domains with SSCAN and
+   * unlinking a page of keys per command: a list with many domains costs a few commands, not one
+   * per domain, and Redis is never blocked for long.
+   */
+  private async dropDomainLists(listId: string): Promise<void> {
+    const keys = this.keys(listId);
+    let cursor = '0';
+    do {
+      const [next, domains] = await this.redis.sscan(keys.domains, cursor, 'COUNT', 1000);
+      cursor = next;
+      if (domains.length > 0) await this.redis.unlink(...domains.map((domain) => keys.domain(domain)));
+    } while (cursor !== '0');
   }
 
   /**
@@ -168,20 +181,18 @@ export class ListStore {
 
   async expireList(listId: string, seconds = FINISHED_LIST_TTL_SECONDS): Promise<void> {
     const keys = this.keys(listId);
-    const domains = await this.redis.smembers(keys.domains);
+    // Domain lists are only needed to build jobs; drop them now to give the memory back.
+    await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
     for (const key of [keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.mxStats, keys.list]) pipeline.expire(key, seconds);
-    // Domain lists are only needed to build jobs; drop them now to give the memory back.
-    for (const domain of domains) pipeline.del(keys.domain(domain));
     await pipeline.exec();
   }
 
   async deleteList(listId: string): Promise<void> {
     const keys = this.keys(listId);
-    const domains = await this.redis.smembers(keys.domains);
+    await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
     pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.mxStats, keys.list);
-    for (const domain of domains) pipeline.del(keys.domain(domain));
     pipeline.zrem(listsIndexKey(this.prefix), listId);
     await pipeline.exec();
   }

@@ -94,6 +94,28 @@ describe('record splitter', () => {
       ['record', 1], ['record', 2], ['record', 4], ['record', 5], ['malformed', 6], ['record', 7], ['record', 8], ['record', 9],
     ]);
   });
+
+  it('the one-line shortcut changes nothing: same records as the character loop, on random text and chunkings', () => {
+    let seed = 2024;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const alphabet = ['a', 'b', ',', ',', ';', '"', '"', '"', '\r', '\n', '\n', '\n', ' ', ' ', 'é', '€'];
+    const split = (text: string, size: number, maxBytes: number, plainLineShortcut: boolean) => {
+      const splitter = new CsvRecordSplitter(',', maxBytes, { plainLineShortcut });
+      const out = [];
+      for (let i = 0; i < text.length; i += size) out.push(...splitter.push(text.slice(i, i + size)));
+      out.push(...splitter.end());
+      return out;
+    };
+    for (let n = 0; n < 3_000; n++) {
+      let text = '';
+      const length = Math.floor(random() * 60);
+      for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+      const size = 1 + Math.floor(random() * 20);
+      // Small caps too, so records near and over the size limit are covered.
+      const maxBytes = random() < 0.3 ? 4 + Math.floor(random() * 20) : 1000;
+      expect(split(text, size, maxBytes, true), JSON.stringify([text, size, maxBytes])).toEqual(split(text, size, maxBytes, false));
+    }
+  });
 });
 
 describe('csv row stream', () => {
