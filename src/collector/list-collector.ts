@@ -16,6 +16,7 @@ import type { CsvWriter } from '../csv/csv-writer.ts';
 import { viewRecord } from '../csv/record-view.ts';
 import { parseEmailAddress } from '../domain/email-address.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
+import { resolveVerdictTexts } from '../queue/verdict-texts.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
 import { DomainCounter, increment, type ListReport, type MxReport } from './report.ts';
 
@@ -90,7 +91,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   // build it while the first batches are read and joined, and wait for it only when such a row comes
   // (or at the end, so a failure still fails the collect).
   let deliverable: DeliverableIndex | undefined;
-  const indexLoading = buildDeliverableIndex(redis, keys.verdicts).then((index) => {
+  const indexLoading = buildDeliverableIndex(redis, keys.verdicts, keys.vtext).then((index) => {
     deliverable = index;
   });
   indexLoading.catch(() => undefined);
@@ -99,6 +100,9 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   // The appended cells of a recorded verdict, formatted once per (verdict, flags, suggestion): rows
   // of one domain or one job share verdict objects (see writeOldest), so most rows reuse the text.
   const appendedText = new WeakMap<Verdict, Map<string, string>>();
+  // Shared verdict texts already fetched (see verdict-texts.ts): one string object per text, so the
+  // per-batch JSON dedup below hashes each once.
+  const sharedTexts = new Map<string, string>();
   const formatAppended = (verdict: Verdict, annotation: Annotation | undefined, shared: boolean): string => {
     if (!shared) return cleaned.formatAppended(verdictCells(verdict, annotation));
     const key = annotation ? `${annotation.flags}\u0000${annotation.suggestion ?? ''}` : '';
@@ -174,10 +178,10 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
             .hmget(keys.first, ...addressKeys)
             .hmget(keys.verdicts, ...addressKeys)
             .exec()
-            .then((results) => {
+            .then(async (results) => {
               const [first, verdicts] = results ?? [];
               if (first?.[0] || verdicts?.[0]) throw first?.[0] ?? verdicts?.[0];
-              return [first?.[1] as (string | null)[], verdicts?.[1] as (string | null)[]];
+              return [first?.[1] as (string | null)[], await resolveVerdictTexts(redis, keys.vtext, verdicts?.[1] as (string | null)[], sharedTexts)];
             });
     // Handled here so a failure while an older batch is written is no unhandled rejection; the
     // promise still rejects where it is awaited.

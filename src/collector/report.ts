@@ -74,7 +74,22 @@ export class DomainCounter {
     increment(entry.byStatus, status);
   }
 
+  /**
+   * The `limit` domains with the most rows, largest first; ties in code-unit order of the name (the
+   * names are lower-case A-labels, so that is alphabetical). One pass keeping the best `limit`, not a
+   * sort of every domain: with localeCompare as tie-break, sorting the 20k domains of a big list took
+   * longer than writing its rows.
+   */
   top(limit = 20): DomainReport[] {
-    return [...this.counts.values()].sort((a, b) => b.rows - a.rows || a.domain.localeCompare(b.domain)).slice(0, limit);
+    const before = (a: DomainReport, b: DomainReport): boolean => a.rows > b.rows || (a.rows === b.rows && a.domain < b.domain);
+    const best: DomainReport[] = [];
+    for (const entry of this.counts.values()) {
+      if (best.length === limit && !before(entry, best[limit - 1]!)) continue;
+      let at = best.length === limit ? limit - 1 : best.length;
+      while (at > 0 && before(entry, best[at - 1]!)) at--;
+      best.splice(at, 0, entry);
+      if (best.length > limit) best.pop();
+    }
+    return best;
   }
 }

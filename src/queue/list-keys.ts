@@ -7,7 +7,8 @@
  *   {p}:list:{id}:dom:{domain}  LIST   unique addresses of that domain, in file order
  *   {p}:list:{id}:jobs          SET    ids of every verify job of the list (retries included)
  *   {p}:list:{id}:done          SET    ids of verify jobs that finished
- *   {p}:list:{id}:verdicts      HASH   de-dup key -> Verdict JSON
+ *   {p}:list:{id}:verdicts      HASH   de-dup key -> Verdict JSON, or "#id" for a text shared by many (verdict-texts.ts)
+ *   {p}:list:{id}:vtext         HASH   id -> Verdict JSON shared by several addresses
  *   {p}:list:{id}:mxstats       HASH   "{mx}|{field}" -> counter (sessions, rcpt, replies by code, reconnects, ms)
  *   {p}:lists                   ZSET   list ids by creation time
  *
@@ -28,6 +29,8 @@ export interface ListKeys {
   jobs: string;
   done: string;
   verdicts: string;
+  /** Verdict texts shared by several addresses (see verdict-texts.ts). */
+  vtext: string;
   mxStats: string;
 }
 
@@ -42,6 +45,7 @@ export function listKeys(prefix: string, listId: string): ListKeys {
     jobs: `${base}:jobs`,
     done: `${base}:done`,
     verdicts: `${base}:verdicts`,
+    vtext: `${base}:vtext`,
     mxStats: `${base}:mxstats`,
   };
 }

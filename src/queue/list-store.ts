@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Verdict } from '../domain/verdict.ts';
 import { listKeys, listsIndexKey } from './list-keys.ts';
+import { resolveVerdictTexts, VERDICT_REF_MARK } from './verdict-texts.ts';
 
 export type ListState = 'parsing' | 'enqueuing' | 'verifying' | 'collecting' | 'done' | 'failed';
 
@@ -131,31 +132,47 @@ export class ListStore {
   /**
    * Records verdicts; returns how many addresses got their first verdict (for progress).
    *
-   * One script call with the pairs packed in one argument: a job's verdicts as ~400 separate
-   * arguments made building and writing the command most of a verify job's own CPU, and verdicts
-   * that are the same object (a verifier's answer for a whole domain, every syntax-only verdict)
-   * are serialised once.
+   * One script call with everything packed in two arguments: a job's verdicts as ~400 separate
+   * arguments made building and writing the command most of a verify job's own CPU. A verdict
+   * object given for several addresses (a verifier's answer for a whole domain, every syntax-only
+   * verdict) is serialised once and stored once (see verdict-texts.ts).
    */
   async saveVerdicts(listId: string, verdicts: Map<string, Verdict>): Promise<number> {
     if (verdicts.size === 0) return 0;
     const keys = this.keys(listId);
-    const json = new Map<Verdict, string>();
-    const parts: string[] = [];
-    for (const [key, verdict] of verdicts) {
-      let text = json.get(verdict);
-      if (text === undefined) {
-        text = JSON.stringify(verdict);
-        json.set(verdict, text);
-      }
-      parts.push(key, text);
+    const uses = new Map<Verdict, number>();
+    for (const verdict of verdicts.values()) uses.set(verdict, (uses.get(verdict) ?? 0) + 1);
+    // Per verdict object: its JSON (used once) or '#n', n its 1-based place among the shared texts.
+    const stored = new Map<Verdict, string>();
+    const shared: string[] = [];
+    for (const [verdict, count] of uses) {
+      const json = JSON.stringify(verdict);
+      if (count > 1) {
+        shared.push(json);
+        stored.set(verdict, `${VERDICT_REF_MARK}${shared.length}`);
+      } else stored.set(verdict, json);
     }
-    return Number(await runScript(this.redis, SAVE_VERDICTS, [keys.verdicts, keys.list], [parts.join(PACK_SEPARATOR)]));
+    const pairs: string[] = [];
+    for (const [key, verdict] of verdicts) pairs.push(key, stored.get(verdict)!);
+    return Number(await runScript(this.redis, SAVE_VERDICTS, [keys.verdicts, keys.list, keys.vtext], [shared.join(PACK_SEPARATOR), pairs.join(PACK_SEPARATOR)]));
+  }
+
+  /** The keys among `addressKeys` that already have a verdict. */
+  async verifiedKeys(listId: string, addressKeys: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (addressKeys.length === 0) return found;
+    const values = await this.redis.hmget(this.keys(listId).verdicts, ...addressKeys);
+    addressKeys.forEach((key, i) => {
+      if (values[i]) found.add(key);
+    });
+    return found;
   }
 
   async readVerdicts(listId: string, addressKeys: string[]): Promise<Map<string, Verdict>> {
     const found = new Map<string, Verdict>();
     if (addressKeys.length === 0) return found;
-    const values = await this.redis.hmget(this.keys(listId).verdicts, ...addressKeys);
+    const keys = this.keys(listId);
+    const values = await resolveVerdictTexts(this.redis, keys.vtext, await this.redis.hmget(keys.verdicts, ...addressKeys), new Map());
     addressKeys.forEach((key, i) => {
       const value = values[i];
       if (value) found.set(key, JSON.parse(value) as Verdict);
@@ -184,7 +201,7 @@ export class ListStore {
     // Domain lists are only needed to build jobs; drop them now to give the memory back.
     await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
-    for (const key of [keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.mxStats, keys.list]) pipeline.expire(key, seconds);
+    for (const key of [keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.list]) pipeline.expire(key, seconds);
     await pipeline.exec();
   }
 
@@ -192,7 +209,7 @@ export class ListStore {
     const keys = this.keys(listId);
     await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
-    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.mxStats, keys.list);
+    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.list);
     pipeline.zrem(listsIndexKey(this.prefix), listId);
     await pipeline.exec();
   }
@@ -231,18 +248,34 @@ export async function runScript(redis: Redis, script: LuaScript, keys: readonly 
 export const PACK_SEPARATOR = '\x1f';
 
 /**
- * KEYS[1] :verdicts hash, KEYS[2] list hash; ARGV[1] "key\x1fjson\x1fkey\x1fjson...".
- * HSETs every pair, adds the number of new fields to the list's `verified`, returns that number.
+ * KEYS[1] :verdicts hash, KEYS[2] list hash, KEYS[3] :vtext hash; ARGV[1] the shared texts joined by
+ * the unit separator ('' when none), ARGV[2] "key US value US key US value...", where a value is a
+ * verdict's JSON or '#n' for the n-th shared text. Each shared text is stored once in :vtext under the
+ * first 16 hex digits of its SHA-1 and referenced as '#id'. HSETs every pair, adds the number of new
+ * fields to the list's `verified`, returns that number.
  */
 const SAVE_VERDICTS = luaScript(`
-local packed = ARGV[1]
+local refs = {}
+local texts = ARGV[1]
+local from = 1
+while from <= #texts do
+  local cut = string.find(texts, '\\31', from, true) or (#texts + 1)
+  local text = string.sub(texts, from, cut - 1)
+  local id = string.sub(redis.sha1hex(text), 1, 16)
+  redis.call('HSETNX', KEYS[3], id, text)
+  refs[#refs + 1] = '#' .. id
+  from = cut + 1
+end
+local packed = ARGV[2]
 local added = 0
 local from = 1
 local len = #packed
 while from <= len do
   local cut = string.find(packed, '\\31', from, true)
   local value_end = string.find(packed, '\\31', cut + 1, true) or (len + 1)
-  added = added + redis.call('HSET', KEYS[1], string.sub(packed, from, cut - 1), string.sub(packed, cut + 1, value_end - 1))
+  local value = string.sub(packed, cut + 1, value_end - 1)
+  if string.byte(value, 1) == 35 then value = refs[tonumber(string.sub(value, 2))] end
+  added = added + redis.call('HSET', KEYS[1], string.sub(packed, from, cut - 1), value)
   from = value_end + 1
 end
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'verified', added) end

@@ -86,7 +86,7 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     } else {
       for (const slice of await loadJobSlices(deps.redis, deps.store, job.data)) for (const address of slice.addresses) add(storedAddress(address, slice.domain));
     }
-    const already = await deps.store.readVerdicts(listId, [...keyOf.values()]);
+    const already = await deps.store.verifiedKeys(listId, [...keyOf.values()]);
     const pending = toVerify.filter((a) => !already.has(keyOf.get(a.address) ?? ''));
 
     const verdicts = new Map<string, Verdict>();
@@ -133,7 +133,7 @@ export async function settleFailedVerifyJob(deps: Pick<VerifyProcessorDeps, 'red
   if (!(await deps.store.get(listId))) return;
   const addresses = await loadJobAddresses(deps.redis, deps.store, job.data);
   const keys = addresses.map((a) => a.toLowerCase());
-  const already = await deps.store.readVerdicts(listId, keys);
+  const already = await deps.store.verifiedKeys(listId, keys);
   const checkedAt = new Date().toISOString();
   const verdicts = new Map<string, Verdict>();
   for (const key of keys) {

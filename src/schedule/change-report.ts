@@ -6,6 +6,7 @@
  * snapshot on the way.
  */
 import type { Redis } from 'ioredis';
+import { resolveVerdictTexts } from '../queue/verdict-texts.ts';
 import { openAtomicFile } from '../collector/atomic-file.ts';
 import { createCsvWriter } from '../csv/csv-writer.ts';
 import type { Verdict } from '../domain/verdict.ts';
@@ -24,6 +25,8 @@ export interface ChangeCounts {
 
 export interface CompareRequest {
   verdictsKey: string;
+  /** The list's shared verdict texts (see verdict-texts.ts). */
+  vtextKey: string;
   snapshotKey: string;
   /** Filled with this run's snapshot (deleted first); the caller renames it over snapshotKey. */
   nextSnapshotKey: string;
@@ -38,17 +41,19 @@ export async function writeChangeReport(redis: Redis, request: CompareRequest): 
   const file = openAtomicFile(request.changesPath);
   const writer = createCsvWriter(file.stream, { delimiter: ',', lineEnding: '\n', header: [...CHANGE_COLUMNS], neutraliseFormulas: true });
   const counts: ChangeCounts = { firstRun, compared: 0, changed: 0, transitions: {}, added: 0, removed: 0 };
+  const sharedTexts = new Map<string, string>();
   try {
     let cursor = '0';
     do {
       const [next, flat] = await redis.hscan(request.verdictsKey, cursor, 'COUNT', request.batchSize ?? 1_000);
       cursor = next;
       const keys: string[] = [];
-      const verdicts: Verdict[] = [];
+      const stored: string[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) {
         keys.push(flat[i]!);
-        verdicts.push(JSON.parse(flat[i + 1]!) as Verdict);
+        stored.push(flat[i + 1]!);
       }
+      const verdicts = (await resolveVerdictTexts(redis, request.vtextKey, stored, sharedTexts)).map((text) => JSON.parse(text ?? '{}') as Verdict);
       if (keys.length === 0) continue;
       const previous = firstRun ? [] : await redis.hmget(request.snapshotKey, ...keys);
       const nextFields: string[] = [];

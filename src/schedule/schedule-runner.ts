@@ -84,6 +84,7 @@ export async function runSchedule(runtime: HygieneRuntime, scheduleId: string, r
   const changesSummary = path.join(record.outDir, `${name}.changes.json`);
   const counts = await writeChangeReport(redis, {
     verdictsKey: runtime.store.keys(list.id).verdicts,
+    vtextKey: runtime.store.keys(list.id).vtext,
     snapshotKey: keys.snapshot,
     nextSnapshotKey: keys.nextSnapshot,
     changesPath: changes,

@@ -72,9 +72,9 @@ describe('flag and suggestion columns', () => {
       for (let i = 0; i < 50; i++) fields.push(`user${i}@big.test`, ok);
       fields.push('usre1@big.test', nf, 'alice@quiet.test', ok);
       await redis.hset(key, ...fields);
-      const index = await buildDeliverableIndex(redis, key, { perDomain: 10, total: 100 });
+      const index = await buildDeliverableIndex(redis, key, `${key}:vtext`, { perDomain: 10, total: 100 });
       expect(index.domains).toBe(1); // quiet.test has no not-found address: not kept
-      const capped = await buildDeliverableIndex(redis, key, { perDomain: 10, total: 5 });
+      const capped = await buildDeliverableIndex(redis, key, `${key}:vtext`, { perDomain: 10, total: 5 });
       expect(capped.domains).toBe(1);
       expect(index.suggest('alicee', 'quiet.test')).toBeUndefined();
     } finally {
