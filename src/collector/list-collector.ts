@@ -12,7 +12,7 @@ import type { Verdict } from '../domain/verdict.ts';
 import { createAddressAnnotator, type Annotation } from '../flags/address-annotator.ts';
 import { buildDeliverableIndex, type DeliverableIndex } from '../flags/deliverable-index.ts';
 import { cellsOf, type CsvRecord } from '../csv/csv-row-stream.ts';
-import type { CsvWriter } from '../csv/csv-writer.ts';
+import { ROW_BUFFERED, type CsvWriter } from '../csv/csv-writer.ts';
 import { viewRecord } from '../csv/record-view.ts';
 import { parseEmailAddress } from '../domain/email-address.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
@@ -38,7 +38,8 @@ export type RowWriter = Pick<CsvWriter, 'writeRow' | 'writeRecord' | 'formatAppe
 export interface CollectInput {
   list: ListRecord;
   header: string[] | null;
-  rows: AsyncIterable<CsvRecord>;
+  /** Batches of records (see CsvRecords). */
+  rows: AsyncIterable<CsvRecord[]>;
   emailColumn: { index: number; name: string };
   /** The input's dialect, echoed in the report. */
   dialect: ListReport['dialect'];
@@ -245,7 +246,8 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
       if (writer === rejected) rejectedRows += 1;
       else cleanedRows += 1;
       if (prepared.verbatim) {
-        await writer.writeRecord(record.text, prepared.cellCount, formatAppended(verdict, annotation, shared));
+        const written = writer.writeRecord(record.text, prepared.cellCount, formatAppended(verdict, annotation, shared));
+        if (written !== ROW_BUFFERED) await written;
         continue;
       }
       // A record that could not be parsed keeps its raw text (as read) in one cell: nothing is dropped.
@@ -256,14 +258,15 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
         appended = [...appended, ...cells.slice(input.expectedCells)];
         cells = cells.slice(0, input.expectedCells);
       }
-      await writer.writeRow(cells, appended);
+      const written = writer.writeRow(cells, appended);
+      if (written !== ROW_BUFFERED) await written;
     }
     await input.afterBatch?.(rows);
   };
 
   try {
-    for await (const row of input.rows) {
-      batch.push(row);
+    for await (const records of input.rows) {
+      for (const record of records) batch.push(record);
       if (batch.length >= batchSize) {
         lookUp(batch);
         batch = [];

@@ -75,7 +75,8 @@ export interface CsvRecord {
   problem?: CsvRowProblem;
 }
 
-export interface CsvRecords extends AsyncIterable<CsvRecord> {
+/** Records come in batches (those of one read chunk): one await per batch, not one per record. */
+export interface CsvRecords extends AsyncIterable<CsvRecord[]> {
   /** The header cells, or null when the file has no header row. */
   readonly header: string[] | null;
 }
@@ -86,10 +87,39 @@ export async function openCsvRows(path: string, options: CsvRowsOptions): Promis
   return openOnce(path, options, (record) => cellsOf(record, delimiter), (row) => row.cells);
 }
 
-/** Like openCsvRows, but the data records come unsplit (see CsvRecord); the header is split. */
+/** Like openCsvRows, but the data records come unsplit (see CsvRecord) and in batches; the header is split. */
 export async function openCsvRecords(path: string, options: CsvRowsOptions): Promise<CsvRecords> {
   const delimiter = options.sniffed.delimiter;
-  return openOnce(path, options, (record) => record, (record) => cellsOf(record, delimiter).cells);
+  const hasHeader = options.hasHeader ?? true;
+  const batches = readBatches(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false, (record) => record);
+  let header: string[] | null = null;
+  let rest: CsvRecord[] = [];
+  if (hasHeader) {
+    for (;;) {
+      const next = await batches.next();
+      if (next.done) {
+        header = [];
+        break;
+      }
+      const [first, ...others] = next.value;
+      if (first === undefined) continue;
+      header = cellsOf(first, delimiter).cells;
+      rest = others;
+      break;
+    }
+  }
+  let used = false;
+  return {
+    header,
+    [Symbol.asyncIterator]() {
+      if (used) throw new Error('openCsvRecords: the records can be iterated only once; open the file again.');
+      used = true;
+      return (async function* () {
+        if (rest.length > 0) yield rest;
+        yield* batches;
+      })();
+    },
+  };
 }
 
 async function openOnce<T extends { index: number; blank: boolean }>(
@@ -143,6 +173,18 @@ async function* readRecords<T extends { index: number; blank: boolean }>(
   skipBlank: boolean,
   make: (record: CsvRecord) => T,
 ): AsyncGenerator<T> {
+  for await (const batch of readBatches(path, sniffed, maxRecordBytes, firstIndex, skipBlank, make)) yield* batch;
+}
+
+/** The records of the file, a batch per read chunk (a batch may be empty). */
+async function* readBatches<T extends { index: number; blank: boolean }>(
+  path: string,
+  sniffed: SniffedInput,
+  maxRecordBytes: number,
+  firstIndex: number,
+  skipBlank: boolean,
+  make: (record: CsvRecord) => T,
+): AsyncGenerator<T[]> {
   // highWaterMark 64 KiB: small enough to keep memory flat, large enough for throughput.
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   // ignoreBOM false: the decoder strips a leading BOM, which is what we want for every encoding.
@@ -151,32 +193,27 @@ async function* readRecords<T extends { index: number; blank: boolean }>(
   let index = firstIndex;
   // Excel's "sep=;" hint line is not a record (see SniffedInput.preamble).
   let skipPreamble = sniffed.preamble !== undefined;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (const split of splitter.push(decoder.decode(chunk, { stream: true }))) {
-        if (skipPreamble) {
-          skipPreamble = false;
-          continue;
-        }
-        const row = make(toRecord(split, index++));
-        if (!(skipBlank && row.blank && row.index >= 0)) yield row;
+  const batchOf = (splits: SplitRecord[]): T[] => {
+    const batch: T[] = [];
+    for (const split of splits) {
+      if (skipPreamble) {
+        skipPreamble = false;
+        continue;
       }
+      const row = make(toRecord(split, index++));
+      if (!(skipBlank && row.blank && row.index >= 0)) batch.push(row);
     }
+    return batch;
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) yield batchOf(splitter.push(decoder.decode(chunk, { stream: true })));
   } catch (err) {
     throw (err as NodeJS.ErrnoException).code ? fileError(err, path) : err;
   } finally {
     stream.destroy();
   }
   const tail = decoder.decode();
-  const last = [...(tail === '' ? [] : splitter.push(tail)), ...splitter.end()];
-  for (const split of last) {
-    if (skipPreamble) {
-      skipPreamble = false;
-      continue;
-    }
-    const row = make(toRecord(split, index++));
-    if (!(skipBlank && row.blank && row.index >= 0)) yield row;
-  }
+  yield batchOf([...(tail === '' ? [] : splitter.push(tail)), ...splitter.end()]);
 }
 
 function toRecord(split: SplitRecord, index: number): CsvRecord {

@@ -94,7 +94,8 @@ export function parseEmailAddress(cell: string): ParsedAddress {
     // ASCII only, so characters are octets.
     if (at <= MAX_LOCAL_OCTETS && domain.length <= MAX_DOMAIN_OCTETS && !ALL_DIGITS.test(tld)) {
       const local = cell.slice(0, at);
-      const address = `${local}@${domain}`;
+      // Usually the domain is lower-case already: the cell is the address (no new string to build).
+      const address = domain.length === cell.length - at - 1 && cell.endsWith(domain) ? cell : `${local}@${domain}`;
       return { ok: true, original: cell, address, key: address.toLowerCase(), local, domain, asciiLocal: true };
     }
   }

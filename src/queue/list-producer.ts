@@ -22,7 +22,8 @@ export interface CsvRow {
 
 export interface RecordAddressesInput {
   listId: string;
-  rows: AsyncIterable<CsvRecord>;
+  /** Batches of records (see CsvRecords). */
+  rows: AsyncIterable<CsvRecord[]>;
   delimiter: string;
   emailColumn: number;
   expectedCells: number;
@@ -140,10 +141,12 @@ export async function recordAddresses(redis: Redis, store: ListStore, input: Rec
     inFlight.push(sent);
   };
 
-  for await (const record of input.rows) {
-    rows += 1;
-    const parsed = addressOfRecord(record, input.delimiter, input.emailColumn, input.expectedCells);
-    if (parsed) packed.push(parsed.address, String(record.index), parsed.key === parsed.address ? '' : parsed.key);
+  for await (const records of input.rows) {
+    for (const record of records) {
+      rows += 1;
+      const parsed = addressOfRecord(record, input.delimiter, input.emailColumn, input.expectedCells);
+      if (parsed) packed.push(parsed.address, String(record.index), parsed.key === parsed.address ? '' : parsed.key);
+    }
     if (packed.length >= 3 * batchSize) {
       send();
       // ioredis answers in order on one connection, so waiting for the oldest batch is enough.

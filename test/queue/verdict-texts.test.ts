@@ -24,7 +24,7 @@ describe('shared verdict texts', () => {
   it('stores a shared verdict once, a single one inline, and reads both back', async () => {
     const store = new ListStore(redis, prefix);
     await store.create({ id: 'l1', input: 'x.csv', name: 'x', outDir: '/tmp', options: { reject: 'undeliverable', neutraliseFormulas: true } });
-    const exists: Verdict = { status: 'deliverable', reason: 'mailbox_exists', detail: 'ok', checkedAt: '2026-11-29T00:00:00.000Z' };
+    const exists: Verdict = { status: 'deliverable', reason: 'accepted', detail: 'ok', checkedAt: '2026-11-29T00:00:00.000Z' };
     const unknown: Verdict = { status: 'undeliverable', reason: 'mailbox_not_found', detail: 'no such user', smtpReply: '550 5.1.1 <bob@a.test>: User unknown', checkedAt: '2026-11-29T00:00:01.000Z' };
     const verdicts = new Map<string, Verdict>([
       ['ann@a.test', exists],
