@@ -68,6 +68,8 @@ export function createSuppressionStore(redis: Redis, prefix: string): Suppressio
     async isSuppressed(keys) {
       const found = new Map<string, string>();
       if (keys.length === 0) return found;
+      // Most fleets have no suppression list at all: one tiny EXISTS instead of an HMGET of every key.
+      if ((await redis.exists(key)) === 0) return found;
       const values = await redis.hmget(key, ...keys);
       keys.forEach((k, i) => {
         const raw = values[i];

@@ -10,7 +10,7 @@ import { isRejected, type RejectPolicy, describePolicy } from '../domain/routing
 import { checkRow, type RowCheck } from '../domain/row-check.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { createAddressAnnotator, type Annotation } from '../flags/address-annotator.ts';
-import { buildDeliverableIndex, type DeliverableIndex } from '../flags/deliverable-index.ts';
+import { buildDeliverableIndex, DeliverableIndex } from '../flags/deliverable-index.ts';
 import { cellsOf, type CsvRecord } from '../csv/csv-row-stream.ts';
 import { ROW_BUFFERED, type CsvWriter } from '../csv/csv-writer.ts';
 import { viewRecord } from '../csv/record-view.ts';
@@ -92,7 +92,9 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   // build it while the first batches are read and joined, and wait for it only when such a row comes
   // (or at the end, so a failure still fails the collect).
   let deliverable: DeliverableIndex | undefined;
-  const indexLoading = buildDeliverableIndex(redis, keys.verdicts, keys.vtext).then((index) => {
+  // A list without any mailbox_not_found verdict needs no index (an HSCAN of every verdict).
+  const needsIndex = list.notFound === undefined || list.notFound > 0;
+  const indexLoading = (needsIndex ? buildDeliverableIndex(redis, keys.verdicts, keys.vtext) : Promise.resolve(new DeliverableIndex(new Map()))).then((index) => {
     deliverable = index;
   });
   indexLoading.catch(() => undefined);

@@ -33,6 +33,8 @@ export interface ListRecord {
   rows: number;
   uniqueAddresses: number;
   verified: number;
+  /** Addresses saved as mailbox_not_found; undefined for lists created before it was counted. */
+  notFound?: number;
   jobs: number;
   error?: string;
   reportPath?: string;
@@ -69,6 +71,7 @@ export class ListStore {
         rows: 0,
         uniqueAddresses: 0,
         verified: 0,
+        notFound: 0,
       })
       .zadd(listsIndexKey(this.prefix), Date.now(), record.id)
       .exec();
@@ -91,6 +94,7 @@ export class ListStore {
       rows: Number(raw.rows ?? 0),
       uniqueAddresses: Number(raw.uniqueAddresses ?? 0),
       verified: Number(raw.verified ?? 0),
+      notFound: raw.notFound === undefined ? undefined : Number(raw.notFound),
       jobs: Number(raw.jobs ?? 0),
       error: raw.error,
       reportPath: raw.reportPath,
@@ -153,8 +157,12 @@ export class ListStore {
       } else stored.set(verdict, json);
     }
     const pairs: string[] = [];
-    for (const [key, verdict] of verdicts) pairs.push(key, stored.get(verdict)!);
-    return Number(await runScript(this.redis, SAVE_VERDICTS, [keys.verdicts, keys.list, keys.vtext], [shared.join(PACK_SEPARATOR), pairs.join(PACK_SEPARATOR)]));
+    let notFound = 0;
+    for (const [key, verdict] of verdicts) {
+      pairs.push(key, stored.get(verdict)!);
+      if (verdict.reason === 'mailbox_not_found') notFound += 1;
+    }
+    return Number(await runScript(this.redis, SAVE_VERDICTS, [keys.verdicts, keys.list, keys.vtext], [shared.join(PACK_SEPARATOR), pairs.join(PACK_SEPARATOR), notFound]));
   }
 
   /** The keys among `addressKeys` that already have a verdict. */
@@ -250,7 +258,8 @@ export const PACK_SEPARATOR = '\x1f';
 /**
  * KEYS[1] :verdicts hash, KEYS[2] list hash, KEYS[3] :vtext hash; ARGV[1] the shared texts joined by
  * the unit separator ('' when none), ARGV[2] "key US value US key US value...", where a value is a
- * verdict's JSON or '#n' for the n-th shared text. Each shared text is stored once in :vtext under the
+ * verdict's JSON or '#n' for the n-th shared text, ARGV[3] how many of them are mailbox_not_found (a
+ * hint for the collector: counted per save, so a job saved twice counts twice). Each shared text is stored once in :vtext under the
  * first 16 hex digits of its SHA-1 and referenced as '#id'. HSETs every pair, adds the number of new
  * fields to the list's `verified`, returns that number.
  */
@@ -279,6 +288,7 @@ while from <= len do
   from = value_end + 1
 end
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'verified', added) end
+if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[2], 'notFound', ARGV[3]) end
 return added
 `);
 

@@ -86,8 +86,11 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     } else {
       for (const slice of await loadJobSlices(deps.redis, deps.store, job.data)) for (const address of slice.addresses) add(storedAddress(address, slice.domain));
     }
-    const already = await deps.store.verifiedKeys(listId, [...keyOf.values()]);
-    const pending = toVerify.filter((a) => !already.has(keyOf.get(a.address) ?? ''));
+    // A job's first run (not a stalled or failed one run again, not a greylisting retry) cannot
+    // find verdicts of its own: skip the lookup (a big HMGET per job, for nothing, on every list).
+    const firstRun = job.attemptsStarted <= 1 && attempt === 1;
+    const already = firstRun ? new Set<string>() : await deps.store.verifiedKeys(listId, [...keyOf.values()]);
+    const pending = already.size === 0 ? toVerify : toVerify.filter((a) => !already.has(keyOf.get(a.address) ?? ''));
 
     const verdicts = new Map<string, Verdict>();
     const retry: string[] = [];
