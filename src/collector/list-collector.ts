@@ -18,6 +18,7 @@ import { parseEmailAddress } from '../domain/email-address.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
 import { resolveVerdictTexts } from '../queue/verdict-texts.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
+import { SeenFilter } from './seen-filter.ts';
 import { DomainCounter, increment, type ListReport, type MxReport } from './report.ts';
 
 export const HYGIENE_COLUMNS = [
@@ -155,9 +156,13 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   /** A batch whose Redis lookup is on its way: rows, their checks, and the pending answer. */
   interface LookedUpBatch {
     rows: Prepared[];
+    /** Place of each key in the verdict lookup. */
     slot: Map<string, number>;
+    /** Place of each key the seen-filter could not clear in the :first lookup. */
+    firstSlot: Map<string, number>;
     lookup: Promise<[(string | null)[], (string | null)[]]>;
   }
+  const seen = new SeenFilter(list.uniqueAddresses);
   // Why a queue: the lookup of batch N+1 is in flight while batch N is joined and written, so the
   // Redis round trip overlaps our CPU work instead of adding to it. Bounded: memory stays flat.
   const lookedUp: LookedUpBatch[] = [];
@@ -166,37 +171,43 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   const lookUp = (recordsOfBatch: CsvRecord[]): void => {
     const prepared = recordsOfBatch.map(prepare);
     const slot = new Map<string, number>();
+    const firstSlot = new Map<string, number>();
     const addressKeys: string[] = [];
+    const maybeSeenKeys: string[] = [];
     for (const { check } of prepared) {
-      if (check.kind === 'address' && !slot.has(check.parsed.key)) {
-        slot.set(check.parsed.key, addressKeys.length);
-        addressKeys.push(check.parsed.key);
+      if (check.kind !== 'address') continue;
+      const { key } = check.parsed;
+      if (!slot.has(key)) {
+        slot.set(key, addressKeys.length);
+        addressKeys.push(key);
+      }
+      // A key met for the first time in this pass is its first occurrence (see seen-filter.ts).
+      if (seen.testAndAdd(key) && !firstSlot.has(key)) {
+        firstSlot.set(key, maybeSeenKeys.length);
+        maybeSeenKeys.push(key);
       }
     }
     const lookup: LookedUpBatch['lookup'] =
       addressKeys.length === 0
         ? Promise.resolve([[], []])
-        : redis
-            .pipeline()
-            .hmget(keys.first, ...addressKeys)
-            .hmget(keys.verdicts, ...addressKeys)
+        : (maybeSeenKeys.length > 0 ? redis.pipeline().hmget(keys.verdicts, ...addressKeys).hmget(keys.first, ...maybeSeenKeys) : redis.pipeline().hmget(keys.verdicts, ...addressKeys))
             .exec()
             .then(async (results) => {
-              const [first, verdicts] = results ?? [];
-              if (first?.[0] || verdicts?.[0]) throw first?.[0] ?? verdicts?.[0];
-              return [first?.[1] as (string | null)[], await resolveVerdictTexts(redis, keys.vtext, verdicts?.[1] as (string | null)[], sharedTexts)];
+              const [verdicts, first] = results ?? [];
+              if (verdicts?.[0] || first?.[0]) throw verdicts?.[0] ?? first?.[0];
+              return [(first?.[1] ?? []) as (string | null)[], await resolveVerdictTexts(redis, keys.vtext, verdicts?.[1] as (string | null)[], sharedTexts)];
             });
     // Handled here so a failure while an older batch is written is no unhandled rejection; the
     // promise still rejects where it is awaited.
     lookup.catch(() => undefined);
-    lookedUp.push({ rows: prepared, slot, lookup });
+    lookedUp.push({ rows: prepared, slot, firstSlot, lookup });
   };
 
   const writeOldest = async (): Promise<void> => {
     const oldest = lookedUp.shift();
     if (!oldest) return;
     const [firstRows, verdictJson] = await oldest.lookup;
-    const { slot } = oldest;
+    const { slot, firstSlot } = oldest;
     // Verdicts repeat verbatim (a verifier's answer for a whole domain, every syntax-only verdict):
     // parse each distinct JSON text once per batch. Verdicts are never mutated below, so sharing is safe.
     const parsed = new Map<string, Verdict>();
@@ -209,7 +220,9 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
         verdict = { status: check.status, reason: check.reason, detail: check.detail, checkedAt: now };
       } else {
         const at = slot.get(check.parsed.key)!;
-        const firstRow = firstRows[at];
+        const firstAt = firstSlot.get(check.parsed.key);
+        // Not in the :first lookup: the seen-filter knows this row is the first occurrence.
+        const firstRow = firstAt === undefined ? null : firstRows[firstAt];
         const json = verdictJson[at];
         let recorded: Verdict | undefined;
         if (json) {
