@@ -279,14 +279,22 @@ local packed = ARGV[2]
 local added = 0
 local from = 1
 local len = #packed
+-- One HSET per 500 pairs, not one per address: a redis.call per field cost more than the field.
+local args = {}
 while from <= len do
   local cut = string.find(packed, '\\31', from, true)
   local value_end = string.find(packed, '\\31', cut + 1, true) or (len + 1)
   local value = string.sub(packed, cut + 1, value_end - 1)
   if string.byte(value, 1) == 35 then value = refs[tonumber(string.sub(value, 2))] end
-  added = added + redis.call('HSET', KEYS[1], string.sub(packed, from, cut - 1), value)
+  args[#args + 1] = string.sub(packed, from, cut - 1)
+  args[#args + 1] = value
+  if #args >= 1000 then
+    added = added + redis.call('HSET', KEYS[1], unpack(args))
+    args = {}
+  end
   from = value_end + 1
 end
+if #args > 0 then added = added + redis.call('HSET', KEYS[1], unpack(args)) end
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'verified', added) end
 if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[2], 'notFound', ARGV[3]) end
 return added
