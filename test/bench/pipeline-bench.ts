@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../../src/world/world-generator.ts';
 import { writeLines } from './bench-support.ts';
 
+/** How the product is launched (see src/cli/bin.mjs): both measurements run with it. */
+export const PRODUCT_HEAP_FLAG = '--max-old-space-size=512';
+
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pipeline-child.ts');
 
 const FIRST = ['Anna', 'Benjamin', 'Carla', 'David', 'Elif', 'Farid', 'Grace', 'Hugo', 'Inès', 'Jonas', 'Kim', 'Lena', 'Marco', 'Nora', 'Omar', 'Paula'];
@@ -56,7 +59,8 @@ export interface ChildResult {
 
 export function runChild(mode: 'pipeline' | 'raw', file: string, extraArgs: string[] = []): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // The same heap cap as the product's launchers (package.json scripts, bin.mjs, docker-compose).
+    const child = spawn(process.execPath, [PRODUCT_HEAP_FLAG, '--import', 'tsx', CHILD, mode, file, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('error', reject);
