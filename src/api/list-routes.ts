@@ -13,7 +13,6 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart'; // request.parts() / isMultipart() typings
 import type { Logger } from 'pino';
-import { startList } from '../app/list-runner.ts';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import type { ListReport } from '../collector/report.ts';
 import type { Config } from '../config/config.ts';
@@ -22,6 +21,7 @@ import type { ListRecord } from '../queue/list-store.ts';
 import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { checkWebhookUrl } from '../webhook/webhook-url-policy.ts';
 import { ApiError, ERROR_SCHEMA } from './api-errors.ts';
+import { createListStarter } from './list-starter.ts';
 import { safeBaseName, saveUpload } from './upload-file.ts';
 
 export interface ListRouteDeps {
@@ -108,6 +108,19 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
   const listsDir = path.join(config.dataDir, 'lists');
   await mkdir(uploadsDir, { recursive: true, mode: 0o700 });
   await mkdir(listsDir, { recursive: true, mode: 0o700 });
+
+  // Parse passes run under a lease; lists whose API process died during theirs are taken over.
+  const starter = createListStarter({ runtime, logger: deps.logger, uploadsDir, leaseMs: config.api.parseLeaseMs, onListFailed: deps.onListFailed });
+  const sweep = (): void => {
+    starter.sweep().catch((err: unknown) => deps.logger.warn({ err: (err as Error).message }, 'could not look for orphaned lists'));
+  };
+  sweep();
+  const sweepTimer = setInterval(sweep, config.api.parseLeaseMs);
+  sweepTimer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sweepTimer);
+    await starter.close();
+  });
 
   // A CSV body is handed to the route as the raw request stream (never buffered in memory).
   app.addContentTypeParser(['text/csv', 'application/csv'], (_req, _payload, done) => done(null));
@@ -208,7 +221,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
       const listExists = new Promise<void>((resolve) => {
         markCreated = resolve;
       });
-      const running = startList(runtime, {
+      const running = starter.start({
         input: file,
         outDir: path.join(listsDir, listId),
         listId,

@@ -63,6 +63,11 @@ export interface Config {
     rateLimitPerMinute: number;
     /** POST /v1/verify answers within this bound (unknown/timeout past it). */
     verifyTimeoutMs: number;
+    /**
+     * An uploaded list's parse pass runs under a lease renewed every third of this; an API process
+     * takes over a list in its parse pass whose lease has lapsed (its process died).
+     */
+    parseLeaseMs: number;
   };
   /** Webhooks on list completion or failure. */
   webhook: {
@@ -225,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       uploadMaxBytes: intOption(problems, 'HYGIENE_UPLOAD_MAX_BYTES', env.HYGIENE_UPLOAD_MAX_BYTES, 1024 ** 3, 1, 1024 ** 4),
       rateLimitPerMinute: intOption(problems, 'HYGIENE_API_RATE_LIMIT', env.HYGIENE_API_RATE_LIMIT, 120, 1, 1_000_000),
       verifyTimeoutMs: intOption(problems, 'HYGIENE_VERIFY_TIMEOUT_MS', env.HYGIENE_VERIFY_TIMEOUT_MS, 30_000, 100, 600_000),
+      parseLeaseMs: intOption(problems, 'HYGIENE_PARSE_LEASE_MS', env.HYGIENE_PARSE_LEASE_MS, 15_000, 300, 600_000),
     },
     webhook: {
       secret: webhookSecret,

@@ -9,6 +9,7 @@
  *   {p}:list:{id}:done          SET    ids of verify jobs that finished
  *   {p}:list:{id}:verdicts      HASH   de-dup key -> Verdict JSON, or "#id" for a text shared by many (verdict-texts.ts)
  *   {p}:list:{id}:vtext         HASH   id -> Verdict JSON shared by several addresses
+ *   {p}:list:{id}:owner         STRING id of the API process running the parse pass, with a TTL (lease)
  *   {p}:list:{id}:mxstats       HASH   "{mx}|{field}" -> counter (sessions, rcpt, replies by code, reconnects, ms)
  *   {p}:lists                   ZSET   list ids by creation time
  *
@@ -32,6 +33,8 @@ export interface ListKeys {
   /** Verdict texts shared by several addresses (see verdict-texts.ts). */
   vtext: string;
   mxStats: string;
+  /** Lease of the process running the list's parse pass (API uploads; see list-starter.ts). */
+  owner: string;
 }
 
 export function listKeys(prefix: string, listId: string): ListKeys {
@@ -47,6 +50,7 @@ export function listKeys(prefix: string, listId: string): ListKeys {
     verdicts: `${base}:verdicts`,
     vtext: `${base}:vtext`,
     mxStats: `${base}:mxstats`,
+    owner: `${base}:owner`,
   };
 }
 

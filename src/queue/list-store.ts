@@ -213,11 +213,26 @@ export class ListStore {
     await pipeline.exec();
   }
 
+  /** Takes the list's lease for `ttlMs` if nobody holds it; answers whether we got it. */
+  async claimOwner(listId: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys(listId).owner, owner, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  /** Extends our lease; false when it is no longer ours (it lapsed and another process took it). */
+  async renewOwner(listId: string, owner: string, ttlMs: number): Promise<boolean> {
+    return Number(await runScript(this.redis, RENEW_OWNER, [this.keys(listId).owner], [owner, ttlMs])) === 1;
+  }
+
+  /** Gives our lease up (only ours: a lease another process took over is left alone). */
+  async releaseOwner(listId: string, owner: string): Promise<void> {
+    await runScript(this.redis, RELEASE_OWNER, [this.keys(listId).owner], [owner]);
+  }
+
   async deleteList(listId: string): Promise<void> {
     const keys = this.keys(listId);
     await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
-    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.list);
+    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.owner, keys.list);
     pipeline.zrem(listsIndexKey(this.prefix), listId);
     await pipeline.exec();
   }
@@ -298,6 +313,18 @@ if #args > 0 then added = added + redis.call('HSET', KEYS[1], unpack(args)) end
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'verified', added) end
 if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[2], 'notFound', ARGV[3]) end
 return added
+`);
+
+/** KEYS[1] the lease key; ARGV[1] owner, ARGV[2] TTL in ms. 1 when the lease was ours and is extended. */
+const RENEW_OWNER = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
+
+/** KEYS[1] the lease key; ARGV[1] owner. Deletes the lease only if it is ours. */
+const RELEASE_OWNER = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `);
 
 /**
