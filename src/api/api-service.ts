@@ -10,10 +10,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { HygieneRuntime, type RuntimeOptions } from '../app/runtime.ts';
-import type { ListReport } from '../collector/report.ts';
 import type { Config } from '../config/config.ts';
 import { createHygieneMetrics, type HygieneMetrics } from '../metrics/hygiene-metrics.ts';
 import { bullPrefix } from '../queue/list-keys.ts';
+import { failedPayload } from '../webhook/list-webhooks.ts';
 import { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { buildApiServer } from './api-server.ts';
 
@@ -39,21 +39,6 @@ export interface ApiService {
   close(): Promise<void>;
 }
 
-/** The webhook payload: counts and links, never file paths or secrets. */
-function completedPayload(report: ListReport): Record<string, unknown> {
-  const self = `/v1/lists/${report.listId}`;
-  return {
-    state: 'done',
-    rows: report.rows,
-    cleanedRows: report.cleanedRows,
-    rejectedRows: report.rejectedRows,
-    uniqueAddresses: report.uniqueAddresses,
-    counts: report.counts,
-    finishedAt: report.timings.finishedAt,
-    links: { self, cleaned: `${self}/cleaned.csv`, rejected: `${self}/rejected.csv`, report: `${self}/report.json` },
-  };
-}
-
 export async function startApiService(options: ApiServiceOptions): Promise<ApiService> {
   const { config, logger } = options;
   const metrics = createHygieneMetrics();
@@ -66,10 +51,12 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     if (!url || !webhooks) return;
     await webhooks.enqueue(listId, url, event, payload);
   };
+  // Failures of a parse pass run by this API process (the route and the take-over of orphaned
+  // lists). Finalize failures and completions are queued by the runtime of whichever process
+  // finishes the list (list-webhooks.ts), so they are only counted here.
   const onListFailed = async (listId: string, error: string): Promise<void> => {
     metrics.listFailed();
-    // The error message may name server paths; the receiver gets a generic one and can GET the list.
-    await notify(listId, 'list.failed', { state: 'failed', error: error.split('\n')[0]?.slice(0, 500) ?? 'failed', links: { self: `/v1/lists/${listId}` } }).catch((err: unknown) =>
+    await notify(listId, 'list.failed', failedPayload(listId, error)).catch((err: unknown) =>
       logger.warn({ listId, err: (err as Error).message }, 'could not queue the failure webhook'),
     );
   };
@@ -84,13 +71,8 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     verifier: options.verifier ?? 'smtp',
     poolEvents: metrics.poolEvents,
     onOutcomes: (batch, outcomes) => metrics.observeOutcomes(batch, outcomes),
-    onListFinished: async (report) => {
-      metrics.listFinished(report);
-      await notify(report.listId, 'list.completed', completedPayload(report)).catch((err: unknown) =>
-        logger.warn({ listId: report.listId, err: (err as Error).message }, 'could not queue the completion webhook'),
-      );
-    },
-    onListFailed,
+    onListFinished: (report) => metrics.listFinished(report),
+    onListFailed: () => metrics.listFailed(),
   });
   const rt = runtime;
   const dispatcher = new WebhookDispatcher({

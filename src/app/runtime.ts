@@ -24,6 +24,7 @@ import { ListStore } from '../queue/list-store.ts';
 import { createVerifyProcessor, settleFailedVerifyJob } from '../queue/verify-processor.ts';
 import { createSuppressionStore } from '../bounces/suppression-store.ts';
 import { withSuppression } from '../bounces/suppressed-verifier.ts';
+import { completedPayload, createWebhookQueue, failedPayload, notifyListWebhook, type WebhookJobData } from '../webhook/list-webhooks.ts';
 import { createFinalizeProcessor } from './finalize-processor.ts';
 import { createRedisClient } from './redis-connection.ts';
 
@@ -61,6 +62,8 @@ export class HygieneRuntime {
     readonly verifyQueue: Queue<VerifyJobData>,
     readonly finalizeQueue: Queue<FinalizeJobData>,
     readonly verifier: BatchVerifier,
+    /** Producer side only: list webhooks are queued by whichever process finishes the list (see list-webhooks.ts). */
+    readonly webhookQueue: Queue<WebhookJobData>,
   ) {}
 
   static async start(options: RuntimeOptions): Promise<HygieneRuntime> {
@@ -77,10 +80,11 @@ export class HygieneRuntime {
       ...queueOptions,
       defaultJobOptions: { attempts: 8, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: { age: 30 * 86_400 } },
     });
+    const webhookQueue = createWebhookQueue(redis, bullPrefix(config.keyPrefix), { attempts: config.webhook.attempts, backoffMs: config.webhook.backoffMs });
     // Without a listener BullMQ prints every connection error (a Redis restart) as a stack trace.
-    for (const queue of [verifyQueue, finalizeQueue]) queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue connection error'));
+    for (const queue of [verifyQueue, finalizeQueue, webhookQueue] as Queue[]) queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue connection error'));
     const verifier = observeOutcomes(buildVerifier(options, redis), options.onOutcomes);
-    const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier);
+    const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier, webhookQueue);
     if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
     if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished, options.onListFailed);
     return runtime;
@@ -130,7 +134,18 @@ export class HygieneRuntime {
     onFinished?: (report: ListReport) => Promise<void> | void,
     onFailed?: (listId: string, error: string) => Promise<void> | void,
   ): void {
-    const processor = createFinalizeProcessor({ redis: this.redis, store: this.store, logger: this.logger, onFinished });
+    const processor = createFinalizeProcessor({
+      redis: this.redis,
+      store: this.store,
+      logger: this.logger,
+      onFinished: async (report) => {
+        // Queued before the caller's hook: the event must not depend on which process finished the list.
+        await notifyListWebhook(this.webhookQueue, this.store, report.listId, 'list.completed', completedPayload(report)).catch((err: unknown) =>
+          this.logger.warn({ listId: report.listId, err: (err as Error).message }, 'could not queue the completion webhook'),
+        );
+        await onFinished?.(report);
+      },
+    });
     const worker = new Worker<FinalizeJobData>(FINALIZE_QUEUE, processor, {
       connection: this.workerConnection(url, 'hygiene-finalize-worker'),
       prefix: bullPrefix(this.config.keyPrefix),
@@ -144,6 +159,7 @@ export class HygieneRuntime {
         const { listId } = job.data;
         void this.store
           .setState(listId, 'failed', { error: err.message })
+          .then(() => notifyListWebhook(this.webhookQueue, this.store, listId, 'list.failed', failedPayload(listId, err.message)))
           .then(() => onFailed?.(listId, err.message))
           .catch((hookErr: unknown) => this.logger.warn({ listId, err: (hookErr as Error).message }, 'list failure hook failed'));
       }
@@ -164,7 +180,7 @@ export class HygieneRuntime {
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['workers', () => Promise.all(this.workers.map((w) => w.close()))],
       ['verifier', async () => this.verifier.close?.()],
-      ['queues', () => Promise.all([this.verifyQueue.close(), this.finalizeQueue.close()])],
+      ['queues', () => Promise.all([this.verifyQueue.close(), this.finalizeQueue.close(), this.webhookQueue.close()])],
       ['redis', () => Promise.all([this.redis, ...this.extraClients].map((c) => c.quit().catch(() => c.disconnect())))],
     ];
     for (const [name, step] of steps) {

@@ -11,24 +11,15 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isHygieneError } from '../errors.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from './webhook-signature.ts';
 import { checkWebhookUrl, checkedLookup, type WebhookUrlPolicy } from './webhook-url-policy.ts';
+import { WEBHOOK_QUEUE, createWebhookQueue, queueWebhook, type WebhookEvent, type WebhookJobData } from './list-webhooks.ts';
 
-export const WEBHOOK_QUEUE = 'webhook';
-
-export type WebhookEvent = 'list.completed' | 'list.failed';
-
-export interface WebhookJobData {
-  listId: string;
-  url: string;
-  event: WebhookEvent;
-  /** The exact bytes sent and signed (built once, so every retry carries the same signed body). */
-  body: string;
-}
+export { WEBHOOK_QUEUE, type WebhookEvent, type WebhookJobData };
 
 export interface WebhookDispatcherOptions {
   /** Shared client for the queue. */
@@ -59,16 +50,7 @@ export class WebhookDispatcher {
   private worker: Worker<WebhookJobData> | null = null;
 
   constructor(private readonly options: WebhookDispatcherOptions) {
-    this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
-      connection: options.connection,
-      prefix: options.prefix,
-      defaultJobOptions: {
-        attempts: options.attempts,
-        backoff: { type: 'exponential', delay: options.backoffMs },
-        removeOnComplete: { age: 7 * 86_400 },
-        removeOnFail: { age: 30 * 86_400 },
-      },
-    });
+    this.queue = createWebhookQueue(options.connection, options.prefix, { attempts: options.attempts, backoffMs: options.backoffMs });
   }
 
   get enabled(): boolean {
@@ -77,8 +59,7 @@ export class WebhookDispatcher {
 
   /** Queues one event; `payload` is serialised once here and signed at each attempt. */
   async enqueue(listId: string, url: string, event: WebhookEvent, payload: Record<string, unknown>): Promise<void> {
-    const body = JSON.stringify({ event, listId, createdAt: new Date().toISOString(), ...payload });
-    await this.queue.add(event, { listId, url, event, body }, { jobId: `${listId}-${event.replace('.', '-')}` });
+    await queueWebhook(this.queue, listId, url, event, payload);
   }
 
   /** Starts delivering; `connection` must be a client of its own (BullMQ workers block on it). */
