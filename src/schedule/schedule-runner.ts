@@ -11,6 +11,7 @@
  * starting over; the snapshot swap and the "done" mark happen in one MULTI after the change files
  * are written, so a retry never compares a run with itself.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -22,7 +23,7 @@ import { describePolicy } from '../domain/routing-policy.ts';
 import { bullPrefix } from '../queue/list-keys.ts';
 import { writeChangeReport } from './change-report.ts';
 import { SCHEDULE_QUEUE, type ScheduleJobData } from './schedules.ts';
-import { ScheduleStore, type ScheduleRunSummary } from './schedule-store.ts';
+import { ScheduleStore, type ScheduleRecord, type ScheduleRunSummary } from './schedule-store.ts';
 
 const RUN_MARKER_TTL_SECONDS = 30 * 86_400;
 const RUNS_KEPT = 100;
@@ -46,7 +47,10 @@ export interface RunOptions {
   logger?: Logger;
 }
 
-/** Runs (or resumes) one due run; null when the schedule no longer exists. */
+/**
+ * Runs (or resumes) one due run; null when the schedule no longer exists, or when a later run of it
+ * has already finished (this one was overtaken).
+ */
 export async function runSchedule(runtime: HygieneRuntime, scheduleId: string, runAt: number, options: RunOptions = {}): Promise<ScheduleRunSummary | null> {
   const { redis, config } = runtime;
   const store = new ScheduleStore(redis, config.keyPrefix);
@@ -58,6 +62,63 @@ export async function runSchedule(runtime: HygieneRuntime, scheduleId: string, r
   if (marker.done === '1' && marker.summary) return JSON.parse(marker.summary) as ScheduleRunSummary;
   const log = (options.logger ?? runtime.logger).child({ scheduleId, runAt: new Date(runAt).toISOString() });
 
+  // One run of a schedule at a time, fleet-wide: two overlapping runs (a run longer than the
+  // interval, two daemons) would verify the same list twice at once and race on the snapshot.
+  const lock = await acquireScheduleLock(redis, keys.lock, options.signal);
+  try {
+    // Under the lock, a run that an already finished later run has overtaken (a retried job) has
+    // nothing left to compare: reporting it now would compare the past with the future.
+    const latest = (await store.runs(scheduleId, 1))[0];
+    if (latest && Date.parse(latest.runAt) > runAt) {
+      log.warn({ latestRunAt: latest.runAt }, 'scheduled run skipped: a later run of the schedule has already finished');
+      return null;
+    }
+    return await runLocked(runtime, store, record, runAt, markerKey, log, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+const SCHEDULE_LOCK_TTL_MS = 60_000;
+const SCHEDULE_LOCK_WAIT_MS = 1_000;
+
+const RENEW_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * Waits for the schedule's lock (polling; a run can hold it for hours) and keeps it renewed until
+ * released. A process that dies holding it frees it within SCHEDULE_LOCK_TTL_MS.
+ */
+async function acquireScheduleLock(redis: HygieneRuntime['redis'], key: string, signal?: AbortSignal): Promise<{ release: () => Promise<void> }> {
+  const token = `${process.pid}-${randomUUID()}`;
+  while ((await redis.set(key, token, 'PX', SCHEDULE_LOCK_TTL_MS, 'NX')) !== 'OK') {
+    if (signal?.aborted) throw new Error('Interrupted while waiting for the schedule lock.');
+    await new Promise((resolve) => setTimeout(resolve, SCHEDULE_LOCK_WAIT_MS));
+  }
+  const renew = setInterval(() => void redis.eval(RENEW_LOCK, 1, key, token, SCHEDULE_LOCK_TTL_MS).catch(() => undefined), SCHEDULE_LOCK_TTL_MS / 3);
+  renew.unref();
+  return {
+    async release() {
+      clearInterval(renew);
+      await redis.eval(RELEASE_LOCK, 1, key, token).catch(() => undefined);
+    },
+  };
+}
+
+async function runLocked(
+  runtime: HygieneRuntime,
+  store: ScheduleStore,
+  record: ScheduleRecord,
+  runAt: number,
+  markerKey: string,
+  log: Logger,
+  options: RunOptions,
+): Promise<ScheduleRunSummary> {
+  const { redis, config } = runtime;
+  const scheduleId = record.id;
+  const keys = store.keys(scheduleId);
+  const marker = await redis.hgetall(markerKey);
+  if (marker.done === '1' && marker.summary) return JSON.parse(marker.summary) as ScheduleRunSummary;
   const name = `${record.name}.${runStamp(runAt)}`;
   let listId = marker.listId;
   const existing = listId ? await runtime.store.get(listId) : null;
@@ -147,7 +208,7 @@ export function startScheduleDaemon(runtime: HygieneRuntime, options: ScheduleDa
     async (job) => {
       const summary = await runSchedule(runtime, job.data.scheduleId, runAtOf(job), { signal: abort.signal });
       if (summary) options.onRun?.(summary);
-      return summary ? { listId: summary.listId, changed: summary.changed } : { skipped: 'schedule removed' };
+      return summary ? { listId: summary.listId, changed: summary.changed } : { skipped: 'schedule removed, or overtaken by a later run' };
     },
     {
       connection,

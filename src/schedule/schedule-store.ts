@@ -8,6 +8,7 @@
  *   {p}:schedule:{id}:snapshot:next    HASH   snapshot being built by the running run; renamed over
  *                                             :snapshot when the run's change report is written
  *   {p}:schedule:{id}:runs             LIST   ScheduleRunSummary JSON, newest first (last 100)
+ *   {p}:schedule:{id}:lock             STRING the process running a run of this schedule (TTL, renewed)
  *   {p}:schedule:{id}:run:{runAt}      HASH   listId, done ("1" once the run is recorded); 30 days.
  *                                             Lets a run retried after a crash resume its list and
  *                                             never compare twice.
@@ -69,6 +70,8 @@ export function scheduleKeys(prefix: string, id: string) {
     snapshot: `${base}:snapshot`,
     nextSnapshot: `${base}:snapshot:next`,
     runs: `${base}:runs`,
+    /** Lease of the process running one of the schedule's runs (runs never overlap). */
+    lock: `${base}:lock`,
     run: (runAt: number) => `${base}:run:${runAt}`,
     runPattern: `${base}:run:*`,
   };

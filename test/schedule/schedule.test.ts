@@ -100,6 +100,26 @@ describe('a scheduled run', () => {
     expect(world.stats()['mx.w.test']?.rcptCount).toBeGreaterThan(rcpts!);
   });
 
+  it('runs of one schedule never overlap (two started at once run one after the other), and an overtaken run is skipped', async () => {
+    runtime = await startRuntime(testConfig(world, prefix));
+    const schedule = await addSchedule(deps, { input, outDir: dir, every: '1h', maxAge: 0 });
+    // Two due runs picked up at the same moment (two daemons, or a run longer than the interval).
+    const [first, second] = await Promise.all([runSchedule(runtime, schedule.id, Date.UTC(2024, 0, 1)), runSchedule(runtime, schedule.id, Date.UTC(2024, 0, 2))]);
+    expect(first).not.toBeNull();
+    expect(second).not.toBeNull();
+    const [earlier, later] = Date.parse(first!.finishedAt) <= Date.parse(second!.finishedAt) ? [first!, second!] : [second!, first!];
+    // The later-finishing run started its list only after the other had finished...
+    const laterList = await runtime.store.get(later.listId);
+    expect(Date.parse(laterList!.createdAt)).toBeGreaterThanOrEqual(Date.parse(earlier.finishedAt));
+    // ...and compared itself with it.
+    expect(later).toMatchObject({ firstRun: false, previousListId: earlier.listId, compared: 3 });
+    expect(earlier.firstRun).toBe(true);
+
+    // A run older than one already finished (a job retried late) is skipped, not compared backwards.
+    expect(await runSchedule(runtime, schedule.id, Date.UTC(2023, 11, 31))).toBeNull();
+    expect(await listScheduleRuns(deps, schedule.id)).toHaveLength(2);
+  });
+
   it('re-verifies on its interval through the daemon (restarted in between) and reports the address that changed', async () => {
     runtime = await startRuntime(testConfig(world, prefix));
     const runs: ScheduleRunSummary[] = [];
