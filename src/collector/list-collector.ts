@@ -7,14 +7,13 @@
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { isRejected, type RejectPolicy, describePolicy } from '../domain/routing-policy.ts';
-import { checkRow, type RowCheck } from '../domain/row-check.ts';
+import type { RowCheck } from '../domain/row-check.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { createAddressAnnotator, type Annotation } from '../flags/address-annotator.ts';
 import { buildDeliverableIndex, DeliverableIndex } from '../flags/deliverable-index.ts';
 import { cellsOf, type CsvRecord } from '../csv/csv-row-stream.ts';
 import { ROW_BUFFERED, type CsvWriter } from '../csv/csv-writer.ts';
-import { viewRecord } from '../csv/record-view.ts';
-import { parseEmailAddress } from '../domain/email-address.ts';
+import { checkRecord } from '../csv/record-check.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
 import { resolveVerdictTexts } from '../queue/verdict-texts.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
@@ -131,26 +130,15 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     record: CsvRecord;
     check: RowCheck;
     cellCount: number;
-    /** Set when the record must be written cell by cell (ragged, formula guard, not plain). */
+    /** Set when the record had to be split (see CheckedRecord); otherwise split only if it must be written cell by cell. */
     cells?: string[];
     /** The record's own text can be written as is. */
     verbatim: boolean;
   }
 
   const prepare = (record: CsvRecord): Prepared => {
-    if (!record.problem && !record.blank) {
-      const view = viewRecord(record.text, delimiter, input.emailColumn.index, checkFormulas);
-      if (view !== null) {
-        // A cell holding a valid address is not blank, so checkRow would answer 'address' too.
-        const parsed = parseEmailAddress(view.cell ?? '');
-        if (parsed.ok) {
-          const verbatim = !view.formula && view.cellCount <= input.expectedCells;
-          return { record, check: { kind: 'address', parsed }, cellCount: view.cellCount, verbatim };
-        }
-      }
-    }
-    const row = cellsOf(record, delimiter);
-    return { record, check: checkRow(row, input.emailColumn.index, input.expectedCells), cellCount: row.cells.length, cells: row.problem ? [row.problem.raw] : row.cells, verbatim: false };
+    const { check, cellCount, cells, formula } = checkRecord(record, delimiter, input.emailColumn.index, input.expectedCells, checkFormulas);
+    return { record, check, cellCount, cells, verbatim: cells === undefined && !formula && cellCount <= input.expectedCells };
   };
 
   /** A batch whose Redis lookup is on its way: rows, their checks, and the pending answer. */

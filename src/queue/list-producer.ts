@@ -5,20 +5,11 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { cellsOf, type CsvRecord } from '../csv/csv-row-stream.ts';
-import { viewRecord } from '../csv/record-view.ts';
-import { parseEmailAddress, type ParsedAddress } from '../domain/email-address.ts';
-import { checkRow } from '../domain/row-check.ts';
+import type { CsvRecord } from '../csv/csv-row-stream.ts';
+import { checkRecord } from '../csv/record-check.ts';
 import type { DomainSlice, VerifyJobData } from './job-types.ts';
 import { verifyJobId } from './job-types.ts';
 import { luaScript, PACK_SEPARATOR, runScript, type ListStore } from './list-store.ts';
-
-export interface CsvRow {
-  problem?: { detail: string; raw?: string };
-  /** 0-based data row index (header excluded); identical on every pass over the same file. */
-  index: number;
-  cells: string[];
-}
 
 export interface RecordAddressesInput {
   listId: string;
@@ -34,25 +25,6 @@ export interface RecordAddressesInput {
 export interface RecordAddressesResult {
   rows: number;
   uniqueAddresses: number;
-}
-
-/**
- * The valid address of a record, if it has one: checkRow's answer, found the quick way for a plain
- * record (its email cell read in place) and the general way for anything else. Both passes over
- * the file use it, so they always agree.
- */
-export function addressOfRecord(record: CsvRecord, delimiter: string, emailColumn: number, expectedCells: number): Extract<ParsedAddress, { ok: true }> | null {
-  if (!record.problem && !record.blank) {
-    const view = viewRecord(record.text, delimiter, emailColumn, false);
-    if (view !== null) {
-      // A cell holding a valid address is not blank, so checkRow would answer 'address' too.
-      const parsed = parseEmailAddress(view.cell ?? '');
-      if (parsed.ok) return parsed;
-      // Not an address: checkRow's other answers (blank row, ragged row...) need the cells.
-    }
-  }
-  const check = checkRow(cellsOf(record, delimiter), emailColumn, expectedCells);
-  return check.kind === 'address' ? check.parsed : null;
 }
 
 /**
@@ -144,8 +116,8 @@ export async function recordAddresses(redis: Redis, store: ListStore, input: Rec
   for await (const records of input.rows) {
     for (const record of records) {
       rows += 1;
-      const parsed = addressOfRecord(record, input.delimiter, input.emailColumn, input.expectedCells);
-      if (parsed) packed.push(parsed.address, String(record.index), parsed.key === parsed.address ? '' : parsed.key);
+      const { check } = checkRecord(record, input.delimiter, input.emailColumn, input.expectedCells);
+      if (check.kind === 'address') packed.push(check.parsed.address, String(record.index), check.parsed.key === check.parsed.address ? '' : check.parsed.key);
     }
     if (packed.length >= 3 * batchSize) {
       send();
