@@ -9,7 +9,8 @@ import type { CsvRecord } from '../csv/csv-row-stream.ts';
 import { checkRecord } from '../csv/record-check.ts';
 import type { DomainSlice, VerifyJobData } from './job-types.ts';
 import { verifyJobId } from './job-types.ts';
-import { luaScript, PACK_SEPARATOR, runScript, type ListStore } from './list-store.ts';
+import type { ListStore } from './list-store.ts';
+import { luaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
 
 export interface RecordAddressesInput {
   listId: string;

@@ -2,9 +2,10 @@
  * List state in Redis (layout in list-keys.ts). A thin typed layer: read and write the list hash,
  * record verdicts, and decide — atomically — when every verify job of a list is done.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Verdict } from '../domain/verdict.ts';
+import { claimKeyLease, releaseKeyLease, renewKeyLease } from './key-lease.ts';
+import { luaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
 import { listKeys, listsIndexKey } from './list-keys.ts';
 import { resolveVerdictTexts, VERDICT_REF_MARK } from './verdict-texts.ts';
 
@@ -213,19 +214,17 @@ export class ListStore {
     await pipeline.exec();
   }
 
-  /** Takes the list's lease for `ttlMs` if nobody holds it; answers whether we got it. */
-  async claimOwner(listId: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys(listId).owner, owner, 'PX', ttlMs, 'NX')) === 'OK';
+  /** Takes the list's parse lease for `ttlMs` if nobody holds it (see key-lease.ts). */
+  claimOwner(listId: string, owner: string, ttlMs: number): Promise<boolean> {
+    return claimKeyLease(this.redis, this.keys(listId).owner, owner, ttlMs);
   }
 
-  /** Extends our lease; false when it is no longer ours (it lapsed and another process took it). */
-  async renewOwner(listId: string, owner: string, ttlMs: number): Promise<boolean> {
-    return Number(await runScript(this.redis, RENEW_OWNER, [this.keys(listId).owner], [owner, ttlMs])) === 1;
+  renewOwner(listId: string, owner: string, ttlMs: number): Promise<boolean> {
+    return renewKeyLease(this.redis, this.keys(listId).owner, owner, ttlMs);
   }
 
-  /** Gives our lease up (only ours: a lease another process took over is left alone). */
-  async releaseOwner(listId: string, owner: string): Promise<void> {
-    await runScript(this.redis, RELEASE_OWNER, [this.keys(listId).owner], [owner]);
+  releaseOwner(listId: string, owner: string): Promise<void> {
+    return releaseKeyLease(this.redis, this.keys(listId).owner, owner);
   }
 
   async deleteList(listId: string): Promise<void> {
@@ -237,38 +236,6 @@ export class ListStore {
     await pipeline.exec();
   }
 }
-
-/** A Lua script with its SHA1, run by EVALSHA (see runScript). */
-export interface LuaScript {
-  lua: string;
-  sha: string;
-}
-
-export function luaScript(lua: string): LuaScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
-
-/**
- * Runs a script by its SHA1 (EVALSHA) and falls back to EVAL once when Redis does not know it yet
- * (first call, or after a Redis restart / SCRIPT FLUSH). Why not EVAL every time: the producer calls
- * its script once per batch, and shipping the script text with every call costs bandwidth and a
- * server-side SHA1 each time. Why not ioredis defineCommand: it would add a method to a client we
- * are only lent (the runtime's shared connection).
- */
-export async function runScript(redis: Redis, script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-  try {
-    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    return redis.eval(script.lua, keys.length, ...keys, ...args);
-  }
-}
-
-/**
- * Separates packed fields in one script argument. Unit Separator: it cannot occur in an address key
- * (parseEmailAddress refuses control characters) nor in JSON text (JSON.stringify escapes it).
- */
-export const PACK_SEPARATOR = '\x1f';
 
 /**
  * KEYS[1] :verdicts hash, KEYS[2] list hash, KEYS[3] :vtext hash; ARGV[1] the shared texts joined by
@@ -313,18 +280,6 @@ if #args > 0 then added = added + redis.call('HSET', KEYS[1], unpack(args)) end
 if added > 0 then redis.call('HINCRBY', KEYS[2], 'verified', added) end
 if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[2], 'notFound', ARGV[3]) end
 return added
-`);
-
-/** KEYS[1] the lease key; ARGV[1] owner, ARGV[2] TTL in ms. 1 when the lease was ours and is extended. */
-const RENEW_OWNER = luaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`);
-
-/** KEYS[1] the lease key; ARGV[1] owner. Deletes the lease only if it is ours. */
-const RELEASE_OWNER = luaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `);
 
 /**

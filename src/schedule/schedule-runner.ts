@@ -20,6 +20,7 @@ import { readReport, startList, waitForList } from '../app/list-runner.ts';
 import { createRedisClient } from '../app/redis-connection.ts';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import { describePolicy } from '../domain/routing-policy.ts';
+import { claimKeyLease, releaseKeyLease, renewKeyLease } from '../queue/key-lease.ts';
 import { bullPrefix } from '../queue/list-keys.ts';
 import { writeChangeReport } from './change-report.ts';
 import { SCHEDULE_QUEUE, type ScheduleJobData } from './schedules.ts';
@@ -82,25 +83,22 @@ export async function runSchedule(runtime: HygieneRuntime, scheduleId: string, r
 const SCHEDULE_LOCK_TTL_MS = 60_000;
 const SCHEDULE_LOCK_WAIT_MS = 1_000;
 
-const RENEW_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
 /**
  * Waits for the schedule's lock (polling; a run can hold it for hours) and keeps it renewed until
  * released. A process that dies holding it frees it within SCHEDULE_LOCK_TTL_MS.
  */
 async function acquireScheduleLock(redis: HygieneRuntime['redis'], key: string, signal?: AbortSignal): Promise<{ release: () => Promise<void> }> {
   const token = `${process.pid}-${randomUUID()}`;
-  while ((await redis.set(key, token, 'PX', SCHEDULE_LOCK_TTL_MS, 'NX')) !== 'OK') {
+  while (!(await claimKeyLease(redis, key, token, SCHEDULE_LOCK_TTL_MS))) {
     if (signal?.aborted) throw new Error('Interrupted while waiting for the schedule lock.');
     await new Promise((resolve) => setTimeout(resolve, SCHEDULE_LOCK_WAIT_MS));
   }
-  const renew = setInterval(() => void redis.eval(RENEW_LOCK, 1, key, token, SCHEDULE_LOCK_TTL_MS).catch(() => undefined), SCHEDULE_LOCK_TTL_MS / 3);
+  const renew = setInterval(() => void renewKeyLease(redis, key, token, SCHEDULE_LOCK_TTL_MS).catch(() => undefined), SCHEDULE_LOCK_TTL_MS / 3);
   renew.unref();
   return {
     async release() {
       clearInterval(renew);
-      await redis.eval(RELEASE_LOCK, 1, key, token).catch(() => undefined);
+      await releaseKeyLease(redis, key, token).catch(() => undefined);
     },
   };
 }

@@ -1,0 +1,35 @@
+/** Lua scripts run by SHA1, and the separator of arguments packed for them. */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** A Lua script with its SHA1, run by EVALSHA (see runScript). */
+export interface LuaScript {
+  lua: string;
+  sha: string;
+}
+
+export function luaScript(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * Runs a script by its SHA1 (EVALSHA) and falls back to EVAL once when Redis does not know it yet
+ * (first call, or after a Redis restart / SCRIPT FLUSH). Why not EVAL every time: the producer calls
+ * its script once per batch, and shipping the script text with every call costs bandwidth and a
+ * server-side SHA1 each time. Why not ioredis defineCommand: it would add a method to a client we
+ * are only lent (the runtime's shared connection).
+ */
+export async function runScript(redis: Redis, script: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  try {
+    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return redis.eval(script.lua, keys.length, ...keys, ...args);
+  }
+}
+
+/**
+ * Separates packed fields in one script argument. Unit Separator: it cannot occur in an address key
+ * (parseEmailAddress refuses control characters) nor in JSON text (JSON.stringify escapes it).
+ */
+export const PACK_SEPARATOR = '\x1f';
