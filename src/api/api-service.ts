@@ -13,7 +13,7 @@ import { HygieneRuntime, type RuntimeOptions } from '../app/runtime.ts';
 import type { Config } from '../config/config.ts';
 import { createHygieneMetrics, type HygieneMetrics } from '../metrics/hygiene-metrics.ts';
 import { bullPrefix } from '../queue/list-keys.ts';
-import { failedPayload } from '../webhook/list-webhooks.ts';
+import { failedPayload, notifyListWebhook } from '../webhook/list-webhooks.ts';
 import { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { buildApiServer } from './api-server.ts';
 
@@ -42,21 +42,15 @@ export interface ApiService {
 export async function startApiService(options: ApiServiceOptions): Promise<ApiService> {
   const { config, logger } = options;
   const metrics = createHygieneMetrics();
-  let webhooks: WebhookDispatcher | null = null;
   let runtime: HygieneRuntime | null = null;
 
-  const notify = async (listId: string, event: 'list.completed' | 'list.failed', payload: Record<string, unknown>): Promise<void> => {
-    const list = await runtime?.store.get(listId);
-    const url = list?.options.webhookUrl;
-    if (!url || !webhooks) return;
-    await webhooks.enqueue(listId, url, event, payload);
-  };
   // Failures of a parse pass run by this API process (the route and the take-over of orphaned
   // lists). Finalize failures and completions are queued by the runtime of whichever process
   // finishes the list (list-webhooks.ts), so they are only counted here.
   const onListFailed = async (listId: string, error: string): Promise<void> => {
     metrics.listFailed();
-    await notify(listId, 'list.failed', failedPayload(listId, error)).catch((err: unknown) =>
+    if (!runtime) return;
+    await notifyListWebhook(runtime.webhookQueue, runtime.store, listId, 'list.failed', failedPayload(listId, error)).catch((err: unknown) =>
       logger.warn({ listId, err: (err as Error).message }, 'could not queue the failure webhook'),
     );
   };
@@ -84,7 +78,6 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     policy: { allowPrivate: config.webhook.allowPrivate },
     logger: logger.child({ component: 'webhook' }),
   });
-  webhooks = dispatcher;
   // BullMQ workers block on their connection: the webhook worker gets a client of its own.
   const webhookConnection: Redis = rt.redis.duplicate({ connectionName: 'hygiene-webhook-worker' });
   webhookConnection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));

@@ -22,7 +22,7 @@ import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { checkWebhookUrl } from '../webhook/webhook-url-policy.ts';
 import { ApiError, ERROR_SCHEMA } from './api-errors.ts';
 import { createListStarter } from './list-starter.ts';
-import { safeBaseName, saveUpload } from './upload-file.ts';
+import { isInside, safeBaseName, saveUpload } from './upload-file.ts';
 
 export interface ListRouteDeps {
   config: Config;
@@ -94,12 +94,6 @@ export function listProgress(list: ListRecord): number {
     default:
       return list.uniqueAddresses > 0 ? Math.min(98, Math.floor((list.verified / list.uniqueAddresses) * 98)) : 0;
   }
-}
-
-/** Inside `root` (no "..", no absolute escape): the only files DELETE may remove. */
-function isInside(root: string, target: string): boolean {
-  const relative = path.relative(root, target);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDeps): Promise<void> {

@@ -14,11 +14,11 @@
  * starts over, and an interrupted enqueue re-adds the same job ids.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { startList, type StartListRequest, type StartedList } from '../app/list-runner.ts';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import { listsIndexKey } from '../queue/list-keys.ts';
+import { isInside } from './upload-file.ts';
 
 export interface ListStarterDeps {
   runtime: HygieneRuntime;
@@ -48,11 +48,6 @@ export interface ListStarter {
 
 /** How far back the sweep looks for lists (the lists index is by creation time). */
 const SWEEP_WINDOW_MS = 7 * 86_400_000;
-
-function isInside(dir: string, file: string): boolean {
-  const relative = path.relative(dir, file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-}
 
 export function createListStarter(deps: ListStarterDeps): ListStarter {
   const { runtime, logger, leaseMs } = deps;

@@ -4,6 +4,7 @@
  * 413 and the partial file removed. The client's file name never becomes a path: `safeBaseName`
  * reduces it to a plain output base name.
  */
+import path from 'node:path';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -50,4 +51,10 @@ export function safeBaseName(clientName: string | undefined): string {
     .replace(/^[._]+/, '')
     .slice(0, 100);
   return cleaned === '' ? 'list' : cleaned;
+}
+
+/** Inside `root` (no "..", no absolute escape): uploads and outputs this API may remove or resume. */
+export function isInside(root: string, target: string): boolean {
+  const relative = path.relative(root, target);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
