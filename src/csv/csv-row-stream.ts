@@ -83,15 +83,23 @@ export interface CsvRecords extends AsyncIterable<CsvRecord[]> {
 
 /** Reads the header (when there is one) and returns the data rows as a one-shot async iterable. */
 export async function openCsvRows(path: string, options: CsvRowsOptions): Promise<CsvRows> {
+  const records = await openCsvRecords(path, options);
   const delimiter = options.sniffed.delimiter;
-  return openOnce(path, options, (record) => cellsOf(record, delimiter), (row) => row.cells);
+  return {
+    header: records.header,
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of records) for (const record of batch) yield cellsOf(record, delimiter);
+    },
+  };
 }
 
-/** Like openCsvRows, but the data records come unsplit (see CsvRecord) and in batches; the header is split. */
+/** The data records, unsplit (see CsvRecord) and in batches; the header is split into cells. */
 export async function openCsvRecords(path: string, options: CsvRowsOptions): Promise<CsvRecords> {
   const delimiter = options.sniffed.delimiter;
+  // With a header, the header record gets index -1 so data rows count from 0 as they are made:
+  // renumbering afterwards cost an object copy and an async-generator hop per row.
   const hasHeader = options.hasHeader ?? true;
-  const batches = readBatches(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false, (record) => record);
+  const batches = readBatches(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false);
   let header: string[] | null = null;
   let rest: CsvRecord[] = [];
   if (hasHeader) {
@@ -122,69 +130,29 @@ export async function openCsvRecords(path: string, options: CsvRowsOptions): Pro
   };
 }
 
-async function openOnce<T extends { index: number; blank: boolean }>(
-  path: string,
-  options: CsvRowsOptions,
-  make: (record: CsvRecord) => T,
-  headerCells: (row: T) => string[],
-): Promise<{ header: string[] | null; [Symbol.asyncIterator](): AsyncIterator<T> }> {
-  // With a header, the header record gets index -1 so data rows count from 0 as they are made:
-  // renumbering afterwards cost an object copy and an async-generator hop per row.
-  const hasHeader = options.hasHeader ?? true;
-  const records = readRecords(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false, make);
-  let header: string[] | null = null;
-  if (hasHeader) {
-    const first = await records.next();
-    header = first.done ? [] : headerCells(first.value);
-  }
-  let used = false;
-  return {
-    header,
-    [Symbol.asyncIterator]() {
-      if (used) throw new Error('openCsvRows: the rows can be iterated only once; open the file again.');
-      used = true;
-      return records;
-    },
-  };
-}
-
 /** The first `limit` records of the file (header included), for header and column detection. */
 export async function readCsvSample(path: string, sniffed: SniffedInput, limit = 200): Promise<CsvRow[]> {
   const rows: CsvRow[] = [];
-  const delimiter = sniffed.delimiter;
-  const records = readRecords(path, sniffed, DEFAULT_MAX_RECORD_BYTES, 0, false, (record) => cellsOf(record, delimiter));
+  const batches = readBatches(path, sniffed, DEFAULT_MAX_RECORD_BYTES, 0, false);
   try {
-    for await (const row of records) {
-      rows.push(row);
+    for await (const batch of batches) {
+      for (const record of batch) {
+        if (rows.length >= limit) break;
+        rows.push(cellsOf(record, sniffed.delimiter));
+      }
       if (rows.length >= limit) break;
     }
   } finally {
-    await records.return(undefined);
+    await batches.return(undefined);
   }
   return rows;
 }
 
-/** `firstIndex`: the index of the file's first record (-1 when it is a header, see openCsvRows). */
-async function* readRecords<T extends { index: number; blank: boolean }>(
-  path: string,
-  sniffed: SniffedInput,
-  maxRecordBytes: number,
-  firstIndex: number,
-  skipBlank: boolean,
-  make: (record: CsvRecord) => T,
-): AsyncGenerator<T> {
-  for await (const batch of readBatches(path, sniffed, maxRecordBytes, firstIndex, skipBlank, make)) yield* batch;
-}
-
-/** The records of the file, a batch per read chunk (a batch may be empty). */
-async function* readBatches<T extends { index: number; blank: boolean }>(
-  path: string,
-  sniffed: SniffedInput,
-  maxRecordBytes: number,
-  firstIndex: number,
-  skipBlank: boolean,
-  make: (record: CsvRecord) => T,
-): AsyncGenerator<T[]> {
+/**
+ * The records of the file, a batch per read chunk (a batch may be empty). `firstIndex`: the index of
+ * the file's first record (-1 when it is a header, see openCsvRecords).
+ */
+async function* readBatches(path: string, sniffed: SniffedInput, maxRecordBytes: number, firstIndex: number, skipBlank: boolean): AsyncGenerator<CsvRecord[]> {
   // highWaterMark 64 KiB: small enough to keep memory flat, large enough for throughput.
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   // ignoreBOM false: the decoder strips a leading BOM, which is what we want for every encoding.
@@ -193,15 +161,15 @@ async function* readBatches<T extends { index: number; blank: boolean }>(
   let index = firstIndex;
   // Excel's "sep=;" hint line is not a record (see SniffedInput.preamble).
   let skipPreamble = sniffed.preamble !== undefined;
-  const batchOf = (splits: SplitRecord[]): T[] => {
-    const batch: T[] = [];
+  const batchOf = (splits: SplitRecord[]): CsvRecord[] => {
+    const batch: CsvRecord[] = [];
     for (const split of splits) {
       if (skipPreamble) {
         skipPreamble = false;
         continue;
       }
-      const row = make(toRecord(split, index++));
-      if (!(skipBlank && row.blank && row.index >= 0)) batch.push(row);
+      const record = toRecord(split, index++);
+      if (!(skipBlank && record.blank && record.index >= 0)) batch.push(record);
     }
     return batch;
   };
