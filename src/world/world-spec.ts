@@ -6,7 +6,8 @@
  * Shape (every field of `behaviour` optional, defaults = Postfix defaults, see DEFAULT_BEHAVIOUR):
  * {
  *   "tls": { "certFile": "...pem", "keyFile": "...pem" },      // optional; paths relative to the spec file
- *   "mxHosts": { "mx1.example.test": { "ip": "127.0.0.11", "ipv6": [], "behaviour": { ... } } },
+ *   "mxHosts": { "mx1.example.test": { "ip": "127.0.0.11", "ipv6": [], "behaviour": { ... } },
+ *                "alt1.mx.big.test": { "ip": "127.0.0.21", "extraIps": ["127.0.0.22"], "operator": "big", "behaviour": { ... } } },
  *   "domains": {
  *     "acme.test":     { "mx": [{ "host": "mx1.example.test", "preference": 10 }],
  *                        "mailboxes": ["john.doe"], "catchAll": false, "disabled": ["old"], "full": ["busy"] },
@@ -16,12 +17,18 @@
  *     "slow.test":     { "dns": { "failure": "no_answer" } }             // or { "delayMs": 300 } for slow answers
  *   }
  * }
- * Names not listed answer NXDOMAIN. An MX may name a host that is not in mxHosts (and not a
+ * `extraIps`: more addresses the host answers on (more A records, one MTA, one set of counters).
+ * `operator`: hosts run by one operator share per-client blocks and rate windows and are counted
+ * together (MailWorld.operatorStats), like one provider behind many MX names and addresses.
+ * The provider-like rules of `behaviour` (replies, acceptAll, rcptsPerTransaction, block,
+ * rateLimits) are described in host-rules.ts. Names not listed answer NXDOMAIN. An MX may name a host that is not in mxHosts (and not a
  * domain with `a`): it then has no address. Domain keys are lower-case A-labels (punycode).
  */
 import { HygieneError } from '../errors.ts';
+import { checkReplyTemplate, defaultHostRules, parseHostRules, type HostRules } from './host-rules.ts';
 
-export interface MtaBehaviour {
+/** Postfix-like session rules, plus the provider-like rules of HostRules (host-rules.ts). */
+export interface MtaBehaviour extends HostRules {
   /** Advertise PIPELINING in the EHLO reply (RFC 2920). */
   pipelining: boolean;
   /** Advertise STARTTLS (only if the world has a certificate). */
@@ -48,7 +55,7 @@ export interface MtaBehaviour {
   refuse: boolean;
   /** Accept the TCP connection but never send a greeting. */
   silent: boolean;
-  /** The final greeting line; a non-220 greeting rejects the session (every command but QUIT gets 503). */
+  /** The final greeting (a reply template: {host}, {sid}, {date}, {client}); a non-220 greeting rejects the session (every command but QUIT gets 503). */
   greeting: string;
   /** DNSBL name: when set, every RCPT gets "554 5.7.1 Service unavailable; Client host [ip] blocked using <name>". */
   policyBlock: string | null;
@@ -62,7 +69,11 @@ export interface MtaBehaviour {
 
 export interface MxHostSpec {
   ip: string;
+  /** More IPv4 addresses of the same host (more A records); one MTA listens on all of them. */
+  extraIps: string[];
   ipv6: string[];
+  /** Hosts with the same operator share per-client blocks and rate windows, and are counted together. */
+  operator: string | null;
   behaviour: MtaBehaviour;
 }
 
@@ -119,10 +130,12 @@ export function defaultBehaviour(hostname: string): MtaBehaviour {
     maxConnectionsPerClient: 50,
     dropAfterRcpts: null,
     closeAfterRcpts: null,
+    ...defaultHostRules(),
   };
 }
 
 const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const OPERATOR = /^[a-z][a-z0-9-]{0,31}$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 function isLoopbackV4(ip: string): boolean {
@@ -204,25 +217,36 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         problem(path, 'must be an object');
         continue;
       }
-      for (const key of Object.keys(raw)) if (!['ip', 'ipv6', 'behaviour', '$comment'].includes(key)) problem(`${path}.${key}`, 'unknown field');
+      for (const key of Object.keys(raw)) if (!['ip', 'extraIps', 'ipv6', 'operator', 'behaviour', '$comment'].includes(key)) problem(`${path}.${key}`, 'unknown field');
       const ip = typeof raw.ip === 'string' ? raw.ip : '';
       if (!isLoopbackV4(ip)) problem(`${path}.ip`, 'must be an IPv4 address in 127.0.0.0/8');
-      const other = usedIps.get(ip);
-      if (other !== undefined) problem(`${path}.ip`, `${ip} is already used by ${other}; every MX host needs its own IP`);
-      usedIps.set(ip, name);
+      const extraIps = stringList(raw.extraIps, `${path}.extraIps`, checkV4);
+      for (const address of [ip, ...extraIps]) {
+        const other = usedIps.get(address);
+        if (other !== undefined) problem(`${path}.ip`, `${address} is already used by ${other}; every MX host needs its own IP`);
+        usedIps.set(address, name);
+      }
       const ipv6 = stringList(raw.ipv6, `${path}.ipv6`, checkV6);
+      let operator: string | null = null;
+      if (raw.operator !== undefined && raw.operator !== null) {
+        if (typeof raw.operator !== 'string' || !OPERATOR.test(raw.operator)) problem(`${path}.operator`, 'must be a lower-case name such as "google"');
+        else operator = raw.operator;
+      }
       const b = raw.behaviour ?? {};
       const d = defaultBehaviour(name);
       const bp = `${path}.behaviour`;
       if (!isRecord(b)) {
         problem(bp, 'must be an object');
-        mxHosts[name] = { ip, ipv6, behaviour: d };
+        mxHosts[name] = { ip, extraIps, ipv6, operator, behaviour: d };
         continue;
       }
       for (const key of Object.keys(b)) if (!(key in d) && key !== '$comment') problem(`${bp}.${key}`, 'unknown field');
       const greeting = b.greeting === undefined ? d.greeting : b.greeting;
       if (typeof greeting !== 'string' || !/^[2-5]\d\d( |$)/.test(greeting) || /[\r\n]/.test(greeting)) {
         problem(`${bp}.greeting`, 'must be one reply line starting with a 3-digit code');
+      } else {
+        const err = checkReplyTemplate(greeting);
+        if (err) problem(`${bp}.greeting`, err);
       }
       const policyBlock = b.policyBlock ?? null;
       if (policyBlock !== null && (typeof policyBlock !== 'string' || /[\r\n]/.test(policyBlock))) {
@@ -247,10 +271,11 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         maxConnectionsPerClient: int(b.maxConnectionsPerClient, `${bp}.maxConnectionsPerClient`, d.maxConnectionsPerClient, 1),
         dropAfterRcpts: intOrNull(b.dropAfterRcpts, `${bp}.dropAfterRcpts`),
         closeAfterRcpts: intOrNull(b.closeAfterRcpts, `${bp}.closeAfterRcpts`),
+        ...parseHostRules(b, bp, problem),
       };
       if (behaviour.hardErrorLimit < behaviour.softErrorLimit) problem(`${bp}.hardErrorLimit`, 'must be >= softErrorLimit');
       if (behaviour.refuse && behaviour.silent) problem(bp, 'refuse and silent are mutually exclusive');
-      mxHosts[name] = { ip, ipv6, behaviour };
+      mxHosts[name] = { ip, extraIps, ipv6, operator, behaviour };
     }
   }
 
@@ -329,7 +354,7 @@ export function domainsServedBy(spec: WorldSpec, hostName: string): Set<string> 
   const served = new Set<string>();
   for (const [name, d] of Object.entries(spec.domains)) {
     if (d.mx.some((r) => r.host === hostName)) served.add(name);
-    else if (host !== undefined && !d.nullMx && d.mx.length === 0 && d.a.includes(host.ip)) served.add(name);
+    else if (host !== undefined && !d.nullMx && d.mx.length === 0 && d.a.some((a) => a === host.ip || host.extraIps.includes(a))) served.add(name);
   }
   return served;
 }
