@@ -59,8 +59,12 @@ export class ClientLedger {
     return kept.length;
   }
 
-  /** Records one RCPT of a client towards a block rule; returns its total since its last block ended. */
-  countTowardsBlock(client: string): number {
+  /**
+   * Records one RCPT of a client towards a block rule; returns how many it sent since its last block
+   * ended, all of them (windowMs 0) or those within the last windowMs.
+   */
+  countTowardsBlock(client: string, windowMs: number): number {
+    if (windowMs > 0) return this.countInWindow(`block|${client}`, windowMs);
     const n = (this.totals.get(client) ?? 0) + 1;
     this.totals.set(client, n);
     return n;
@@ -78,6 +82,7 @@ export class ClientLedger {
     // The block is over: the client starts again from zero.
     this.blocks.delete(client);
     this.totals.delete(client);
+    this.windows.delete(`block|${client}`);
     return false;
   }
 }

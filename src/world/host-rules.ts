@@ -5,8 +5,8 @@
  *  - `acceptAll`: every RCPT for a served domain gets 250 (Yahoo/AOL, most gateways);
  *  - `rcptsPerTransaction`: every RCPT of a transaction counts, accepted or not; beyond it the
  *    `tooManyRecipients` reply (Microsoft refuses the 2nd RCPT with 452 4.5.3);
- *  - `block`: a sender-reputation block after N RCPTs from one client, sticky for a while (Microsoft
- *    5.7.606 "banned sending IP");
+ *  - `block`: a sender-reputation block after N RCPTs from one client (in total, or within a time
+ *    window), sticky for a while (Microsoft 5.7.606 "banned sending IP");
  *  - `rateLimits`: anvil-like limits per client per time window on connections, MAIL or RCPT, each
  *    with its reply (Postfix "450 4.7.1 Error: too many recipients from ...", Gmail "421-4.7.0 ...
  *    unusual rate", Yahoo "[TSS04]").
@@ -27,12 +27,16 @@ export interface ReplyTemplates {
   mailboxFull: ReplyTemplate;
   /** Past recipientLimit (accepted RCPTs) or rcptsPerTransaction (every RCPT). */
   tooManyRecipients: ReplyTemplate;
+  /** For a mailbox listed in the domain's `throttled`: a per-recipient "try later" (Gmail 450-4.2.1). */
+  recipientThrottled: ReplyTemplate;
   quit: ReplyTemplate;
 }
 
 export interface BlockRule {
-  /** RCPTs a client may send (to this operator, in total) before it is blocked. 0 = blocked from the start. */
+  /** RCPTs a client may send (to this operator) before it is blocked. 0 = blocked from the start. */
   afterRcpts: number;
+  /** Count afterRcpts within this sliding window (a rate that trips a ban); 0 = in total. */
+  windowMs: number;
   /** Where the block is answered: at RCPT only, or at MAIL already (RCPTs of a blocked client get it too). */
   stage: 'MAIL' | 'RCPT';
   reply: ReplyTemplate;
@@ -72,6 +76,8 @@ export function defaultHostRules(): HostRules {
       mailboxDisabled: '550 5.2.1 <{rcpt}>: Recipient address rejected: Mailbox disabled, not accepting messages',
       mailboxFull: '552 5.2.2 <{rcpt}>: Recipient address rejected: Mailbox full',
       tooManyRecipients: '452 4.5.3 Error: too many recipients',
+      // Postfix has no such answer of its own; a generic temporary refusal.
+      recipientThrottled: '450 4.2.1 <{rcpt}>: Recipient address rejected: Try again later',
       quit: '221 2.0.0 Bye',
     },
     acceptAll: false,
@@ -108,7 +114,9 @@ export function checkReplyTemplate(template: unknown, codes = '2345'): string | 
 
 /** The lines of a reply, placeholders filled in (values lose CR/LF: they may come from a client's command). */
 export function renderReply(template: ReplyTemplate, vars: TemplateVars): string[] {
-  const filled = template.replace(PLACEHOLDER, (_, name: string) => (vars[name as keyof TemplateVars] ?? '').replace(/[\r\n]/g, ''));
+  const filled = template.replace(PLACEHOLDER, (whole: string, name: string) =>
+    (TEMPLATE_VARS as readonly string[]).includes(name) ? (vars[name as keyof TemplateVars] ?? '').replace(/[\r\n]/g, '') : whole,
+  );
   return filled.split('\n');
 }
 
@@ -153,7 +161,7 @@ export function parseHostRules(b: Record<string, unknown>, path: string, problem
           if (typeof value !== 'string' || value === '' || /[\r\n\0]/.test(value)) problem(p, 'must be the one-line text of the first EHLO line');
           else rules.replies.ehlo = value;
         } else if (key in rules.replies) {
-          const codes = key === 'tooManyRecipients' ? '45' : key === 'mailOk' || key === 'rcptOk' || key === 'quit' ? '2' : '45';
+          const codes = key === 'mailOk' || key === 'rcptOk' || key === 'quit' ? '2' : key === 'recipientThrottled' ? '4' : '45';
           const t = template(value, p, codes);
           if (t !== null) rules.replies[key as Exclude<keyof ReplyTemplates, 'ehlo'>] = t;
         } else problem(p, `unknown reply (known: ${Object.keys(rules.replies).join(', ')})`);
@@ -167,15 +175,18 @@ export function parseHostRules(b: Record<string, unknown>, path: string, problem
   if (b.rcptsPerTransaction !== undefined && b.rcptsPerTransaction !== null) rules.rcptsPerTransaction = nonNegative(b.rcptsPerTransaction, `${path}.rcptsPerTransaction`, 1);
   if (b.block !== undefined && b.block !== null) {
     const p = `${path}.block`;
-    if (!isRecord(b.block)) problem(p, 'must be { "afterRcpts": N, "stage"?: "MAIL"|"RCPT", "reply": "...", "durationMs"?: N }');
+    if (!isRecord(b.block)) problem(p, 'must be { "afterRcpts": N, "windowMs"?: N, "stage"?: "MAIL"|"RCPT", "reply": "...", "durationMs"?: N }');
     else {
-      for (const key of Object.keys(b.block)) if (!['afterRcpts', 'stage', 'reply', 'durationMs', '$comment'].includes(key)) problem(`${p}.${key}`, 'unknown field');
+      for (const key of Object.keys(b.block)) if (!['afterRcpts', 'windowMs', 'stage', 'reply', 'durationMs', '$comment'].includes(key)) problem(`${p}.${key}`, 'unknown field');
       const afterRcpts = nonNegative(b.block.afterRcpts, `${p}.afterRcpts`);
+      const windowMs = b.block.windowMs === undefined ? 0 : nonNegative(b.block.windowMs, `${p}.windowMs`);
       const stage = b.block.stage ?? 'RCPT';
       if (stage !== 'MAIL' && stage !== 'RCPT') problem(`${p}.stage`, 'must be "MAIL" or "RCPT"');
       const reply = template(b.block.reply, `${p}.reply`, '45');
       const durationMs = b.block.durationMs === undefined ? 0 : nonNegative(b.block.durationMs, `${p}.durationMs`);
-      if (afterRcpts !== null && reply !== null && durationMs !== null && (stage === 'MAIL' || stage === 'RCPT')) rules.block = { afterRcpts, stage, reply, durationMs };
+      if (afterRcpts !== null && windowMs !== null && reply !== null && durationMs !== null && (stage === 'MAIL' || stage === 'RCPT')) {
+        rules.block = { afterRcpts, windowMs, stage, reply, durationMs };
+      }
     }
   }
   if (b.rateLimits !== undefined) {

@@ -333,11 +333,12 @@ class Session {
   private overRateLimit(count: RateLimitRule['count']): RateLimitRule | null {
     const { behaviour, operator, stats } = this.w;
     let broken: RateLimitRule | null = null;
-    behaviour.rateLimits.forEach((rule, i) => {
-      if (rule.count !== count) return;
-      const seen = operator.ledger.countInWindow(`${i}|${count}|${this.client}`, rule.windowMs);
+    for (const rule of behaviour.rateLimits) {
+      if (rule.count !== count) continue;
+      // Hosts of one operator with the same rule share its count: one window per client, provider-wide.
+      const seen = operator.ledger.countInWindow(`${count}|${rule.max}|${rule.windowMs}|${this.client}`, rule.windowMs);
       if (seen > rule.max) broken ??= rule;
-    });
+    }
     if (broken !== null) {
       stats.rateLimited++;
       operator.stats.rateLimited++;
@@ -559,7 +560,7 @@ class Session {
         return this.serveBlock();
       }
       // Sender reputation: after afterRcpts RCPTs from this client (operator-wide), the client is blocked.
-      if (this.w.operator.ledger.countTowardsBlock(this.client) > behaviour.block.afterRcpts) {
+      if (this.w.operator.ledger.countTowardsBlock(this.client, behaviour.block.windowMs) > behaviour.block.afterRcpts) {
         this.w.operator.ledger.block(this.client, behaviour.block.durationMs);
         this.event(`block: ${this.client} is blocked`);
         return this.serveBlock();
@@ -601,6 +602,7 @@ class Session {
     const vars = { rcpt, local, domain };
     const { replies } = behaviour;
     // A host that accepts every RCPT (Yahoo, most gateways) says 250 before it knows the mailbox.
+    if (!behaviour.acceptAll && has(d.throttled)) return this.replyWith(replies.recipientThrottled, vars);
     if (!behaviour.acceptAll && has(d.disabled)) return this.replyWith(replies.mailboxDisabled, vars);
     if (!behaviour.acceptAll && has(d.full)) return this.replyWith(replies.mailboxFull, vars);
     if (behaviour.acceptAll || d.catchAll || has(d.mailboxes)) {

@@ -17,6 +17,8 @@
  *     "slow.test":     { "dns": { "failure": "no_answer" } }             // or { "delayMs": 300 } for slow answers
  *   }
  * }
+ * `behaviours`: named behaviours a host takes with `"uses": "<name>"`, its own `behaviour` laid
+ * over it (`replies` merge reply by reply), so one provider's many hosts are written once.
  * `extraIps`: more addresses the host answers on (more A records, one MTA, one set of counters).
  * `operator`: hosts run by one operator share per-client blocks and rate windows and are counted
  * together (MailWorld.operatorStats), like one provider behind many MX names and addresses.
@@ -99,6 +101,8 @@ export interface DomainSpec {
   disabled: string[];
   /** Local parts answered 552 5.2.2 (mailbox full). */
   full: string[];
+  /** Local parts answered with the host's recipientThrottled reply (a per-recipient "try later", Gmail 450-4.2.1). */
+  throttled: string[];
   /** How the DNS server misbehaves for every question about this name. */
   dns: { failure: DnsFailure | null; delayMs: number };
 }
@@ -192,8 +196,10 @@ export function parseWorldSpec(input: unknown): WorldSpec {
 
   if (!isRecord(input)) throw new HygieneError('WORLD_SPEC_INVALID', 'The world description must be a JSON object.');
   for (const key of Object.keys(input)) {
-    if (!['tls', 'mxHosts', 'domains', '$comment'].includes(key)) problem(key, 'unknown field');
+    if (!['tls', 'behaviours', 'mxHosts', 'domains', '$comment'].includes(key)) problem(key, 'unknown field');
   }
+  const named = input.behaviours ?? {};
+  if (!isRecord(named)) problem('behaviours', 'must be an object of named behaviours');
 
   let tls: WorldSpec['tls'] = null;
   if (input.tls !== undefined && input.tls !== null) {
@@ -217,7 +223,7 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         problem(path, 'must be an object');
         continue;
       }
-      for (const key of Object.keys(raw)) if (!['ip', 'extraIps', 'ipv6', 'operator', 'behaviour', '$comment'].includes(key)) problem(`${path}.${key}`, 'unknown field');
+      for (const key of Object.keys(raw)) if (!['ip', 'extraIps', 'ipv6', 'operator', 'uses', 'behaviour', '$comment'].includes(key)) problem(`${path}.${key}`, 'unknown field');
       const ip = typeof raw.ip === 'string' ? raw.ip : '';
       if (!isLoopbackV4(ip)) problem(`${path}.ip`, 'must be an IPv4 address in 127.0.0.0/8');
       const extraIps = stringList(raw.extraIps, `${path}.extraIps`, checkV4);
@@ -232,7 +238,15 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         if (typeof raw.operator !== 'string' || !OPERATOR.test(raw.operator)) problem(`${path}.operator`, 'must be a lower-case name such as "google"');
         else operator = raw.operator;
       }
-      const b = raw.behaviour ?? {};
+      let b = raw.behaviour ?? {};
+      if (raw.uses !== undefined) {
+        const base = isRecord(named) && typeof raw.uses === 'string' ? named[raw.uses] : undefined;
+        if (!isRecord(base)) problem(`${path}.uses`, `must name one of the world's behaviours (${isRecord(named) ? Object.keys(named).join(', ') : 'none'})`);
+        else if (isRecord(b)) {
+          const replies = isRecord(base.replies) || isRecord(b.replies) ? { replies: { ...(isRecord(base.replies) ? base.replies : {}), ...(isRecord(b.replies) ? b.replies : {}) } } : {};
+          b = { ...base, ...b, ...replies };
+        }
+      }
       const d = defaultBehaviour(name);
       const bp = `${path}.behaviour`;
       if (!isRecord(b)) {
@@ -290,7 +304,7 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         problem(path, 'must be an object');
         continue;
       }
-      const known = ['mx', 'nullMx', 'a', 'aaaa', 'mailboxes', 'catchAll', 'disabled', 'full', 'servfail', 'dns', '$comment'];
+      const known = ['mx', 'nullMx', 'a', 'aaaa', 'mailboxes', 'catchAll', 'disabled', 'full', 'throttled', 'servfail', 'dns', '$comment'];
       for (const key of Object.keys(raw)) if (!known.includes(key)) problem(`${path}.${key}`, 'unknown field');
       const mx: MxRecordSpec[] = [];
       if (raw.mx !== undefined) {
@@ -327,6 +341,7 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         catchAll: bool(raw.catchAll, `${path}.catchAll`, false),
         disabled: stringList(raw.disabled, `${path}.disabled`, checkLocal),
         full: stringList(raw.full, `${path}.full`, checkLocal),
+        throttled: stringList(raw.throttled, `${path}.throttled`, checkLocal),
         dns: { failure, delayMs },
       };
     }
