@@ -49,7 +49,7 @@ export function forbidRealDns(): RealDnsGuard {
     });
   };
 
-  for (const proto of [dns.Resolver.prototype, dnsPromises.Resolver.prototype] as Array<Record<string, unknown>>) {
+  for (const proto of [dns.Resolver.prototype, dnsPromises.Resolver.prototype] as unknown as Array<Record<string, unknown>>) {
     for (const method of QUERY_METHODS) {
       const original = proto[method];
       if (typeof original !== 'function') continue;
