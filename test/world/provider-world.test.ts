@@ -16,6 +16,7 @@ import { ReplyParser } from '../../src/smtp/reply-parser.ts';
 import { loadWorldSpecFile, startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import type { WorldSpec } from '../../src/world/world-spec.ts';
 import { forbidRealDns, type RealDnsGuard } from '../helpers/no-real-dns.ts';
+import { providerOfDomain } from './provider-expectations.ts';
 import { connectRaw, type RawSmtpClient } from './raw-smtp-client.ts';
 
 const { table } = builtInProviders();
@@ -92,25 +93,7 @@ describe('provider world: DNS', () => {
       if (r.kind !== 'hosts') throw new Error(`${domain}: ${r.kind}`);
       for (const h of r.hosts) for (const a of h.addresses) expect(a).toMatch(/^127\.0\.14\./);
       // The world's domains are at the providers their MX names say.
-      expect(matcher.providerForDomain(r)?.provider.slug ?? 'none').toBe(
-        {
-          'gmail.com': 'google',
-          'northwind.test': 'google',
-          'wideworld.test': 'google',
-          'fabrikam.test': 'google',
-          'contoso.test': 'microsoft',
-          'tailspin.test': 'microsoft',
-          'outlook.com': 'microsoft',
-          'hotmail.com': 'microsoft',
-          'yahoo.com': 'yahoo',
-          'aol.com': 'yahoo',
-          'icloud.com': 'apple',
-          'initech-corp.test': 'proofpoint',
-          'globex-corp.test': 'mimecast',
-          'umbrella-corp.test': 'barracuda',
-          'regional-isp.test': 'none',
-        }[domain],
-      );
+      expect(matcher.providerForDomain(r)?.provider.slug ?? '').toBe(providerOfDomain(domain));
     }
     // A name the world does not know is NXDOMAIN from the world, never a question to real DNS.
     expect(await resolver.resolve('google.com')).toMatchObject({ kind: 'none', reason: 'no_such_domain' });
