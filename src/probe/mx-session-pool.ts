@@ -94,7 +94,6 @@ export interface MxSessionPoolDeps {
 
 /** How long a host that refused us (policy) keeps its answer before we ask it again. */
 const POLICY_BLOCK_HOLD_MS = 10 * 60_000;
-const RELAY_DENIED = /relay access denied|relaying denied|relay not permitted|not permitted to relay|unable to relay/;
 
 /** Probes lost in this many dead sessions are given up (unknown) instead of being tried again. */
 const MAX_LOSSES = 3;
@@ -102,6 +101,18 @@ const MAX_LOSSES = 3;
 type WindowItem =
   | { kind: 'probe'; request: ProbeRequest }
   | { kind: 'catch-all'; domain: string; listId: string };
+
+/** One answered RCPT of a window, for notePolicy. */
+interface PolicyEvidence {
+  domain: string;
+  reply: SmtpReply;
+  replyClass: ReplyClass;
+}
+
+/** The address a window item asks about (the catch-all probe's is improbable by design). */
+function windowAddress(item: WindowItem): string {
+  return item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`;
+}
 
 export class MxSessionPool {
   private readonly queue: ProbeRequest[] = [];
@@ -345,7 +356,7 @@ export class MxSessionPool {
         if (!inTransaction || needReset) commands.push(mailFrom(s.mailFrom, { smtputf8: current.supportsSmtputf8 }));
         const prefix = commands.length;
         for (const item of window) {
-          commands.push(rcptTo(item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`));
+          commands.push(rcptTo(windowAddress(item)));
           const listId = item.kind === 'probe' ? item.request.listId : item.listId;
           if (!listsServed.has(listId)) {
             listsServed.add(listId);
@@ -399,6 +410,7 @@ export class MxSessionPool {
         let restartTransaction = false;
         let closingReply: SmtpReply | null = null;
         const unanswered: WindowItem[] = [];
+        const answers: PolicyEvidence[] = [];
         window.forEach((item, i) => {
           const reply = replies[prefix + i];
           if (!reply) {
@@ -413,7 +425,7 @@ export class MxSessionPool {
             errors += 1;
             this.stats.errors += 1;
           }
-          const replyClass = classifyReply('RCPT', reply);
+          const replyClass = classifyReply('RCPT', reply, { recipient: windowAddress(item), sender: s.mailFrom });
           if (replyClass.kind === 'too_many_recipients') {
             restartTransaction = true;
             unanswered.push(item);
@@ -424,7 +436,7 @@ export class MxSessionPool {
             unanswered.push(item);
             return;
           }
-          this.notePolicy(item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass);
+          answers.push({ domain: item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass });
           if (item.kind === 'catch-all') {
             const state = catchAllFrom(replyClass);
             this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500);
@@ -432,6 +444,7 @@ export class MxSessionPool {
           }
           void this.answer(item.request, reply, replyClass);
         });
+        this.notePolicy(answers);
         if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
 
         if (failure || closingReply) {
@@ -506,28 +519,34 @@ export class MxSessionPool {
   }
 
   /**
-   * Learns from policy rejections. Two in a row that are about our client (blocklist, HELO, sender,
-   * client host) mean the host refuses us whatever the mailbox: the rest of its queue is answered
-   * with that reply instead of collecting more rejections (each one counts against us). "Relay
-   * access denied" is about the domain: its other addresses get the same answer.
+   * Learns from the policy rejections of one answered window. Only replies the classifier says are
+   * about us count, never a mailbox verdict. "Relay access denied" is about the domain: its other
+   * addresses get the same answer, unless one of them was accepted in the window. Two refusals of
+   * our client (blocklist, HELO, sender, client host) in a row mean the host refuses us whatever the
+   * mailbox: the rest of its queue is answered with that reply instead of collecting more rejections
+   * (each one counts against us). One accepted RCPT in the window proves it does not refuse us: the
+   * refusals were about those recipients (Postfix check_recipient_access REJECT is a 5.7.1 too).
    */
-  private notePolicy(domain: string, reply: SmtpReply, replyClass: ReplyClass): void {
-    if (replyClass.kind !== 'verdict' || replyClass.reason !== 'policy_block') {
-      if (reply.code < 400) this.policyStrikes = 0;
-      return;
-    }
-    const text = reply.lines.join(' ').toLowerCase();
-    if (RELAY_DENIED.test(text)) {
-      this.relayDenied.set(domain, { reply, detail: `${replyClass.detail} The server does not accept mail for ${domain} from us, so its other addresses were not probed.` });
-      return;
-    }
-    this.policyStrikes += 1;
-    if (this.policyStrikes >= 2) {
-      this.policyBlock = {
-        until: this.now() + POLICY_BLOCK_HOLD_MS,
-        reply,
-        detail: `${replyClass.detail} ${this.mx} refuses us for every address, so the rest were not probed.`,
-      };
+  private notePolicy(answers: PolicyEvidence[]): void {
+    const acceptedDomains = new Set(answers.filter((a) => a.replyClass.kind === 'accepted').map((a) => a.domain));
+    if (acceptedDomains.size > 0) this.policyStrikes = 0;
+    for (const { domain, reply, replyClass } of answers) {
+      if (replyClass.kind !== 'verdict' || replyClass.reason !== 'policy_block') continue;
+      if (replyClass.refuses === 'domain') {
+        if (!acceptedDomains.has(domain)) {
+          this.relayDenied.set(domain, { reply, detail: `${replyClass.detail} The server does not accept mail for ${domain} from us, so its other addresses were not probed.` });
+        }
+        continue;
+      }
+      if (acceptedDomains.size > 0) continue;
+      this.policyStrikes += 1;
+      if (this.policyStrikes >= 2) {
+        this.policyBlock = {
+          until: this.now() + POLICY_BLOCK_HOLD_MS,
+          reply,
+          detail: `${replyClass.detail} ${this.mx} refuses us for every address, so the rest were not probed.`,
+        };
+      }
     }
   }
 
