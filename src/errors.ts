@@ -16,6 +16,8 @@ export type HygieneErrorCode =
   | 'INPUT_ENCODING'
   | 'NO_EMAIL_COLUMN'
   | 'EMAIL_COLUMN_NOT_FOUND'
+  // the input file changed between the two passes over it (the collector writes nothing then)
+  | 'INPUT_CHANGED'
   // infrastructure
   | 'REDIS_UNAVAILABLE'
   | 'LIST_NOT_FOUND'
