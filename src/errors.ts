@@ -39,6 +39,8 @@ export type HygieneErrorCode =
   | 'SMTP_CLOSED'
   | 'SMTP_SERVICE_CLOSING'
   | 'SMTP_PROTOCOL'
+  // replies out of step with the commands (a skipped, doubled or reordered reply): none is used
+  | 'SMTP_DESYNC'
   | 'SMTP_TLS_FAILED'
   | 'SMTP_TLS_REQUIRED'
   | 'SMTP_MAIL_REJECTED'

@@ -124,6 +124,8 @@ export class MxSessionPool {
   private downReply: SmtpReply | undefined;
   /** STARTTLS failed here once: like Postfix's "may" TLS level, go on in plain text. */
   private plaintextOnly = false;
+  /** Its replies fell out of step with our commands once: never pipeline to it again (see noteDesync). */
+  private pipeliningOff = false;
   /** The host refused *us* (client/HELO/sender/blocklist): the same answer for every address. */
   private policyBlock: { until: number; reply: SmtpReply; detail: string } | null = null;
   private policyStrikes = 0;
@@ -224,6 +226,7 @@ export class MxSessionPool {
           heloName: s.heloName,
           localAddress: s.localAddress,
           tls,
+          pipelining: !this.pipeliningOff,
           timeouts: s.timeouts,
           onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
         });
@@ -278,6 +281,20 @@ export class MxSessionPool {
     let inTransaction = false;
     let consecutiveLosses = 0;
     let answeredInSession = 0;
+    /**
+     * The verdicts of the last answered window, held until the session shows its replies were in
+     * step after it: the next window's replies fit, QUIT got its 221, or nothing came late while the
+     * session settled before idling. A server that answered one command twice shows it only by an
+     * extra reply later; then this window is probed again instead of keeping shifted verdicts.
+     */
+    let held: { items: WindowItem[]; commit: () => void } | null = null;
+    const release = (inStep: boolean, why = ''): void => {
+      const window = held;
+      held = null;
+      if (!window) return;
+      if (inStep) window.commit();
+      else for (const item of window.items) this.requeueLost(item, 'smtp_error', why);
+    };
 
     /** 'quit': send QUIT and wait; 'quit-sent': QUIT went in the last group, wait for the close; 'drop': just close. */
     const endSession = async (how: 'quit' | 'quit-sent' | 'drop'): Promise<void> => {
@@ -288,6 +305,9 @@ export class MxSessionPool {
       if (how === 'quit') await closing.quit();
       else if (how === 'quit-sent') await closing.closeAfterQuit();
       else closing.close();
+      const desync = closing.closeReason?.code === 'SMTP_DESYNC' ? closing.closeReason : undefined;
+      if (desync) this.noteDesync(desync.message);
+      release(!desync, desync?.message);
       this.activeSessions -= 1;
       this.deps.events?.onSessionClosed?.(this.mx, new Set(listsServed), this.now() - sessionStarted);
       listsServed.clear();
@@ -296,6 +316,13 @@ export class MxSessionPool {
     try {
       for (;;) {
         if (this.queue.length === 0) {
+          if (session && held) {
+            // About to idle: a late extra reply gets one round trip to show itself before the last
+            // window's verdicts count.
+            await (session as SmtpSession).settle();
+            if ((session as SmtpSession).closed) await endSession('drop');
+            else release(true);
+          }
           await this.waitForWork(session ? s.idleSessionMs : 0);
           if (this.queue.length === 0 || this.closing) break;
         }
@@ -374,6 +401,13 @@ export class MxSessionPool {
           failure = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), []);
           replies = failure.answered;
         }
+        if (failure?.code === 'SMTP_DESYNC') {
+          // Out of step: no reply of this window (nor of the held one before it) can be trusted to
+          // belong to its address. All of them are asked again, on a new session without pipelining.
+          this.noteDesync(failure.message);
+          release(false, failure.message);
+          replies = [];
+        } else release(true);
         this.deps.events?.onExchange?.(this.mx, windowLists(window), this.now() - exchangeStarted);
 
         // Transaction set-up replies.
@@ -411,6 +445,8 @@ export class MxSessionPool {
         let closingReply: SmtpReply | null = null;
         const unanswered: WindowItem[] = [];
         const answers: PolicyEvidence[] = [];
+        const answered: WindowItem[] = [];
+        const verdicts: Array<() => void> = [];
         window.forEach((item, i) => {
           const reply = replies[prefix + i];
           if (!reply) {
@@ -437,14 +473,17 @@ export class MxSessionPool {
             return;
           }
           answers.push({ domain: item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass });
+          answered.push(item);
           if (item.kind === 'catch-all') {
             const state = catchAllFrom(replyClass);
-            this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500);
+            verdicts.push(() => this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500));
             return;
           }
-          void this.answer(item.request, reply, replyClass);
+          verdicts.push(() => void this.answer(item.request, reply, replyClass));
         });
+        // What the host says about us does not depend on which reply belongs to which address: learnt now.
         this.notePolicy(answers);
+        if (answered.length > 0) held = { items: answered, commit: () => verdicts.forEach((settle) => settle()) };
         if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
 
         if (failure || closingReply) {
@@ -456,11 +495,11 @@ export class MxSessionPool {
           for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
           const why = closingReply ? `the server closed the session: ${(closingReply as SmtpReply).raw}` : (failure?.message ?? 'connection lost');
           this.deps.logger.warn({ mx: this.mx, unanswered: unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
-          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'smtp_error' : 'connection_failed';
+          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'smtp_error' : 'connection_failed';
           for (const item of unanswered) this.requeueLost(item, lostReason, why);
           await endSession('drop');
           if (consecutiveLosses >= MAX_LOSSES) {
-            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'protocol' : 'refused');
+            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'protocol' : 'refused');
             break;
           }
           // Back off before reconnecting (SMTP-FACTS politeness: back off on 421 and on drops).
@@ -480,6 +519,8 @@ export class MxSessionPool {
       this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail: `Unexpected error while probing ${this.mx}: ${(err as Error).message}`, retryable: true });
     } finally {
       await endSession('quit').catch(() => undefined);
+      // endSession released the held window; never leave one unsettled.
+      release(true);
       await lease.release();
     }
   }
@@ -548,6 +589,13 @@ export class MxSessionPool {
         };
       }
     }
+  }
+
+  /** Replies fell out of step with our commands: never pipeline to this host again (for the pool's life); said once. */
+  private noteDesync(detail: string): void {
+    if (this.pipeliningOff) return;
+    this.pipeliningOff = true;
+    this.deps.logger.warn({ mx: this.mx, detail }, 'SMTP replies out of step with our commands: their answers were discarded and this host is probed without pipelining from now on');
   }
 
   private refusal(domain: string): { reply: SmtpReply; detail: string } | undefined {
