@@ -34,6 +34,7 @@ export interface PoolSmtpSettings {
   mailFrom: string;
   localAddress: string | undefined;
   tls: SmtpSessionOptions['tls'];
+  tlsCa?: string;
   timeouts: SmtpSessionOptions['timeouts'];
   maxSessionsPerMx: number;
   errorBudget: number;
@@ -226,6 +227,7 @@ export class MxSessionPool {
           heloName: s.heloName,
           localAddress: s.localAddress,
           tls,
+          tlsCa: s.tlsCa,
           pipelining: !this.pipeliningOff,
           timeouts: s.timeouts,
           onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
@@ -258,8 +260,8 @@ export class MxSessionPool {
           causes.add('busy');
           rejection ??= reply;
         } else causes.add('refused');
-        // A rejected greeting is the host speaking for itself: its other addresses will say the same.
-        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED') break;
+        // A rejected greeting (or certificate) is the host speaking for itself: its other addresses will say the same.
+        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED' || coded.context.certificate === true) break;
       }
     }
     const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : causes.has('busy') ? 'busy' : 'refused';

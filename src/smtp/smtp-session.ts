@@ -65,10 +65,16 @@ export interface SmtpSessionOptions {
    * the pool turns it off for a host whose replies fell out of step (SMTP_DESYNC).
    */
   pipelining?: boolean;
-  /** 'opportunistic': STARTTLS when advertised; 'required': fail without it; 'off': never. */
+  /**
+   * 'opportunistic': STARTTLS when advertised, certificate not checked (as Postfix's "may": MX
+   * certificates are often self-signed, and unverified TLS is still better than none);
+   * 'required': STARTTLS or fail, and the certificate must verify like MTA-STS "enforce" (RFC 8461
+   * §4.2): a chain to a trusted CA and the MX host name in it (RFC 6125: SAN dNSName, a wildcard
+   * only as the whole leftmost label); 'off': never.
+   */
   tls: 'opportunistic' | 'required' | 'off';
-  /** Default false: MX certificates are often self-signed; TLS here is for privacy only. */
-  tlsRejectUnauthorized?: boolean;
+  /** With tls 'required': CA certificates (PEM) trusted on top of the system's (a private CA). */
+  tlsCa?: string;
   timeouts: SmtpTimeouts;
   onTranscript?: (entry: TranscriptEntry) => void;
 }
@@ -379,11 +385,16 @@ export class SmtpSession {
     // RFC 3207 §6: discard anything the server sent after its 220 and before the handshake.
     this.parser = new ReplyParser();
     return new Promise<void>((resolve, reject) => {
-      const serverName = this.options.serverName;
+      const serverName = this.options.serverName.replace(/\.$/, '');
+      const verify = this.options.tls === 'required';
       const secure = tls.connect({
         socket: plain,
         servername: net.isIP(serverName) === 0 ? serverName : undefined,
-        rejectUnauthorized: this.options.tlsRejectUnauthorized ?? false,
+        rejectUnauthorized: verify,
+        // Node's `ca` replaces the system roots: keep them and add the configured ones.
+        ...(verify && this.options.tlsCa ? { ca: [...tls.rootCertificates, this.options.tlsCa] } : {}),
+        // The MX host name, not the IP we connected to (MTA-STS checks the name from the MX record).
+        ...(verify ? { checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(serverName, cert) } : {}),
       });
       this.socket = secure;
       let settled = false;
@@ -407,10 +418,17 @@ export class SmtpSession {
         this.note(`TLS established (${secure.getProtocol() ?? 'unknown protocol'}, ${secure.getCipher()?.name ?? 'unknown cipher'})`);
         resolve();
       };
-      const tlsFailed = (message: string, cause?: unknown): HygieneError =>
-        new HygieneError('SMTP_TLS_FAILED', message, this.context(), cause === undefined ? undefined : { cause });
+      const tlsFailed = (message: string, cause?: unknown, extra: Record<string, unknown> = {}): HygieneError =>
+        new HygieneError('SMTP_TLS_FAILED', message, { ...this.context(), ...extra }, cause === undefined ? undefined : { cause });
       const onSecure = (): void => finish();
-      const onError = (err: Error): void => finish(tlsFailed(`The TLS handshake failed: ${err.message.replace(/\s+/g, ' ').trim()}`, err));
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const why = err.message.replace(/\s+/g, ' ').trim();
+        if (verify && isCertificateError(err)) {
+          finish(tlsFailed(`The TLS certificate of ${serverName} could not be verified (TLS is required, so it must chain to a trusted CA and name the MX host): ${why}`, err, { certificate: true, tlsError: err.code }));
+          return;
+        }
+        finish(tlsFailed(`The TLS handshake failed: ${why}`, err));
+      };
       const onClose = (): void => finish(tlsFailed('The connection closed during the TLS handshake.'));
       const timer = setTimeout(() => finish(tlsFailed(`The TLS handshake took longer than ${this.timeouts.commandMs} ms.`)), this.timeouts.commandMs);
       secure.once('secureConnect', onSecure);
@@ -722,6 +740,11 @@ function parseExtensions(reply: SmtpReply): Set<string> {
     if (keyword) keywords.add(keyword.toUpperCase());
   }
   return keywords;
+}
+
+/** OpenSSL's verification failures and Node's name check (ERR_TLS_CERT_ALTNAME_INVALID). */
+function isCertificateError(err: NodeJS.ErrnoException): boolean {
+  return typeof err.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|ALTNAME/.test(err.code);
 }
 
 function verbOf(command: string): string {
