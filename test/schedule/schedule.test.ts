@@ -7,8 +7,7 @@ import type { HygieneRuntime } from '../../src/app/runtime.ts';
 import { runSchedule, startScheduleDaemon, type ScheduleDaemon } from '../../src/schedule/schedule-runner.ts';
 import type { ScheduleRunSummary } from '../../src/schedule/schedule-store.ts';
 import { addSchedule, getSchedule, listScheduleRuns, listSchedules, openScheduleQueue, removeSchedule, type ScheduleDeps } from '../../src/schedule/schedules.ts';
-import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
-import { parseWorldSpec } from '../../src/world/world-spec.ts';
+import type { MailWorld } from '../../src/world/mail-world.ts';
 import { dnsPortOf, dropPrefix, eventually, REDIS_URL, startRuntime, startSmallWorld, tempDir, testConfig, uniquePrefix } from '../watch/e2e-setup.ts';
 
 let world: MailWorld;
@@ -155,12 +154,7 @@ describe('a scheduled run', () => {
   it('a run whose input changes while it verifies fails with INPUT_CHANGED and writes nothing; its retry verifies the file as it now is', async () => {
     // Slow replies keep the list verifying long enough to change its input.
     await world.stop();
-    world = await startMailWorld(
-      parseWorldSpec({
-        mxHosts: { 'mx.w.test': { ip: '127.0.0.61', behaviour: { replyDelayMs: 150 } } },
-        domains: { 'w.test': { mx: [{ host: 'mx.w.test', preference: 10 }], mailboxes: ['alice', 'bob', 'carol'] } },
-      }),
-    );
+    world = await startSmallWorld(['alice', 'bob', 'carol'], {}, { replyDelayMs: 150 });
     runtime = await startRuntime(testConfig(world, prefix));
     const rt = runtime;
     const schedule = await addSchedule(deps, { input, outDir: dir, every: '1h', maxAge: 0 });

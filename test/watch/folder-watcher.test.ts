@@ -6,8 +6,7 @@ import { HygieneRuntime } from '../../src/app/runtime.ts';
 import type { ListReport } from '../../src/collector/report.ts';
 import { startFolderWatcher, type FolderWatcher, type SettledJob } from '../../src/watch/folder-watcher.ts';
 import { JOB_META_FILE } from '../../src/watch/watch-layout.ts';
-import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
-import { parseWorldSpec } from '../../src/world/world-spec.ts';
+import type { MailWorld } from '../../src/world/mail-world.ts';
 import { dropPrefix, eventually, logger, REDIS_URL, startRuntime, startSmallWorld, tempDir, testConfig, uniquePrefix } from './e2e-setup.ts';
 
 let world: MailWorld;
@@ -185,12 +184,7 @@ describe('hygiene watch', () => {
   it('a file changed in processing/ while it verifies goes to failed/ with INPUT_CHANGED and no outputs; dropped again, it is verified', async () => {
     // Slow replies keep the list verifying long enough to change its input.
     await world.stop();
-    world = await startMailWorld(
-      parseWorldSpec({
-        mxHosts: { 'mx.w.test': { ip: '127.0.0.61', behaviour: { replyDelayMs: 150 } } },
-        domains: { 'w.test': { mx: [{ host: 'mx.w.test', preference: 10 }], mailboxes: ['alice', 'bob', 'new'] } },
-      }),
-    );
+    world = await startSmallWorld(['alice', 'bob', 'new'], {}, { replyDelayMs: 150 });
     await start();
     await writeFile(inbox('contacts.csv'), CONTACTS);
     await eventually(async () => {
