@@ -16,6 +16,8 @@ export type HygieneErrorCode =
   | 'INPUT_ENCODING'
   | 'NO_EMAIL_COLUMN'
   | 'EMAIL_COLUMN_NOT_FOUND'
+  // the input file changed between the two passes over it (the collector writes nothing then)
+  | 'INPUT_CHANGED'
   // infrastructure
   | 'REDIS_UNAVAILABLE'
   | 'LIST_NOT_FOUND'
@@ -37,6 +39,8 @@ export type HygieneErrorCode =
   | 'SMTP_CLOSED'
   | 'SMTP_SERVICE_CLOSING'
   | 'SMTP_PROTOCOL'
+  // replies out of step with the commands (a skipped, doubled or reordered reply): none is used
+  | 'SMTP_DESYNC'
   | 'SMTP_TLS_FAILED'
   | 'SMTP_TLS_REQUIRED'
   | 'SMTP_MAIL_REJECTED'

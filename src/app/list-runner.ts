@@ -4,11 +4,15 @@
  * the same list and carries on from where it stopped: an interrupted parse starts over (nothing was
  * enqueued yet), an interrupted enqueue re-adds the same job ids (BullMQ keeps one of each), and
  * verdicts already recorded are never probed again. A finished list run again gets a new run id.
+ * The parse pass records a digest of the bytes it read; the collector's pass checks it (a file
+ * changed in between fails the list with INPUT_CHANGED, and running the command again starts a new
+ * list: the new size and mtime give a new id, and a failed list is never resumed).
  */
 import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListReport } from '../collector/report.ts';
+import { InputDigest } from '../csv/input-digest.ts';
 import { fileError } from '../csv/input-sniffer.ts';
 import { HygieneError } from '../errors.ts';
 import { finalizeJobId } from '../queue/job-types.ts';
@@ -76,7 +80,9 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
 
   if (state === 'parsing') {
     if (resumed) await store.resetParse(listId);
-    const rows = await input.openRecords();
+    // The collector's pass must read these very bytes: hashed as they are read (see InputDigest).
+    const digest = new InputDigest();
+    const rows = await input.openRecords(digest);
     const result = await recordAddresses(redis, store, {
       listId,
       rows,
@@ -86,7 +92,7 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
       onProgress: request.onRowsRead,
     });
     request.onRowsRead?.(result.rows);
-    await store.setState(listId, 'enqueuing', { parsedAt: new Date().toISOString() });
+    await store.markParsed(listId, { ...digest.result(), layout: input.layout });
     log.info({ rows: result.rows, unique: result.uniqueAddresses }, 'list parsed');
     state = 'enqueuing';
   }
@@ -126,7 +132,9 @@ export async function waitForList(runtime: HygieneRuntime, listId: string, optio
     if (list) {
       options.onProgress?.(list);
       if (list.state === 'done') return list;
-      if (list.state === 'failed') throw new HygieneError('LIST_FAILED', `List ${listId} failed: ${list.error ?? 'unknown error'}`, { listId });
+      if (list.state === 'failed') {
+        throw new HygieneError(list.errorCode === 'INPUT_CHANGED' ? 'INPUT_CHANGED' : 'LIST_FAILED', `List ${listId} failed: ${list.error ?? 'unknown error'}`, { listId });
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

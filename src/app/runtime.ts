@@ -3,10 +3,11 @@
  * and shuts them down once, in order (workers first so active jobs finish or are handed back, then
  * the verifier's SMTP sessions, then queues, then Redis). The only place that creates real clients.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
+import { isHygieneError } from '../errors.ts';
 import type { ListReport } from '../collector/report.ts';
 import { createCachedMxResolver } from '../dns/cached-mx-resolver.ts';
 import { createDnsMxResolver, type MxResolver } from '../dns/mx-resolver.ts';
@@ -155,10 +156,13 @@ export class HygieneRuntime {
     });
     worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
       this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message }, 'finalize job failed');
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      // An UnrecoverableError is final at once (the input changed: retrying cannot help).
+      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
         const { listId } = job.data;
+        const fields: Record<string, string> = { error: err.message };
+        if (isHygieneError(err.cause)) fields.errorCode = err.cause.code;
         void this.store
-          .setState(listId, 'failed', { error: err.message })
+          .setState(listId, 'failed', fields)
           .then(() => notifyListWebhook(this.webhookQueue, this.store, listId, 'list.failed', failedPayload(listId, err.message)))
           .then(() => onFailed?.(listId, err.message))
           .catch((hookErr: unknown) => this.logger.warn({ listId, err: (hookErr as Error).message }, 'list failure hook failed'));

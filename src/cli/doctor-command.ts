@@ -219,6 +219,7 @@ async function smtpHandshake(config: Config, mx: string, ip: string): Promise<{ 
       heloName: config.smtp.heloName,
       localAddress: config.smtp.localAddress,
       tls: config.smtp.tls,
+      tlsCa: config.smtp.tlsCa,
       timeouts: config.smtp.timeouts,
     });
     const greeting = session.greeting.lines.at(-1) ?? '';

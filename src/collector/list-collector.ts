@@ -48,6 +48,11 @@ export interface CollectInput {
   /** Opens a CSV writer on the file; it writes the header (original + HYGIENE_COLUMNS) itself. */
   openWriter(file: AtomicFile): RowWriter;
   batchSize?: number;
+  /**
+   * Called once every row was read and written to the temporary files, before any output is renamed
+   * into place: throwing here aborts the outputs (the input check of the finalize step).
+   */
+  beforeCommit?: () => void | Promise<void>;
   /** Test hook: called after each batch is written (lets tests crash the collector mid-write). */
   afterBatch?: (rowsWritten: number) => void | Promise<void>;
 }
@@ -278,6 +283,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     }
     if (batch.length > 0) lookUp(batch);
     while (lookedUp.length > 0) await writeOldest();
+    await input.beforeCommit?.();
     await indexLoading;
     await cleaned.end();
     await rejected.end();

@@ -5,6 +5,8 @@
  *
  * Every option is documented in the README's configuration table with its default.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HygieneError } from '../errors.ts';
@@ -29,6 +31,8 @@ export interface Config {
     mailFrom: string;
     localAddress: string | undefined;
     tls: TlsMode;
+    /** Extra trusted CA certificates (PEM, from HYGIENE_TLS_CA_FILE) for tls 'required', on top of the system's. */
+    tlsCa: string | undefined;
     timeouts: { connectMs: number; greetingMs: number; commandMs: number };
     maxSessionsPerMx: number;
     /** RCPT commands per second per MX host, fleet-wide; 0 = no limit beyond the session cap. */
@@ -122,6 +126,25 @@ function hostPortList(problems: Problems, name: string, raw: string | undefined)
   return items;
 }
 
+/** HYGIENE_TLS_CA_FILE: PEM certificates a verified TLS session also trusts (a private CA, a test CA). */
+function caFileOption(problems: Problems, file: string | undefined): string | undefined {
+  if (file === undefined || file === '') return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.list.push(`HYGIENE_TLS_CA_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return undefined;
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    problems.list.push(`HYGIENE_TLS_CA_FILE: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    return undefined;
+  }
+  return pem;
+}
+
 function pick(flags: FlagValues, flag: string, env: NodeJS.ProcessEnv, envName: string): string | boolean | undefined {
   return flags[flag] ?? env[envName];
 }
@@ -144,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
 
   const tlsRaw = flags['require-tls'] === true ? 'required' : String(env.HYGIENE_TLS ?? 'opportunistic');
   if (!['opportunistic', 'required', 'off'].includes(tlsRaw)) problems.list.push(`HYGIENE_TLS must be opportunistic, required or off, got "${tlsRaw}"`);
+  const tlsCa = caFileOption(problems, env.HYGIENE_TLS_CA_FILE);
 
   const logLevel = String(pick(flags, 'log-level', env, 'LOG_LEVEL') ?? 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) problems.list.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -191,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       mailFrom,
       localAddress,
       tls: tlsRaw as TlsMode,
+      tlsCa,
       timeouts: {
         connectMs: intOption(problems, 'HYGIENE_CONNECT_TIMEOUT_MS', env.HYGIENE_CONNECT_TIMEOUT_MS, 10_000, 50, 300_000),
         greetingMs: intOption(problems, 'HYGIENE_GREETING_TIMEOUT_MS', env.HYGIENE_GREETING_TIMEOUT_MS, 30_000, 50, 600_000),

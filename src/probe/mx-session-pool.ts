@@ -34,6 +34,7 @@ export interface PoolSmtpSettings {
   mailFrom: string;
   localAddress: string | undefined;
   tls: SmtpSessionOptions['tls'];
+  tlsCa?: string;
   timeouts: SmtpSessionOptions['timeouts'];
   maxSessionsPerMx: number;
   errorBudget: number;
@@ -94,7 +95,6 @@ export interface MxSessionPoolDeps {
 
 /** How long a host that refused us (policy) keeps its answer before we ask it again. */
 const POLICY_BLOCK_HOLD_MS = 10 * 60_000;
-const RELAY_DENIED = /relay access denied|relaying denied|relay not permitted|not permitted to relay|unable to relay/;
 
 /** Probes lost in this many dead sessions are given up (unknown) instead of being tried again. */
 const MAX_LOSSES = 3;
@@ -102,6 +102,18 @@ const MAX_LOSSES = 3;
 type WindowItem =
   | { kind: 'probe'; request: ProbeRequest }
   | { kind: 'catch-all'; domain: string; listId: string };
+
+/** One answered RCPT of a window, for notePolicy. */
+interface PolicyEvidence {
+  domain: string;
+  reply: SmtpReply;
+  replyClass: ReplyClass;
+}
+
+/** The address a window item asks about (the catch-all probe's is improbable by design). */
+function windowAddress(item: WindowItem): string {
+  return item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`;
+}
 
 export class MxSessionPool {
   private readonly queue: ProbeRequest[] = [];
@@ -113,6 +125,8 @@ export class MxSessionPool {
   private downReply: SmtpReply | undefined;
   /** STARTTLS failed here once: like Postfix's "may" TLS level, go on in plain text. */
   private plaintextOnly = false;
+  /** Its replies fell out of step with our commands once: never pipeline to it again (see noteDesync). */
+  private pipeliningOff = false;
   /** The host refused *us* (client/HELO/sender/blocklist): the same answer for every address. */
   private policyBlock: { until: number; reply: SmtpReply; detail: string } | null = null;
   private policyStrikes = 0;
@@ -213,6 +227,8 @@ export class MxSessionPool {
           heloName: s.heloName,
           localAddress: s.localAddress,
           tls,
+          tlsCa: s.tlsCa,
+          pipelining: !this.pipeliningOff,
           timeouts: s.timeouts,
           onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
         });
@@ -244,8 +260,8 @@ export class MxSessionPool {
           causes.add('busy');
           rejection ??= reply;
         } else causes.add('refused');
-        // A rejected greeting is the host speaking for itself: its other addresses will say the same.
-        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED') break;
+        // A rejected greeting (or certificate) is the host speaking for itself: its other addresses will say the same.
+        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED' || coded.context.certificate === true) break;
       }
     }
     const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : causes.has('busy') ? 'busy' : 'refused';
@@ -267,6 +283,20 @@ export class MxSessionPool {
     let inTransaction = false;
     let consecutiveLosses = 0;
     let answeredInSession = 0;
+    /**
+     * The verdicts of the last answered window, held until the session shows its replies were in
+     * step after it: the next window's replies fit, QUIT got its 221, or nothing came late while the
+     * session settled before idling. A server that answered one command twice shows it only by an
+     * extra reply later; then this window is probed again instead of keeping shifted verdicts.
+     */
+    let held: { items: WindowItem[]; commit: () => void } | null = null;
+    const release = (inStep: boolean, why = ''): void => {
+      const window = held;
+      held = null;
+      if (!window) return;
+      if (inStep) window.commit();
+      else for (const item of window.items) this.requeueLost(item, 'smtp_error', why);
+    };
 
     /** 'quit': send QUIT and wait; 'quit-sent': QUIT went in the last group, wait for the close; 'drop': just close. */
     const endSession = async (how: 'quit' | 'quit-sent' | 'drop'): Promise<void> => {
@@ -277,6 +307,9 @@ export class MxSessionPool {
       if (how === 'quit') await closing.quit();
       else if (how === 'quit-sent') await closing.closeAfterQuit();
       else closing.close();
+      const desync = closing.closeReason?.code === 'SMTP_DESYNC' ? closing.closeReason : undefined;
+      if (desync) this.noteDesync(desync.message);
+      release(!desync, desync?.message);
       this.activeSessions -= 1;
       this.deps.events?.onSessionClosed?.(this.mx, new Set(listsServed), this.now() - sessionStarted);
       listsServed.clear();
@@ -285,6 +318,13 @@ export class MxSessionPool {
     try {
       for (;;) {
         if (this.queue.length === 0) {
+          if (session && held) {
+            // About to idle: a late extra reply gets one round trip to show itself before the last
+            // window's verdicts count.
+            await (session as SmtpSession).settle();
+            if ((session as SmtpSession).closed) await endSession('drop');
+            else release(true);
+          }
           await this.waitForWork(session ? s.idleSessionMs : 0);
           if (this.queue.length === 0 || this.closing) break;
         }
@@ -345,7 +385,7 @@ export class MxSessionPool {
         if (!inTransaction || needReset) commands.push(mailFrom(s.mailFrom, { smtputf8: current.supportsSmtputf8 }));
         const prefix = commands.length;
         for (const item of window) {
-          commands.push(rcptTo(item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`));
+          commands.push(rcptTo(windowAddress(item)));
           const listId = item.kind === 'probe' ? item.request.listId : item.listId;
           if (!listsServed.has(listId)) {
             listsServed.add(listId);
@@ -363,6 +403,13 @@ export class MxSessionPool {
           failure = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), []);
           replies = failure.answered;
         }
+        if (failure?.code === 'SMTP_DESYNC') {
+          // Out of step: no reply of this window (nor of the held one before it) can be trusted to
+          // belong to its address. All of them are asked again, on a new session without pipelining.
+          this.noteDesync(failure.message);
+          release(false, failure.message);
+          replies = [];
+        } else release(true);
         this.deps.events?.onExchange?.(this.mx, windowLists(window), this.now() - exchangeStarted);
 
         // Transaction set-up replies.
@@ -399,6 +446,9 @@ export class MxSessionPool {
         let restartTransaction = false;
         let closingReply: SmtpReply | null = null;
         const unanswered: WindowItem[] = [];
+        const answers: PolicyEvidence[] = [];
+        const answered: WindowItem[] = [];
+        const verdicts: Array<() => void> = [];
         window.forEach((item, i) => {
           const reply = replies[prefix + i];
           if (!reply) {
@@ -413,7 +463,7 @@ export class MxSessionPool {
             errors += 1;
             this.stats.errors += 1;
           }
-          const replyClass = classifyReply('RCPT', reply);
+          const replyClass = classifyReply('RCPT', reply, { recipient: windowAddress(item), sender: s.mailFrom });
           if (replyClass.kind === 'too_many_recipients') {
             restartTransaction = true;
             unanswered.push(item);
@@ -424,14 +474,18 @@ export class MxSessionPool {
             unanswered.push(item);
             return;
           }
-          this.notePolicy(item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass);
+          answers.push({ domain: item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass });
+          answered.push(item);
           if (item.kind === 'catch-all') {
             const state = catchAllFrom(replyClass);
-            this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500);
+            verdicts.push(() => this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500));
             return;
           }
-          void this.answer(item.request, reply, replyClass);
+          verdicts.push(() => void this.answer(item.request, reply, replyClass));
         });
+        // What the host says about us does not depend on which reply belongs to which address: learnt now.
+        this.notePolicy(answers);
+        if (answered.length > 0) held = { items: answered, commit: () => verdicts.forEach((settle) => settle()) };
         if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
 
         if (failure || closingReply) {
@@ -443,11 +497,11 @@ export class MxSessionPool {
           for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
           const why = closingReply ? `the server closed the session: ${(closingReply as SmtpReply).raw}` : (failure?.message ?? 'connection lost');
           this.deps.logger.warn({ mx: this.mx, unanswered: unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
-          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'smtp_error' : 'connection_failed';
+          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'smtp_error' : 'connection_failed';
           for (const item of unanswered) this.requeueLost(item, lostReason, why);
           await endSession('drop');
           if (consecutiveLosses >= MAX_LOSSES) {
-            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'protocol' : 'refused');
+            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'protocol' : 'refused');
             break;
           }
           // Back off before reconnecting (SMTP-FACTS politeness: back off on 421 and on drops).
@@ -467,6 +521,8 @@ export class MxSessionPool {
       this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail: `Unexpected error while probing ${this.mx}: ${(err as Error).message}`, retryable: true });
     } finally {
       await endSession('quit').catch(() => undefined);
+      // endSession released the held window; never leave one unsettled.
+      release(true);
       await lease.release();
     }
   }
@@ -506,29 +562,42 @@ export class MxSessionPool {
   }
 
   /**
-   * Learns from policy rejections. Two in a row that are about our client (blocklist, HELO, sender,
-   * client host) mean the host refuses us whatever the mailbox: the rest of its queue is answered
-   * with that reply instead of collecting more rejections (each one counts against us). "Relay
-   * access denied" is about the domain: its other addresses get the same answer.
+   * Learns from the policy rejections of one answered window. Only replies the classifier says are
+   * about us count, never a mailbox verdict. "Relay access denied" is about the domain: its other
+   * addresses get the same answer, unless one of them was accepted in the window. Two refusals of
+   * our client (blocklist, HELO, sender, client host) in a row mean the host refuses us whatever the
+   * mailbox: the rest of its queue is answered with that reply instead of collecting more rejections
+   * (each one counts against us). One accepted RCPT in the window proves it does not refuse us: the
+   * refusals were about those recipients (Postfix check_recipient_access REJECT is a 5.7.1 too).
    */
-  private notePolicy(domain: string, reply: SmtpReply, replyClass: ReplyClass): void {
-    if (replyClass.kind !== 'verdict' || replyClass.reason !== 'policy_block') {
-      if (reply.code < 400) this.policyStrikes = 0;
-      return;
+  private notePolicy(answers: PolicyEvidence[]): void {
+    const acceptedDomains = new Set(answers.filter((a) => a.replyClass.kind === 'accepted').map((a) => a.domain));
+    if (acceptedDomains.size > 0) this.policyStrikes = 0;
+    for (const { domain, reply, replyClass } of answers) {
+      if (replyClass.kind !== 'verdict' || replyClass.reason !== 'policy_block') continue;
+      if (replyClass.refuses === 'domain') {
+        if (!acceptedDomains.has(domain)) {
+          this.relayDenied.set(domain, { reply, detail: `${replyClass.detail} The server does not accept mail for ${domain} from us, so its other addresses were not probed.` });
+        }
+        continue;
+      }
+      if (acceptedDomains.size > 0) continue;
+      this.policyStrikes += 1;
+      if (this.policyStrikes >= 2) {
+        this.policyBlock = {
+          until: this.now() + POLICY_BLOCK_HOLD_MS,
+          reply,
+          detail: `${replyClass.detail} ${this.mx} refuses us for every address, so the rest were not probed.`,
+        };
+      }
     }
-    const text = reply.lines.join(' ').toLowerCase();
-    if (RELAY_DENIED.test(text)) {
-      this.relayDenied.set(domain, { reply, detail: `${replyClass.detail} The server does not accept mail for ${domain} from us, so its other addresses were not probed.` });
-      return;
-    }
-    this.policyStrikes += 1;
-    if (this.policyStrikes >= 2) {
-      this.policyBlock = {
-        until: this.now() + POLICY_BLOCK_HOLD_MS,
-        reply,
-        detail: `${replyClass.detail} ${this.mx} refuses us for every address, so the rest were not probed.`,
-      };
-    }
+  }
+
+  /** Replies fell out of step with our commands: never pipeline to this host again (for the pool's life); said once. */
+  private noteDesync(detail: string): void {
+    if (this.pipeliningOff) return;
+    this.pipeliningOff = true;
+    this.deps.logger.warn({ mx: this.mx, detail }, 'SMTP replies out of step with our commands: their answers were discarded and this host is probed without pipelining from now on');
   }
 
   private refusal(domain: string): { reply: SmtpReply; detail: string } | undefined {

@@ -20,6 +20,17 @@ export interface ListOptions {
   maxVerdictAgeMs?: number;
 }
 
+/**
+ * What the parse pass read (stored as inputSha256, inputBytes, inputLayout): the collector proves it
+ * reads the same bytes the same way before it writes anything (see csv/input-digest.ts).
+ */
+export interface InputIdentity {
+  sha256: string;
+  bytes: number;
+  /** ListInput.layout: dialect, header, email column, width. */
+  layout: string;
+}
+
 export interface ListRecord {
   id: string;
   state: ListState;
@@ -37,7 +48,11 @@ export interface ListRecord {
   /** Addresses saved as mailbox_not_found; undefined for lists created before it was counted. */
   notFound?: number;
   jobs: number;
+  /** Undefined for lists parsed before it was recorded. */
+  inputIdentity?: InputIdentity;
   error?: string;
+  /** The error's code when the list failed with a coded error (e.g. INPUT_CHANGED). */
+  errorCode?: string;
   reportPath?: string;
   cleanedPath?: string;
   rejectedPath?: string;
@@ -97,7 +112,9 @@ export class ListStore {
       verified: Number(raw.verified ?? 0),
       notFound: raw.notFound === undefined ? undefined : Number(raw.notFound),
       jobs: Number(raw.jobs ?? 0),
+      inputIdentity: raw.inputSha256 === undefined ? undefined : { sha256: raw.inputSha256, bytes: Number(raw.inputBytes ?? -1), layout: raw.inputLayout ?? '' },
       error: raw.error,
+      errorCode: raw.errorCode,
       reportPath: raw.reportPath,
       cleanedPath: raw.cleanedPath,
       rejectedPath: raw.rejectedPath,
@@ -110,6 +127,11 @@ export class ListStore {
 
   async setState(listId: string, state: ListState, fields: Record<string, string | number> = {}): Promise<void> {
     await this.redis.hset(this.keys(listId).list, { state, ...fields });
+  }
+
+  /** The parse pass is over: record what it read, and move on to enqueuing. */
+  async markParsed(listId: string, input: InputIdentity): Promise<void> {
+    await this.setState(listId, 'enqueuing', { parsedAt: new Date().toISOString(), inputSha256: input.sha256, inputBytes: input.bytes, inputLayout: input.layout });
   }
 
   /** Drops everything the parse pass wrote, so an interrupted parse can start again from row 0. */
