@@ -141,7 +141,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await registerListRoutes(app, deps);
-  registerVerifyRoute(app, runtime, config.api.verifyTimeoutMs);
+  registerVerifyRoute(app, runtime, { timeoutMs: config.api.verifyTimeoutMs, refusePrivateMx: !config.api.allowPrivateMx });
 
   const board = new FastifyAdapter();
   createBullBoard({

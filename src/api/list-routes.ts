@@ -225,6 +225,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
           reject: options.reject,
           neutraliseFormulas: config.output.neutraliseFormulas,
           webhookUrl: options.webhookUrl,
+          ...(config.api.allowPrivateMx ? {} : { refusePrivateMx: true }),
         },
         onCreated: () => {
           created = true;

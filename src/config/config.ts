@@ -68,6 +68,8 @@ export interface Config {
      * takes over a list in its parse pass whose lease has lapsed (its process died).
      */
     parseLeaseMs: number;
+    /** Probe MX hosts on loopback/private/reserved addresses for API work (HYGIENE_API_ALLOW_PRIVATE_MX). */
+    allowPrivateMx: boolean;
   };
   /** Webhooks on list completion or failure. */
   webhook: {
@@ -166,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
   if (!HOSTNAME.test(apiHost) && !/^[0-9a-f:.]+$/i.test(apiHost)) problems.list.push(`HYGIENE_API_HOST must be a host name or IP address, got "${apiHost}"`);
   const webhookSecret = env.HYGIENE_WEBHOOK_SECRET !== undefined && env.HYGIENE_WEBHOOK_SECRET !== '' ? env.HYGIENE_WEBHOOK_SECRET : undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) problems.list.push('HYGIENE_WEBHOOK_SECRET must be at least 16 characters (secret not shown)');
+  const allowPrivateMxRaw = env.HYGIENE_API_ALLOW_PRIVATE_MX ?? 'false';
+  if (!['true', 'false'].includes(allowPrivateMxRaw)) problems.list.push(`HYGIENE_API_ALLOW_PRIVATE_MX must be true or false, got "${allowPrivateMxRaw}"`);
   const allowPrivateRaw = env.HYGIENE_WEBHOOK_ALLOW_PRIVATE ?? 'false';
   if (!['true', 'false'].includes(allowPrivateRaw)) problems.list.push(`HYGIENE_WEBHOOK_ALLOW_PRIVATE must be true or false, got "${allowPrivateRaw}"`);
 
@@ -231,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       rateLimitPerMinute: intOption(problems, 'HYGIENE_API_RATE_LIMIT', env.HYGIENE_API_RATE_LIMIT, 120, 1, 1_000_000),
       verifyTimeoutMs: intOption(problems, 'HYGIENE_VERIFY_TIMEOUT_MS', env.HYGIENE_VERIFY_TIMEOUT_MS, 30_000, 100, 600_000),
       parseLeaseMs: intOption(problems, 'HYGIENE_PARSE_LEASE_MS', env.HYGIENE_PARSE_LEASE_MS, 15_000, 300, 600_000),
+      allowPrivateMx: allowPrivateMxRaw === 'true',
     },
     webhook: {
       secret: webhookSecret,

@@ -18,6 +18,8 @@ export interface ListOptions {
   webhookUrl?: string;
   /** Re-verification (scheduled runs): cached verdicts older than this are probed again. */
   maxVerdictAgeMs?: number;
+  /** Uploaded through the HTTP API: MX hosts on private addresses are refused (VerifyBatch.refusePrivateMx). */
+  refusePrivateMx?: boolean;
 }
 
 export interface ListRecord {
