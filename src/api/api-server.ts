@@ -4,7 +4,8 @@
  * webhooks); builds no clients of its own.
  *
  * Public (no key): GET /healthz, GET /openapi.json. Everything else needs a key, including /metrics
- * and /admin/queues. Keys are never logged: the request serializer's headers are redacted.
+ * and /admin/queues. Keys are never logged: the request serializer's headers are redacted, and so
+ * are query-string values (loggableRequestUrl).
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -41,6 +42,24 @@ export const REDACTED_PATHS = [
   'headers.authorization',
 ];
 
+/** Query parameters whose values are logged; every other value (a key, a token, a webhook URL) is not. */
+const LOGGED_QUERY_PARAMS = new Set(['emailColumn', 'reject', 'name', 'limit', 'cursor']);
+
+/**
+ * A request URL as it may appear in logs: keys are only accepted in headers, but clients (and
+ * proxies) put them in query strings anyway (`?api_key=...`), and webhook URLs carry tokens; so
+ * every query value not known to be harmless is replaced, whatever its name.
+ */
+export function loggableRequestUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const cut = url.indexOf('?');
+  if (cut < 0) return url;
+  const params = [...new URLSearchParams(url.slice(cut + 1))].map(([name, value]) =>
+    `${encodeURIComponent(name)}=${LOGGED_QUERY_PARAMS.has(name) ? encodeURIComponent(value) : '[redacted]'}`,
+  );
+  return `${url.slice(0, cut)}?${params.join('&')}`;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** No API key needed (health checks, the OpenAPI document). */
@@ -58,7 +77,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       serializers: {
         req: (req: { method?: string; url?: string; headers?: Record<string, unknown>; ip?: string; socket?: { remoteAddress?: string } }) => ({
           method: req.method,
-          url: req.url,
+          url: loggableRequestUrl(req.url),
           headers: { ...req.headers },
           remoteAddress: req.ip ?? req.socket?.remoteAddress,
         }),

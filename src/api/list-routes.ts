@@ -16,7 +16,9 @@ import type { Logger } from 'pino';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import type { ListReport } from '../collector/report.ts';
 import type { Config } from '../config/config.ts';
+import { withoutServerPaths } from '../domain/public-text.ts';
 import { describePolicy, parseRejectPolicy } from '../domain/routing-policy.ts';
+import { HygieneError, isHygieneError } from '../errors.ts';
 import type { ListRecord } from '../queue/list-store.ts';
 import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { checkWebhookUrl } from '../webhook/webhook-url-policy.ts';
@@ -76,6 +78,12 @@ const LIST_SCHEMA = {
   },
 } as const;
 
+/** report.json as the API serves it: `input` and `outputs` are file names, not server paths. */
+export function publicReport(report: ListReport, inputName: string): ListReport {
+  const { cleaned, rejected, report: own } = report.outputs;
+  return { ...report, input: inputName, outputs: { cleaned: path.basename(cleaned), rejected: path.basename(rejected), report: path.basename(own) } };
+}
+
 function links(id: string): Record<string, string> {
   const self = `/v1/lists/${id}`;
   return { self, cleaned: `${self}/cleaned.csv`, rejected: `${self}/rejected.csv`, report: `${self}/report.json` };
@@ -94,6 +102,15 @@ export function listProgress(list: ListRecord): number {
     default:
       return list.uniqueAddresses > 0 ? Math.min(98, Math.floor((list.verified / list.uniqueAddresses) * 98)) : 0;
   }
+}
+
+/**
+ * An engine error as a client may see it: the upload's server path becomes the name the client
+ * knows it by, any other path its file name (domain/public-text.ts).
+ */
+function publicError(err: unknown, file: string, publicName: string): unknown {
+  if (!isHygieneError(err)) return err;
+  return new HygieneError(err.code, withoutServerPaths(err.message, [[file, publicName]]), err.context, { cause: err });
 }
 
 export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDeps): Promise<void> {
@@ -207,7 +224,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         options = await checkOptions({ ...query, ...received.fields });
       } catch (err) {
         await rm(file, { force: true });
-        throw err;
+        throw publicError(err, file, `${safeBaseName(clientName)}.csv`);
       }
       const log = deps.logger.child({ listId });
       let created = false;
@@ -247,12 +264,15 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         await Promise.race([listExists, running]);
       } catch (err) {
         await rm(file, { force: true });
-        throw err;
+        throw publicError(err, file, `${safeBaseName(options.name ?? clientName)}.csv`);
       }
       log.info({ bytes: (await stat(file).catch(() => null))?.size, name: safeBaseName(options.name ?? clientName) }, 'list uploaded');
       return reply.code(202).header('location', `/v1/lists/${listId}`).send({ id: listId, state: 'parsing', links: links(listId) });
     },
   );
+
+  /** How the API names a list's input: the upload's client-side name, or the file's own name. */
+  const publicInputName = (list: ListRecord): string => (isInside(uploadsDir, list.input) ? `${list.name}.csv` : path.basename(list.input));
 
   async function getList(id: string): Promise<ListRecord> {
     const list = await runtime.store.get(id);
@@ -287,7 +307,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         verified: list.verified,
         createdAt: list.createdAt,
         ...(list.finishedAt ? { finishedAt: list.finishedAt } : {}),
-        ...(list.error ? { error: list.error } : {}),
+        ...(list.error ? { error: withoutServerPaths(list.error, [[list.input, publicInputName(list)]]) } : {}),
         ...(report ? { cleanedRows: report.cleanedRows, rejectedRows: report.rejectedRows, counts: report.counts } : {}),
         links: links(list.id),
       };
@@ -318,11 +338,13 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         const file = list[download.field];
         const info = file ? await stat(file).catch(() => null) : null;
         if (!file || !info?.isFile()) throw new ApiError(410, 'FILE_GONE', `${download.suffix} of this list is no longer on the server.`);
-        return reply
-          .type(download.type)
-          .header('content-length', String(info.size))
-          .header('content-disposition', `attachment; filename="${safeBaseName(list.name)}.${download.suffix}"`)
-          .send(createReadStream(file));
+        void reply.type(download.type).header('content-disposition', `attachment; filename="${safeBaseName(list.name)}.${download.suffix}"`);
+        if (download.suffix === 'report.json') {
+          // The stored report names server paths (input, outputs); the served one names files.
+          const body = JSON.stringify(publicReport(JSON.parse(await readFile(file, 'utf8')) as ListReport, publicInputName(list)), null, 2);
+          return reply.header('content-length', String(Buffer.byteLength(body))).send(body);
+        }
+        return reply.header('content-length', String(info.size)).send(createReadStream(file));
       },
     );
   }
