@@ -81,6 +81,10 @@ export interface Config {
     attempts: number;
     /** First retry delay; doubles each attempt. */
     backoffMs: number;
+    /** One total deadline per delivery attempt (not an idle timeout). */
+    timeoutMs: number;
+    /** Deliveries in flight at once per API process. */
+    concurrency: number;
   };
 }
 
@@ -242,6 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       allowPrivate: allowPrivateRaw === 'true',
       attempts: intOption(problems, 'HYGIENE_WEBHOOK_ATTEMPTS', env.HYGIENE_WEBHOOK_ATTEMPTS, 8, 1, 50),
       backoffMs: intOption(problems, 'HYGIENE_WEBHOOK_BACKOFF_MS', env.HYGIENE_WEBHOOK_BACKOFF_MS, 5_000, 10, 3_600_000),
+      timeoutMs: intOption(problems, 'HYGIENE_WEBHOOK_TIMEOUT_MS', env.HYGIENE_WEBHOOK_TIMEOUT_MS, 10_000, 100, 120_000),
+      concurrency: intOption(problems, 'HYGIENE_WEBHOOK_CONCURRENCY', env.HYGIENE_WEBHOOK_CONCURRENCY, 16, 1, 256),
     },
   };
 

@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhookSignature } from '../../src/webhook/webhook-signature.ts';
+import { verifyWebhookRequest, verifyWebhookSignature } from '../../src/webhook/webhook-signature.ts';
 import { API_KEY, OTHER_KEY, WEBHOOK_SECRET, pollUntilFinished, startApiHarness, type ApiHarness } from './api-harness.ts';
 
 const CSV = [
@@ -114,6 +114,7 @@ describe('hygiene api: lists', () => {
     expect(verifyWebhookSignature(WEBHOOK_SECRET, hook.body, hook.headers['x-hygiene-signature'] as string)).toBe(true);
     expect(verifyWebhookSignature(WEBHOOK_SECRET, `${hook.body} `, hook.headers['x-hygiene-signature'] as string)).toBe(false);
     expect(Number(hook.headers['x-hygiene-timestamp'])).toBeGreaterThan(Date.now() / 1000 - 120);
+    expect(verifyWebhookRequest(WEBHOOK_SECRET, hook.body, hook.headers['hygiene-signature'] as string)).toEqual({ ok: true, timestamp: Number(hook.headers['x-hygiene-timestamp']) });
     const payload = JSON.parse(hook.body) as { event: string; listId: string; rows: number; counts: unknown };
     expect(payload).toMatchObject({ event: 'list.completed', listId: id, rows: DATA_ROWS, state: 'done' });
     expect(hook.body).not.toContain(h.dataDir);
