@@ -65,6 +65,10 @@ declare module 'fastify' {
     /** No API key needed (health checks, the OpenAPI document). */
     public?: boolean;
   }
+  interface FastifyRequest {
+    /** keyLabel() of the request's valid API key ('' on public routes). */
+    apiKeyLabel: string;
+  }
 }
 
 export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
@@ -89,23 +93,28 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     // Bodies of other routes are small JSON; CSV uploads are streamed and limited by the route.
     bodyLimit: 64 * 1024,
     trustProxy: false,
-    disableRequestLogging: false,
+    // Backstop for every request (Node checks it every 30 s); uploads have a precise watchdog of their own.
+    requestTimeout: config.api.requestTimeoutMs,
     // The pino Logger type makes a FastifyInstance<..., Logger>; route modules take the plain type.
   }) as unknown as FastifyInstance;
 
   const checkKey = createKeyChecker(config.api.keys);
   // Auth runs before everything else (before the rate limit, so buckets are per valid key).
+  app.decorateRequest('apiKeyLabel', '');
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config?.public === true) return;
-    checkKey(req.headers);
+    req.apiKeyLabel = checkKey(req.headers);
   });
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body, internal } = toErrorResponse(err);
     if (internal) req.log.error({ err }, 'request failed');
     else if (status >= 500) req.log.warn({ code: body.error.code }, body.error.message);
-    // After a refused upload the rest of the body is not read: close the connection behind the answer.
-    if (status === 413) void reply.header('connection', 'close');
+    // An answer before the whole body was read (a refused or cut-off upload): the rest of the body is
+    // not read, so the connection closes behind the answer. A client that was cut off for stalling
+    // may never read it: its socket is destroyed once the answer is handed over.
+    if (status === 413 || !req.raw.complete) void reply.header('connection', 'close');
+    if (status === 408 || body.error.code === 'UPLOAD_ABORTED') reply.raw.once('finish', () => req.raw.socket?.destroy());
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -25,6 +25,7 @@ import { checkWebhookUrl } from '../webhook/webhook-url-policy.ts';
 import { ApiError, ERROR_SCHEMA } from './api-errors.ts';
 import { createListStarter } from './list-starter.ts';
 import { isInside, safeBaseName, saveUpload } from './upload-file.ts';
+import { guardUpload, unlessAborted } from './upload-guard.ts';
 
 export interface ListRouteDeps {
   config: Config;
@@ -49,6 +50,29 @@ const OPTION_PROPERTIES = {
   name: { type: 'string', minLength: 1, maxLength: 200, description: 'Output base name (default: the uploaded file name, sanitised).' },
 } as const;
 const OPTION_NAMES = Object.keys(OPTION_PROPERTIES) as Array<keyof UploadOptions>;
+
+/** RFC 2046 §5.1.1: a boundary of 1 to 70 characters, quoted or not. */
+const MULTIPART_BOUNDARY = /;\s*boundary=(?:"[^"]{1,70}"|[^\s;"]{1,70})\s*(;|$)/i;
+
+/** Counts uploads in flight per key in this process; take() answers null when the key is at its cap. */
+function createUploadSlots(perKey: number): { take(key: string): (() => void) | null } {
+  const inFlight = new Map<string, number>();
+  return {
+    take(key) {
+      const now = inFlight.get(key) ?? 0;
+      if (now >= perKey) return null;
+      inFlight.set(key, now + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (inFlight.get(key) ?? 1) - 1;
+        if (left <= 0) inFlight.delete(key);
+        else inFlight.set(key, left);
+      };
+    },
+  };
+}
 
 const LIST_ID_PARAMS = {
   type: 'object',
@@ -133,6 +157,8 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     await starter.close();
   });
 
+  const uploadSlots = createUploadSlots(config.api.uploadsPerKey);
+
   // A CSV body is handed to the route as the raw request stream (never buffered in memory).
   app.addContentTypeParser(['text/csv', 'application/csv'], (_req, _payload, done) => done(null));
 
@@ -160,24 +186,39 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     return { ...options, reject };
   }
 
-  async function receive(req: FastifyRequest, file: string): Promise<{ fields: Record<string, unknown>; clientName?: string }> {
+  async function receive(req: FastifyRequest, file: string, signal: AbortSignal): Promise<{ fields: Record<string, unknown>; clientName?: string }> {
     const limit = config.api.uploadMaxBytes;
     if (req.isMultipart()) {
+      // Checked here: without a boundary the multipart parser fails with an error of no particular kind (a 500).
+      if (!MULTIPART_BOUNDARY.test(req.headers['content-type'] ?? '')) {
+        throw new ApiError(400, 'MALFORMED_BODY', 'A multipart/form-data body needs a boundary parameter in its Content-Type (1 to 70 characters).');
+      }
       const fields: Record<string, unknown> = {};
       let clientName: string | undefined;
       let gotFile = false;
-      for await (const part of req.parts({ limits: { fileSize: limit, files: 1, fields: 20, fieldSize: 4096 } })) {
-        if (part.type === 'file') {
-          if (part.fieldname !== 'file') throw new ApiError(400, 'VALIDATION_FAILED', 'The CSV must be sent in the multipart field "file".');
-          await saveUpload(part.file, file, limit);
-          if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes.`);
-          clientName = part.filename;
-          gotFile = true;
-        } else if (OPTION_NAMES.includes(part.fieldname as keyof UploadOptions)) {
-          fields[part.fieldname] = part.value;
-        } else {
-          throw new ApiError(400, 'VALIDATION_FAILED', `Unknown field "${part.fieldname}".`);
+      const parts = req.parts({ limits: { fileSize: limit, files: 1, fields: 20, fieldSize: 4096 } })[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          // The next part may never come (a client gone quiet between parts): the watchdog ends the wait.
+          const next = await unlessAborted(parts.next(), signal);
+          if (next.done) break;
+          const part = next.value;
+          if (part.type === 'file') {
+            if (part.fieldname !== 'file') throw new ApiError(400, 'VALIDATION_FAILED', 'The CSV must be sent in the multipart field "file".');
+            await saveUpload(part.file, file, limit, signal);
+            if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes.`);
+            clientName = part.filename;
+            gotFile = true;
+          } else if (OPTION_NAMES.includes(part.fieldname as keyof UploadOptions)) {
+            fields[part.fieldname] = part.value;
+          } else {
+            throw new ApiError(400, 'VALIDATION_FAILED', `Unknown field "${part.fieldname}".`);
+          }
         }
+      } catch (err) {
+        // The parser's own failures (a body that ends before its closing boundary...) are the client's.
+        if (err instanceof ApiError || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+        throw new ApiError(400, 'MALFORMED_BODY', `The multipart body could not be read: ${(err as Error).message}.`);
       }
       if (!gotFile) throw new ApiError(400, 'VALIDATION_FAILED', 'The multipart body has no "file" field.');
       return { fields, clientName };
@@ -188,7 +229,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > limit) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes (HYGIENE_UPLOAD_MAX_BYTES).`);
-    await saveUpload(req.raw, file, limit);
+    await saveUpload(req.raw, file, limit, signal);
     return { fields: {} };
   }
 
@@ -218,13 +259,21 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
       await checkOptions(query);
       let options: UploadOptions & { reject: string };
       let clientName: string | undefined;
+      const release = uploadSlots.take(req.apiKeyLabel);
+      if (!release) {
+        throw new ApiError(429, 'TOO_MANY_UPLOADS', `This key already has ${config.api.uploadsPerKey} uploads in flight (HYGIENE_API_UPLOADS_PER_KEY); wait for one to finish.`);
+      }
+      const guard = guardUpload(req.raw, { idleMs: config.api.uploadIdleTimeoutMs, totalMs: config.api.requestTimeoutMs });
       try {
-        const received = await receive(req, file);
+        const received = await receive(req, file, guard.signal);
         clientName = received.clientName;
         options = await checkOptions({ ...query, ...received.fields });
       } catch (err) {
         await rm(file, { force: true });
         throw publicError(err, file, `${safeBaseName(clientName)}.csv`);
+      } finally {
+        guard.dispose();
+        release();
       }
       const log = deps.logger.child({ listId });
       let created = false;

@@ -70,6 +70,12 @@ export interface Config {
     parseLeaseMs: number;
     /** Probe MX hosts on loopback/private/reserved addresses for API work (HYGIENE_API_ALLOW_PRIVATE_MX). */
     allowPrivateMx: boolean;
+    /** A request (an upload's whole body included) must have arrived within this (408 past it). */
+    requestTimeoutMs: number;
+    /** An upload with no byte arriving for this long is cut off (408). */
+    uploadIdleTimeoutMs: number;
+    /** Uploads in flight at once per API key and API process (429 beyond). */
+    uploadsPerKey: number;
   };
   /** Webhooks on list completion or failure. */
   webhook: {
@@ -240,6 +246,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       verifyTimeoutMs: intOption(problems, 'HYGIENE_VERIFY_TIMEOUT_MS', env.HYGIENE_VERIFY_TIMEOUT_MS, 30_000, 100, 600_000),
       parseLeaseMs: intOption(problems, 'HYGIENE_PARSE_LEASE_MS', env.HYGIENE_PARSE_LEASE_MS, 15_000, 300, 600_000),
       allowPrivateMx: allowPrivateMxRaw === 'true',
+      requestTimeoutMs: intOption(problems, 'HYGIENE_API_REQUEST_TIMEOUT_MS', env.HYGIENE_API_REQUEST_TIMEOUT_MS, 1_800_000, 1_000, 86_400_000),
+      uploadIdleTimeoutMs: intOption(problems, 'HYGIENE_API_UPLOAD_IDLE_TIMEOUT_MS', env.HYGIENE_API_UPLOAD_IDLE_TIMEOUT_MS, 60_000, 100, 3_600_000),
+      uploadsPerKey: intOption(problems, 'HYGIENE_API_UPLOADS_PER_KEY', env.HYGIENE_API_UPLOADS_PER_KEY, 4, 1, 10_000),
     },
     webhook: {
       secret: webhookSecret,
