@@ -10,6 +10,8 @@ import { isHygieneError, type HygieneErrorCode } from '../errors.ts';
 export type ApiErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'ADMIN_REQUIRED'
+  | 'AUTH_RATE_LIMITED'
   | 'VALIDATION_FAILED'
   | 'MALFORMED_BODY'
   | 'UNSUPPORTED_MEDIA_TYPE'

@@ -13,13 +13,14 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import type { Config } from '../config/config.ts';
 import type { HygieneMetrics } from '../metrics/hygiene-metrics.ts';
 import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
-import { createKeyChecker, keyLabel, presentedKey } from './api-auth.ts';
+import { createKeyMatcher, keyLabel, presentedKey, type Principal } from './api-auth.ts';
+import { createAuthFailureLimiter } from './auth-failures.ts';
 import { ApiError, toErrorResponse } from './api-errors.ts';
 import { registerListRoutes } from './list-routes.ts';
 import { registerVerifyRoute } from './verify-route.ts';
@@ -64,11 +65,18 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** No API key needed (health checks, the OpenAPI document). */
     public?: boolean;
+    /** Admin keys only (/metrics; everything under /admin/ is admin-only by its path). */
+    admin?: boolean;
   }
   interface FastifyRequest {
-    /** keyLabel() of the request's valid API key ('' on public routes). */
-    apiKeyLabel: string;
+    /** Who the request's key belongs to (null on public routes). */
+    principal: Principal | null;
   }
+}
+
+/** The dashboard (bull-board) and everything else under /admin/: admin keys only. */
+function isAdminPath(url: string): boolean {
+  return url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
 }
 
 export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
@@ -92,18 +100,42 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     loggerInstance: logger,
     // Bodies of other routes are small JSON; CSV uploads are streamed and limited by the route.
     bodyLimit: 64 * 1024,
-    trustProxy: false,
+    // A hop count n trusts the n nearest proxies (proxy-addr's rule, written out: fastify's types lack the number form).
+    trustProxy: typeof config.api.trustProxy === 'number' ? ((_address: string, hop: number) => hop < (config.api.trustProxy as number)) : config.api.trustProxy,
     // Backstop for every request (Node checks it every 30 s); uploads have a precise watchdog of their own.
     requestTimeout: config.api.requestTimeoutMs,
     // The pino Logger type makes a FastifyInstance<..., Logger>; route modules take the plain type.
   }) as unknown as FastifyInstance;
 
-  const checkKey = createKeyChecker(config.api.keys);
+  const matchKey = createKeyMatcher(config.api.keys);
+  const failures = createAuthFailureLimiter(runtime.redis, config.keyPrefix, { maxFailures: config.api.authFailures, windowMs: config.api.authLockoutMs });
   // Auth runs before everything else (before the rate limit, so buckets are per valid key).
-  app.decorateRequest('apiKeyLabel', '');
-  app.addHook('onRequest', async (req) => {
+  app.decorateRequest('principal', null);
+  // Refusals are answered here, not thrown: routes of the dashboard plugin have an error handler of their own.
+  const refuse = (reply: FastifyReply, err: ApiError): FastifyReply => reply.code(err.statusCode).type('application/json').send(toErrorResponse(err).body);
+  app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config?.public === true) return;
-    req.apiKeyLabel = checkKey(req.headers);
+    // An address that failed too often is refused whatever it sends now (a valid key included).
+    const lockedMs = await failures.lockedFor(req.ip).catch((err: unknown) => {
+      req.log.warn({ err: (err as Error).message }, 'could not read the failed-authentication count; not limiting');
+      return 0;
+    });
+    if (lockedMs > 0) {
+      const seconds = Math.ceil(lockedMs / 1000);
+      return refuse(reply.header('retry-after', String(seconds)), new ApiError(429, 'AUTH_RATE_LIMITED', `Too many failed authentications from this address; retry in ${seconds} s.`));
+    }
+    const key = presentedKey(req.headers);
+    if (key === undefined) return refuse(reply, new ApiError(401, 'UNAUTHORIZED', 'An API key is required (header x-api-key or Authorization: Bearer).'));
+    const principal = matchKey(key);
+    if (!principal) {
+      const locked = await failures.record(req.ip).catch(() => false);
+      req.log.warn({ remoteAddress: req.ip, locked }, 'authentication failed');
+      return refuse(reply, new ApiError(403, 'FORBIDDEN', 'The API key is not valid.'));
+    }
+    if ((req.routeOptions.config?.admin === true || isAdminPath(req.url)) && !principal.admin) {
+      return refuse(reply, new ApiError(403, 'ADMIN_REQUIRED', 'This needs an admin key (HYGIENE_API_ADMIN_KEYS).'));
+    }
+    req.principal = principal;
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -163,7 +195,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       return { status: 'ok', redis: 'up' };
     },
   );
-  app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['operations'], summary: 'Prometheus metrics.' } }, async (_req, reply) => {
+  app.get('/metrics', { config: { rateLimit: false, admin: true }, schema: { tags: ['operations'], summary: 'Prometheus metrics.' } }, async (_req, reply) => {
     return reply.type(metrics.contentType).send(await metrics.render());
   });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

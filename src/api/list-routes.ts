@@ -22,6 +22,7 @@ import { HygieneError, isHygieneError } from '../errors.ts';
 import type { ListRecord } from '../queue/list-store.ts';
 import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { checkWebhookUrl } from '../webhook/webhook-url-policy.ts';
+import type { Principal } from './api-auth.ts';
 import { ApiError, ERROR_SCHEMA } from './api-errors.ts';
 import { createListStarter } from './list-starter.ts';
 import { isInside, safeBaseName, saveUpload } from './upload-file.ts';
@@ -97,6 +98,7 @@ const LIST_SCHEMA = {
     createdAt: { type: 'string' },
     finishedAt: { type: 'string' },
     error: { type: 'string' },
+    tenant: { type: ['string', 'null'], description: 'Admin keys only: the tenant that uploaded the list (null: not uploaded through the API).' },
     counts: { type: 'object', properties: { byStatus: COUNTS_SCHEMA, byReason: COUNTS_SCHEMA } },
     links: { type: 'object', additionalProperties: { type: 'string' } },
   },
@@ -106,6 +108,12 @@ const LIST_SCHEMA = {
 export function publicReport(report: ListReport, inputName: string): ListReport {
   const { cleaned, rejected, report: own } = report.outputs;
   return { ...report, input: inputName, outputs: { cleaned: path.basename(cleaned), rejected: path.basename(rejected), report: path.basename(own) } };
+}
+
+/** The caller's Principal (set by the auth hook on every non-public route). */
+function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new ApiError(401, 'UNAUTHORIZED', 'An API key is required.');
+  return req.principal;
 }
 
 function links(id: string): Record<string, string> {
@@ -259,7 +267,8 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
       await checkOptions(query);
       let options: UploadOptions & { reject: string };
       let clientName: string | undefined;
-      const release = uploadSlots.take(req.apiKeyLabel);
+      const principal = principalOf(req);
+      const release = uploadSlots.take(principal.keyLabel);
       if (!release) {
         throw new ApiError(429, 'TOO_MANY_UPLOADS', `This key already has ${config.api.uploadsPerKey} uploads in flight (HYGIENE_API_UPLOADS_PER_KEY); wait for one to finish.`);
       }
@@ -285,6 +294,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         input: file,
         outDir: path.join(listsDir, listId),
         listId,
+        tenant: principal.tenant,
         name: safeBaseName(options.name ?? clientName),
         options: {
           emailColumn: options.emailColumn,
@@ -323,11 +333,66 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
   /** How the API names a list's input: the upload's client-side name, or the file's own name. */
   const publicInputName = (list: ListRecord): string => (isInside(uploadsDir, list.input) ? `${list.name}.csv` : path.basename(list.input));
 
-  async function getList(id: string): Promise<ListRecord> {
+  /**
+   * The list, if this principal may see it: its own tenant's, or any for an admin. Another
+   * tenant's list is answered exactly like one that does not exist (404), so ids cannot be probed.
+   */
+  async function getList(id: string, principal: Principal): Promise<ListRecord> {
     const list = await runtime.store.get(id);
-    if (!list) throw new ApiError(404, 'LIST_NOT_FOUND', `No list with id ${id}.`);
+    if (!list || !(principal.admin || (list.tenant !== undefined && list.tenant === principal.tenant))) {
+      throw new ApiError(404, 'LIST_NOT_FOUND', `No list with id ${id}.`);
+    }
     return list;
   }
+
+  /** A list as the API shows it; `counts` need the report (done lists only). */
+  async function listView(list: ListRecord, principal: Principal, withCounts: boolean): Promise<Record<string, unknown>> {
+    let report: ListReport | null = null;
+    if (withCounts && list.state === 'done' && list.reportPath) {
+      report = JSON.parse(await readFile(list.reportPath, 'utf8').catch(() => 'null')) as ListReport | null;
+    }
+    return {
+      id: list.id,
+      name: list.name,
+      state: list.state,
+      progress: listProgress(list),
+      rows: list.rows,
+      uniqueAddresses: list.uniqueAddresses,
+      verified: list.verified,
+      createdAt: list.createdAt,
+      ...(list.finishedAt ? { finishedAt: list.finishedAt } : {}),
+      ...(list.error ? { error: withoutServerPaths(list.error, [[list.input, publicInputName(list)]]) } : {}),
+      ...(report ? { cleanedRows: report.cleanedRows, rejectedRows: report.rejectedRows, counts: report.counts } : {}),
+      // Admins see whose list it is (lists without one come from the CLI, watch folder or schedules).
+      ...(principal.admin ? { tenant: list.tenant ?? null } : {}),
+      links: links(list.id),
+    };
+  }
+
+  app.get(
+    '/v1/lists',
+    {
+      schema: {
+        tags: ['lists'],
+        summary: "Your tenant's lists, newest first (admin keys: every list, with its tenant).",
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            cursor: { type: 'string', maxLength: 100, description: 'The previous page\'s `next`.' },
+          },
+        },
+        response: { 200: { type: 'object', properties: { lists: { type: 'array', items: LIST_SCHEMA }, next: { type: 'string' } } }, '4xx': ERROR_SCHEMA },
+      },
+    },
+    async (req) => {
+      const principal = principalOf(req);
+      const { limit, cursor } = req.query as { limit: number; cursor?: string };
+      const page = await runtime.store.page(principal.admin ? null : principal.tenant, limit, cursor);
+      return { lists: await Promise.all(page.lists.map((list) => listView(list, principal, false))), ...(page.next ? { next: page.next } : {}) };
+    },
+  );
 
   app.get(
     '/v1/lists/:id',
@@ -341,25 +406,8 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     },
     async (req) => {
       const { id } = req.params as { id: string };
-      const list = await getList(id);
-      let report: ListReport | null = null;
-      if (list.state === 'done' && list.reportPath) {
-        report = JSON.parse(await readFile(list.reportPath, 'utf8').catch(() => 'null')) as ListReport | null;
-      }
-      return {
-        id: list.id,
-        name: list.name,
-        state: list.state,
-        progress: listProgress(list),
-        rows: list.rows,
-        uniqueAddresses: list.uniqueAddresses,
-        verified: list.verified,
-        createdAt: list.createdAt,
-        ...(list.finishedAt ? { finishedAt: list.finishedAt } : {}),
-        ...(list.error ? { error: withoutServerPaths(list.error, [[list.input, publicInputName(list)]]) } : {}),
-        ...(report ? { cleanedRows: report.cleanedRows, rejectedRows: report.rejectedRows, counts: report.counts } : {}),
-        links: links(list.id),
-      };
+      const principal = principalOf(req);
+      return listView(await getList(id, principal), principal, true);
     },
   );
 
@@ -382,7 +430,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
       },
       async (req, reply) => {
         const { id } = req.params as { id: string };
-        const list = await getList(id);
+        const list = await getList(id, principalOf(req));
         if (list.state !== 'done') throw new ApiError(409, 'LIST_NOT_READY', `The list is ${list.state}; downloads are available once it is done.`);
         const file = list[download.field];
         const info = file ? await stat(file).catch(() => null) : null;
@@ -410,7 +458,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
-      const list = await getList(id);
+      const list = await getList(id, principalOf(req));
       // Verify jobs of a running list would write verdicts after the keys are gone.
       if (list.state !== 'done' && list.state !== 'failed') throw new ApiError(409, 'LIST_BUSY', `The list is ${list.state}; delete it once it is done or failed.`);
       await runtime.store.deleteList(id);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HygieneError } from '../errors.ts';
 import { parseRejectPolicy, type RejectPolicy } from '../domain/routing-policy.ts';
+import { parseApiKeys, type ApiKey } from './api-keys.ts';
 
 export type TlsMode = 'opportunistic' | 'required' | 'off';
 
@@ -55,8 +56,8 @@ export interface Config {
   api: {
     port: number;
     host: string;
-    /** Accepted API keys (HYGIENE_API_KEYS, comma-separated); empty = every /v1 request is refused. */
-    keys: string[];
+    /** Accepted API keys with their tenants (HYGIENE_API_KEYS, HYGIENE_API_ADMIN_KEYS; see api-keys.ts); empty = every request is refused. */
+    keys: ApiKey[];
     /** Uploads larger than this are refused with 413. */
     uploadMaxBytes: number;
     /** Requests per minute per API key (per client address when no key was given). */
@@ -76,6 +77,11 @@ export interface Config {
     uploadIdleTimeoutMs: number;
     /** Uploads in flight at once per API key and API process (429 beyond). */
     uploadsPerKey: number;
+    /** Failed authentications from one client address within authLockoutMs before it is locked out (429). */
+    authFailures: number;
+    authLockoutMs: number;
+    /** Whose X-Forwarded-For to believe for the client address (HYGIENE_API_TRUST_PROXY): false, true, a hop count or addresses/CIDRs. */
+    trustProxy: boolean | number | string[];
   };
   /** Webhooks on list completion or failure. */
   webhook: {
@@ -166,18 +172,21 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
   const localAddressRaw = pick(flags, 'local-address', env, 'HYGIENE_LOCAL_ADDRESS');
   const localAddress = typeof localAddressRaw === 'string' && localAddressRaw !== '' ? localAddressRaw : undefined;
 
-  const apiKeys = String(env.HYGIENE_API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
-  for (const key of apiKeys) {
-    // Keys travel in headers: printable ASCII without spaces or commas, and long enough to resist guessing.
-    if (!/^[\x21-\x2b\x2d-\x7e]{16,256}$/.test(key)) problems.list.push('HYGIENE_API_KEYS: every key must be 16-256 printable characters without spaces or commas (key not shown)');
-  }
+  const apiKeys = parseApiKeys(env.HYGIENE_API_KEYS, env.HYGIENE_API_ADMIN_KEYS, problems.list);
   const apiHost = String(pick(flags, 'host', env, 'HYGIENE_API_HOST') ?? '127.0.0.1');
   if (!HOSTNAME.test(apiHost) && !/^[0-9a-f:.]+$/i.test(apiHost)) problems.list.push(`HYGIENE_API_HOST must be a host name or IP address, got "${apiHost}"`);
   const webhookSecret = env.HYGIENE_WEBHOOK_SECRET !== undefined && env.HYGIENE_WEBHOOK_SECRET !== '' ? env.HYGIENE_WEBHOOK_SECRET : undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) problems.list.push('HYGIENE_WEBHOOK_SECRET must be at least 16 characters (secret not shown)');
+  const trustProxyRaw = String(env.HYGIENE_API_TRUST_PROXY ?? 'false').trim();
+  let trustProxy: boolean | number | string[] = false;
+  if (trustProxyRaw === 'true' || trustProxyRaw === 'false') trustProxy = trustProxyRaw === 'true';
+  else if (/^\d{1,2}$/.test(trustProxyRaw)) trustProxy = Number(trustProxyRaw);
+  else {
+    trustProxy = trustProxyRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    if (trustProxy.length === 0 || !trustProxy.every((s) => /^[0-9a-f:.]+(\/\d{1,3})?$/i.test(s))) {
+      problems.list.push(`HYGIENE_API_TRUST_PROXY must be true, false, a number of hops or a comma list of addresses/CIDRs, got "${trustProxyRaw}"`);
+    }
+  }
   const allowPrivateMxRaw = env.HYGIENE_API_ALLOW_PRIVATE_MX ?? 'false';
   if (!['true', 'false'].includes(allowPrivateMxRaw)) problems.list.push(`HYGIENE_API_ALLOW_PRIVATE_MX must be true or false, got "${allowPrivateMxRaw}"`);
   const allowPrivateRaw = env.HYGIENE_WEBHOOK_ALLOW_PRIVATE ?? 'false';
@@ -249,6 +258,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       requestTimeoutMs: intOption(problems, 'HYGIENE_API_REQUEST_TIMEOUT_MS', env.HYGIENE_API_REQUEST_TIMEOUT_MS, 1_800_000, 1_000, 86_400_000),
       uploadIdleTimeoutMs: intOption(problems, 'HYGIENE_API_UPLOAD_IDLE_TIMEOUT_MS', env.HYGIENE_API_UPLOAD_IDLE_TIMEOUT_MS, 60_000, 100, 3_600_000),
       uploadsPerKey: intOption(problems, 'HYGIENE_API_UPLOADS_PER_KEY', env.HYGIENE_API_UPLOADS_PER_KEY, 4, 1, 10_000),
+      authFailures: intOption(problems, 'HYGIENE_API_AUTH_FAILURES', env.HYGIENE_API_AUTH_FAILURES, 10, 1, 100_000),
+      authLockoutMs: intOption(problems, 'HYGIENE_API_AUTH_LOCKOUT_MS', env.HYGIENE_API_AUTH_LOCKOUT_MS, 900_000, 1_000, 86_400_000),
+      trustProxy,
     },
     webhook: {
       secret: webhookSecret,
