@@ -13,6 +13,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
+import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { HygieneRuntime } from '../app/runtime.ts';
@@ -21,6 +22,8 @@ import type { HygieneMetrics } from '../metrics/hygiene-metrics.ts';
 import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { createKeyMatcher, keyLabel, presentedKey, type Principal } from './api-auth.ts';
 import { createAuthFailureLimiter } from './auth-failures.ts';
+import { LOGIN_PATH, registerDashboardLogin } from './dashboard-login.ts';
+import { createDashboardSessions } from './dashboard-session.ts';
 import { ApiError, toErrorResponse } from './api-errors.ts';
 import { registerListRoutes } from './list-routes.ts';
 import { registerVerifyRoute } from './verify-route.ts';
@@ -79,6 +82,31 @@ function isAdminPath(url: string): boolean {
   return url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+].join('; ');
+
+/** No Origin (not a browser's cross-origin request) or one naming this host. */
+function sameOrigin(headers: IncomingHttpHeaders): boolean {
+  const origin = headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === headers.host;
+  } catch {
+    return false;
+  }
+}
+
 export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
   const { config, runtime, metrics } = deps;
   const logger = deps.logger.child(
@@ -109,6 +137,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
 
   const matchKey = createKeyMatcher(config.api.keys);
   const failures = createAuthFailureLimiter(runtime.redis, config.keyPrefix, { maxFailures: config.api.authFailures, windowMs: config.api.authLockoutMs });
+  const sessions = createDashboardSessions(runtime.redis, config.keyPrefix, config.api.keys, config.api.sessionTtlMs);
   // Auth runs before everything else (before the rate limit, so buckets are per valid key).
   app.decorateRequest('principal', null);
   // Refusals are answered here, not thrown: routes of the dashboard plugin have an error handler of their own.
@@ -125,14 +154,31 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       return refuse(reply.header('retry-after', String(seconds)), new ApiError(429, 'AUTH_RATE_LIMITED', `Too many failed authentications from this address; retry in ${seconds} s.`));
     }
     const key = presentedKey(req.headers);
-    if (key === undefined) return refuse(reply, new ApiError(401, 'UNAUTHORIZED', 'An API key is required (header x-api-key or Authorization: Bearer).'));
+    const adminArea = req.routeOptions.config?.admin === true || isAdminPath(req.url);
+    // The dashboard in a browser: a session cookie from the login form (dashboard-session.ts).
+    if (adminArea && key === undefined && sessions.present(req.headers)) {
+      const admin = await sessions.principalOf(req.headers);
+      if (admin) {
+        // SameSite=Strict keeps the cookie off cross-site requests; refuse a foreign Origin anyway.
+        if (!SAFE_METHODS.has(req.method) && !sameOrigin(req.headers)) return refuse(reply, new ApiError(403, 'FORBIDDEN', 'Cross-origin request refused.'));
+        req.principal = admin;
+        return;
+      }
+    }
+    if (key === undefined) {
+      // A person opening the dashboard gets the login form rather than a JSON error.
+      if (adminArea && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) {
+        return reply.redirect(`${LOGIN_PATH}?next=${encodeURIComponent(req.url.split('?')[0] ?? '')}`, 303);
+      }
+      return refuse(reply, new ApiError(401, 'UNAUTHORIZED', 'An API key is required (header x-api-key or Authorization: Bearer).'));
+    }
     const principal = matchKey(key);
     if (!principal) {
       const locked = await failures.record(req.ip).catch(() => false);
       req.log.warn({ remoteAddress: req.ip, locked }, 'authentication failed');
       return refuse(reply, new ApiError(403, 'FORBIDDEN', 'The API key is not valid.'));
     }
-    if ((req.routeOptions.config?.admin === true || isAdminPath(req.url)) && !principal.admin) {
+    if (adminArea && !principal.admin) {
       return refuse(reply, new ApiError(403, 'ADMIN_REQUIRED', 'This needs an admin key (HYGIENE_API_ADMIN_KEYS).'));
     }
     req.principal = principal;
@@ -203,8 +249,18 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   await registerListRoutes(app, deps);
   registerVerifyRoute(app, runtime, { timeoutMs: config.api.verifyTimeoutMs, refusePrivateMx: !config.api.allowPrivateMx });
 
+  await registerDashboardLogin(app, { sessions, matchKey, failures, dashboardPath: '/admin/queues' });
+  // The dashboard may not be framed by another site (its queue controls are one click away), and
+  // loads nothing from elsewhere (bull-board's page links Google Fonts: the admin's browser would
+  // tell a third party whenever the dashboard is opened; it falls back to local fonts).
+  app.addHook('onSend', async (req, reply) => {
+    if (!isAdminPath(req.url)) return;
+    void reply.header('x-frame-options', 'DENY');
+    if (!reply.hasHeader('content-security-policy')) void reply.header('content-security-policy', DASHBOARD_CSP);
+  });
   const board = new FastifyAdapter();
   createBullBoard({
+    options: { uiConfig: { boardTitle: 'list-hygiene', miscLinks: [{ text: 'Log out', url: '/admin/logout' }] } },
     queues: [new BullMQAdapter(runtime.verifyQueue), new BullMQAdapter(runtime.finalizeQueue), new BullMQAdapter(deps.webhooks.queue)],
     // @bull-board/fastify 9.10.1 pins its own @bull-board/api 9.10.1 (we have 9.10.2): same shape,
     // separately declared private fields, so TypeScript sees two types.

@@ -82,6 +82,8 @@ export interface Config {
     authLockoutMs: number;
     /** Whose X-Forwarded-For to believe for the client address (HYGIENE_API_TRUST_PROXY): false, true, a hop count or addresses/CIDRs. */
     trustProxy: boolean | number | string[];
+    /** Life of a dashboard login session (HYGIENE_API_SESSION_TTL_MS). */
+    sessionTtlMs: number;
   };
   /** Webhooks on list completion or failure. */
   webhook: {
@@ -261,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       authFailures: intOption(problems, 'HYGIENE_API_AUTH_FAILURES', env.HYGIENE_API_AUTH_FAILURES, 10, 1, 100_000),
       authLockoutMs: intOption(problems, 'HYGIENE_API_AUTH_LOCKOUT_MS', env.HYGIENE_API_AUTH_LOCKOUT_MS, 900_000, 1_000, 86_400_000),
       trustProxy,
+      sessionTtlMs: intOption(problems, 'HYGIENE_API_SESSION_TTL_MS', env.HYGIENE_API_SESSION_TTL_MS, 28_800_000, 10_000, 30 * 86_400_000),
     },
     webhook: {
       secret: webhookSecret,
