@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressBucket } from '../../src/api/auth-failures.ts';
 import { parseApiKeys } from '../../src/config/api-keys.ts';
 import { pollUntilFinished, startApiHarness, type ApiHarness } from './api-harness.ts';
 
@@ -55,6 +56,17 @@ describe('API keys with tenants (config)', () => {
     parseApiKeys('acme:short,key-x:0123456789abcdef0123,a:dup-key-0123456789abcdef,b:dup-key-0123456789abcdef', undefined, bad);
     expect(bad).toHaveLength(3);
     expect(bad.join('\n')).not.toContain('dup-key-0123456789abcdef');
+  });
+});
+
+describe('failed-authentication buckets', () => {
+  it('IPv4 by address, IPv6 by /64 (one host usually holds a whole /64), IPv4-mapped as IPv4', () => {
+    expect(addressBucket('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressBucket('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressBucket('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressBucket('2001:db8:1:2::99')).toBe(addressBucket('2001:0db8:0001:0002:ffff::1'));
+    expect(addressBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressBucket('::1')).toBe('0:0:0:0::/64');
   });
 });
 

@@ -46,6 +46,21 @@ async function dripReceiver(onConnection: () => void): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
 }
 
+/** A receiver that answers 204 at once and remembers when its (first) delivery arrived (0: none yet). */
+async function fastReceiver(): Promise<{ url: string; at: () => number }> {
+  let arrivedAt = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      arrivedAt ||= Date.now();
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, at: () => arrivedAt };
+}
+
 describe('WebhookDispatcher: slow receivers', () => {
   it('8 drip-feeding receivers do not delay another list; each of their attempts ends at the total deadline', async () => {
     const prefix = `t-webhook-slow-${randomUUID().slice(0, 8)}`;
@@ -53,17 +68,8 @@ describe('WebhookDispatcher: slow receivers', () => {
     const logs: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, done) => (logs.push(JSON.parse(c.toString()) as Record<string, unknown>), done()) }));
 
-    let fastAt = 0;
-    const fast = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        fastAt = Date.now();
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => fast.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => fast.close(() => r())));
-    const fastUrl = `http://127.0.0.1:${(fast.address() as AddressInfo).port}/hook`;
+    const fast = await fastReceiver();
+    const fastUrl = fast.url;
 
     let dripConnections = 0;
     const dripUrls = await Promise.all(Array.from({ length: 8 }, () => dripReceiver(() => (dripConnections += 1))));
@@ -89,9 +95,9 @@ describe('WebhookDispatcher: slow receivers', () => {
     const queuedAt = Date.now();
     await dispatcher.enqueue('fast', fastUrl, 'list.completed', { rows: 1 });
     const fastUntil = Date.now() + 8_000;
-    while (fastAt === 0 && Date.now() < fastUntil) await new Promise((r) => setTimeout(r, 10));
-    expect(fastAt, 'the fast receiver never got its webhook').toBeGreaterThan(0);
-    const latency = fastAt - queuedAt;
+    while (fast.at() === 0 && Date.now() < fastUntil) await new Promise((r) => setTimeout(r, 10));
+    expect(fast.at(), 'the fast receiver never got its webhook').toBeGreaterThan(0);
+    const latency = fast.at() - queuedAt;
     expect(latency).toBeLessThan(deadlineMs / 2);
 
     // And every dripping attempt was cut at the deadline, not kept alive by its bytes.
@@ -111,16 +117,7 @@ describe('WebhookDispatcher: slow receivers', () => {
     const prefix = `t-webhook-bound-${randomUUID().slice(0, 8)}`;
     cleanups.push(() => clearPrefix(prefix));
     const logger = pino({ level: 'silent' });
-    let fastAt = 0;
-    const fast = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        fastAt = Date.now();
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => fast.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => fast.close(() => r())));
+    const fast = await fastReceiver();
     let dripConnections = 0;
     const dripUrls = await Promise.all(Array.from({ length: 2 }, () => dripReceiver(() => (dripConnections += 1))));
     const connection = createRedisClient(REDIS_URL, 'test-webhook');
@@ -136,13 +133,13 @@ describe('WebhookDispatcher: slow receivers', () => {
     for (const [i, url] of dripUrls.entries()) await dispatcher.enqueue(`drip${i}`, url, 'list.completed', {});
     while (dripConnections < 2) await new Promise((r) => setTimeout(r, 10));
     const queuedAt = Date.now();
-    await dispatcher.enqueue('fast', `http://127.0.0.1:${(fast.address() as AddressInfo).port}/hook`, 'list.completed', {});
+    await dispatcher.enqueue('fast', fast.url, 'list.completed', {});
     await new Promise((r) => setTimeout(r, deadlineMs / 2));
     // Both slots are busy: the third delivery has not started (the bound holds)...
-    expect(fastAt).toBe(0);
-    while (fastAt === 0 && Date.now() < queuedAt + 5_000) await new Promise((r) => setTimeout(r, 10));
+    expect(fast.at()).toBe(0);
+    while (fast.at() === 0 && Date.now() < queuedAt + 5_000) await new Promise((r) => setTimeout(r, 10));
     // ...and starts as soon as a dripping attempt hits its deadline.
-    expect(fastAt - queuedAt).toBeGreaterThan(0);
-    expect(fastAt - queuedAt).toBeLessThan(deadlineMs + 1_000);
+    expect(fast.at() - queuedAt).toBeGreaterThan(0);
+    expect(fast.at() - queuedAt).toBeLessThan(deadlineMs + 1_000);
   });
 });
