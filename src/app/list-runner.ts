@@ -32,6 +32,8 @@ export interface StartListRequest {
   listId?: string;
   /** Called once the list record exists (or was found), before the parse pass starts. */
   onCreated?: (listId: string) => void;
+  /** The API tenant the list belongs to (API uploads only). */
+  tenant?: string;
 }
 
 export interface StartedList {
@@ -72,7 +74,7 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
   await redis.expire(runKey, 30 * 86_400);
   const resumed = existing !== null;
   if (!existing) {
-    await store.create({ id: listId, input: real, name: request.name ?? outputBaseName(absolute), outDir, options: request.options });
+    await store.create({ id: listId, input: real, name: request.name ?? outputBaseName(absolute), outDir, options: request.options, tenant: request.tenant });
   }
   request.onCreated?.(listId);
   let state = existing?.state ?? 'parsing';

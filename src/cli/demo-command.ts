@@ -29,6 +29,8 @@ export function demoEnvironment(dnsServers: string[], smtpPort: number): Record<
     HYGIENE_DNS_TIMEOUT_MS: '500',
     HYGIENE_DNS_TRIES: '1',
     HYGIENE_PREFIX: 'hygiene-demo',
+    // The simulated world's MX hosts live on 127.0.0.1, which the API refuses by default.
+    HYGIENE_API_ALLOW_PRIVATE_MX: 'true',
   };
 }
 

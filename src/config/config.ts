@@ -13,6 +13,7 @@ import { HygieneError } from '../errors.ts';
 import { parseRejectPolicy, type RejectPolicy } from '../domain/routing-policy.ts';
 import { providersSetting } from '../providers/provider-file.ts';
 import type { ProviderTable } from '../providers/provider-table.ts';
+import { parseApiKeys, type ApiKey } from './api-keys.ts';
 
 export type TlsMode = 'opportunistic' | 'required' | 'off';
 
@@ -61,8 +62,8 @@ export interface Config {
   api: {
     port: number;
     host: string;
-    /** Accepted API keys (HYGIENE_API_KEYS, comma-separated); empty = every /v1 request is refused. */
-    keys: string[];
+    /** Accepted API keys with their tenants (HYGIENE_API_KEYS, HYGIENE_API_ADMIN_KEYS; see api-keys.ts); empty = every request is refused. */
+    keys: ApiKey[];
     /** Uploads larger than this are refused with 413. */
     uploadMaxBytes: number;
     /** Requests per minute per API key (per client address when no key was given). */
@@ -74,6 +75,21 @@ export interface Config {
      * takes over a list in its parse pass whose lease has lapsed (its process died).
      */
     parseLeaseMs: number;
+    /** Probe MX hosts on loopback/private/reserved addresses for API work (HYGIENE_API_ALLOW_PRIVATE_MX). */
+    allowPrivateMx: boolean;
+    /** A request (an upload's whole body included) must have arrived within this (408 past it). */
+    requestTimeoutMs: number;
+    /** An upload with no byte arriving for this long is cut off (408). */
+    uploadIdleTimeoutMs: number;
+    /** Uploads in flight at once per API key and API process (429 beyond). */
+    uploadsPerKey: number;
+    /** Failed authentications from one client address within authLockoutMs before it is locked out (429). */
+    authFailures: number;
+    authLockoutMs: number;
+    /** Whose X-Forwarded-For to believe for the client address (HYGIENE_API_TRUST_PROXY): false, true, a hop count or addresses/CIDRs. */
+    trustProxy: boolean | number | string[];
+    /** Life of a dashboard login session (HYGIENE_API_SESSION_TTL_MS). */
+    sessionTtlMs: number;
   };
   /** Webhooks on list completion or failure. */
   webhook: {
@@ -85,6 +101,10 @@ export interface Config {
     attempts: number;
     /** First retry delay; doubles each attempt. */
     backoffMs: number;
+    /** One total deadline per delivery attempt (not an idle timeout). */
+    timeoutMs: number;
+    /** Deliveries in flight at once per API process. */
+    concurrency: number;
   };
   /** Big providers and gateways: the built-in table with HYGIENE_PROVIDERS_FILE laid over it (docs/providers.md). */
   providers: ProviderTable;
@@ -182,18 +202,23 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
   const localAddressRaw = pick(flags, 'local-address', env, 'HYGIENE_LOCAL_ADDRESS');
   const localAddress = typeof localAddressRaw === 'string' && localAddressRaw !== '' ? localAddressRaw : undefined;
 
-  const apiKeys = String(env.HYGIENE_API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
-  for (const key of apiKeys) {
-    // Keys travel in headers: printable ASCII without spaces or commas, and long enough to resist guessing.
-    if (!/^[\x21-\x2b\x2d-\x7e]{16,256}$/.test(key)) problems.list.push('HYGIENE_API_KEYS: every key must be 16-256 printable characters without spaces or commas (key not shown)');
-  }
+  const apiKeys = parseApiKeys(env.HYGIENE_API_KEYS, env.HYGIENE_API_ADMIN_KEYS, problems.list);
   const apiHost = String(pick(flags, 'host', env, 'HYGIENE_API_HOST') ?? '127.0.0.1');
   if (!HOSTNAME.test(apiHost) && !/^[0-9a-f:.]+$/i.test(apiHost)) problems.list.push(`HYGIENE_API_HOST must be a host name or IP address, got "${apiHost}"`);
   const webhookSecret = env.HYGIENE_WEBHOOK_SECRET !== undefined && env.HYGIENE_WEBHOOK_SECRET !== '' ? env.HYGIENE_WEBHOOK_SECRET : undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) problems.list.push('HYGIENE_WEBHOOK_SECRET must be at least 16 characters (secret not shown)');
+  const trustProxyRaw = String(env.HYGIENE_API_TRUST_PROXY ?? 'false').trim();
+  let trustProxy: boolean | number | string[] = false;
+  if (trustProxyRaw === 'true' || trustProxyRaw === 'false') trustProxy = trustProxyRaw === 'true';
+  else if (/^\d{1,2}$/.test(trustProxyRaw)) trustProxy = Number(trustProxyRaw);
+  else {
+    trustProxy = trustProxyRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    if (trustProxy.length === 0 || !trustProxy.every((s) => /^[0-9a-f:.]+(\/\d{1,3})?$/i.test(s))) {
+      problems.list.push(`HYGIENE_API_TRUST_PROXY must be true, false, a number of hops or a comma list of addresses/CIDRs, got "${trustProxyRaw}"`);
+    }
+  }
+  const allowPrivateMxRaw = env.HYGIENE_API_ALLOW_PRIVATE_MX ?? 'false';
+  if (!['true', 'false'].includes(allowPrivateMxRaw)) problems.list.push(`HYGIENE_API_ALLOW_PRIVATE_MX must be true or false, got "${allowPrivateMxRaw}"`);
   const allowPrivateRaw = env.HYGIENE_WEBHOOK_ALLOW_PRIVATE ?? 'false';
   if (!['true', 'false'].includes(allowPrivateRaw)) problems.list.push(`HYGIENE_WEBHOOK_ALLOW_PRIVATE must be true or false, got "${allowPrivateRaw}"`);
 
@@ -260,12 +285,22 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}): Conf
       rateLimitPerMinute: intOption(problems, 'HYGIENE_API_RATE_LIMIT', env.HYGIENE_API_RATE_LIMIT, 120, 1, 1_000_000),
       verifyTimeoutMs: intOption(problems, 'HYGIENE_VERIFY_TIMEOUT_MS', env.HYGIENE_VERIFY_TIMEOUT_MS, 30_000, 100, 600_000),
       parseLeaseMs: intOption(problems, 'HYGIENE_PARSE_LEASE_MS', env.HYGIENE_PARSE_LEASE_MS, 15_000, 300, 600_000),
+      allowPrivateMx: allowPrivateMxRaw === 'true',
+      requestTimeoutMs: intOption(problems, 'HYGIENE_API_REQUEST_TIMEOUT_MS', env.HYGIENE_API_REQUEST_TIMEOUT_MS, 1_800_000, 1_000, 86_400_000),
+      uploadIdleTimeoutMs: intOption(problems, 'HYGIENE_API_UPLOAD_IDLE_TIMEOUT_MS', env.HYGIENE_API_UPLOAD_IDLE_TIMEOUT_MS, 60_000, 100, 3_600_000),
+      uploadsPerKey: intOption(problems, 'HYGIENE_API_UPLOADS_PER_KEY', env.HYGIENE_API_UPLOADS_PER_KEY, 4, 1, 10_000),
+      authFailures: intOption(problems, 'HYGIENE_API_AUTH_FAILURES', env.HYGIENE_API_AUTH_FAILURES, 10, 1, 100_000),
+      authLockoutMs: intOption(problems, 'HYGIENE_API_AUTH_LOCKOUT_MS', env.HYGIENE_API_AUTH_LOCKOUT_MS, 900_000, 1_000, 86_400_000),
+      trustProxy,
+      sessionTtlMs: intOption(problems, 'HYGIENE_API_SESSION_TTL_MS', env.HYGIENE_API_SESSION_TTL_MS, 28_800_000, 10_000, 30 * 86_400_000),
     },
     webhook: {
       secret: webhookSecret,
       allowPrivate: allowPrivateRaw === 'true',
       attempts: intOption(problems, 'HYGIENE_WEBHOOK_ATTEMPTS', env.HYGIENE_WEBHOOK_ATTEMPTS, 8, 1, 50),
       backoffMs: intOption(problems, 'HYGIENE_WEBHOOK_BACKOFF_MS', env.HYGIENE_WEBHOOK_BACKOFF_MS, 5_000, 10, 3_600_000),
+      timeoutMs: intOption(problems, 'HYGIENE_WEBHOOK_TIMEOUT_MS', env.HYGIENE_WEBHOOK_TIMEOUT_MS, 10_000, 100, 120_000),
+      concurrency: intOption(problems, 'HYGIENE_WEBHOOK_CONCURRENCY', env.HYGIENE_WEBHOOK_CONCURRENCY, 16, 1, 256),
     },
     providers: providersSetting('HYGIENE_PROVIDERS_FILE', env.HYGIENE_PROVIDERS_FILE, problems.list),
   };

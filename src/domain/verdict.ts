@@ -30,6 +30,7 @@ export const REASONS = [
   'suppressed',
   'malformed_row',
   'not_verified',
+  'mx_not_allowed',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

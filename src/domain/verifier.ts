@@ -26,6 +26,12 @@ export interface VerifyBatch {
   maxVerdictAgeMs?: number;
   /** Ignore the verdict cache and cached catch-all answers: probe now (`hygiene probe`). */
   skipCache?: boolean;
+  /**
+   * Work that came in through the HTTP API: MX hosts with a loopback, private, link-local or other
+   * special-purpose address are not probed (unknown/mx_not_allowed, never cached). The CLI, watch
+   * folder and schedules leave it unset and probe whatever DNS says.
+   */
+  refusePrivateMx?: boolean;
 }
 
 export type ProbeOutcome =

@@ -11,6 +11,7 @@ import type { Verdict } from '../domain/verdict.ts';
 import type { AddressToVerify, BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
 import type { MxHost, MxResolver } from '../dns/mx-resolver.ts';
 import type { CatchAllRegistry } from './catch-all-registry.ts';
+import { allowedMxHosts, mxNotAllowedVerdict } from './mx-address-policy.ts';
 import { MxSessionPool, type HostFailureCause, type MxSessionPoolDeps, type PoolStats, type RcptResult } from './mx-session-pool.ts';
 import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
 import type { VerdictCache } from './verdict-cache.ts';
@@ -168,13 +169,20 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
             }
             continue;
           }
+          // API work: MX hosts on private addresses are refused; what that policy shaped is never cached.
+          const hosts = batch.refusePrivateMx ? allowedMxHosts(resolution.hosts) : resolution.hosts;
+          if (hosts.length === 0) {
+            const verdict = mxNotAllowedVerdict(domain, resolution.hosts, now());
+            for (const a of addresses) outcomes.set(a.address, { kind: 'verdict', verdict });
+            continue;
+          }
           for (const a of addresses) {
             probes.push(
-              probeWithSuggestion(batch.listId, a, resolution.hosts).then((outcome) => {
+              probeWithSuggestion(batch.listId, a, hosts).then((outcome) => {
                 outcomes.set(a.address, outcome);
                 // Into the cache as soon as it is known, not at the end of the batch: a worker killed
                 // mid-job leaves these answers behind, and the job's re-run asks the server nothing twice.
-                if (outcome.kind === 'verdict') cacheWriter.write(keyOf(a), outcome.verdict);
+                if (outcome.kind === 'verdict' && hosts.length === resolution.hosts.length) cacheWriter.write(keyOf(a), outcome.verdict);
               }),
             );
           }

@@ -96,7 +96,7 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     const retry: string[] = [];
     let retryAfterMs = 0;
     if (pending.length > 0) {
-      const outcomes = await deps.verifier.verify({ listId, addresses: pending, attempt, maxAttempts: deps.greylistMaxAttempts, maxVerdictAgeMs: list.options.maxVerdictAgeMs });
+      const outcomes = await deps.verifier.verify({ listId, addresses: pending, attempt, maxAttempts: deps.greylistMaxAttempts, maxVerdictAgeMs: list.options.maxVerdictAgeMs, refusePrivateMx: list.options.refusePrivateMx });
       for (const item of pending) {
         const key = keyOf.get(item.address) ?? item.address.toLowerCase();
         const outcome = outcomes.get(item.address);
