@@ -6,7 +6,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.ts';
+import { probeIdentity, type Config } from '../config/config.ts';
 import type { ListReport } from '../collector/report.ts';
 import { createCachedMxResolver } from '../dns/cached-mx-resolver.ts';
 import { createDnsMxResolver, type MxResolver } from '../dns/mx-resolver.ts';
@@ -68,6 +68,8 @@ export class HygieneRuntime {
 
   static async start(options: RuntimeOptions): Promise<HygieneRuntime> {
     const { config, logger } = options;
+    // Before any connection is made: an SMTP verifier needs a HELO name and a sender (CONFIG_INVALID otherwise).
+    if (options.verifier === undefined || options.verifier === 'smtp') probeIdentity(config);
     const redis = createRedisClient(options.redisUrl, 'hygiene-main');
     redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
     const store = new ListStore(redis, config.keyPrefix);
@@ -219,7 +221,8 @@ function buildVerifier(options: RuntimeOptions, redis: Redis): BatchVerifier {
     isSuppressed,
     logger,
     pool: {
-      settings: { ...config.smtp, timeouts: { ...config.smtp.timeouts } },
+      // Throws CONFIG_INVALID (one line naming HYGIENE_HELO_NAME) when there is no HELO name: no way in probes without one.
+      settings: { ...config.smtp, ...probeIdentity(config), timeouts: { ...config.smtp.timeouts } },
       leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx, ttlMs: config.smtp.leaseTtlMs }),
       rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
       logger,

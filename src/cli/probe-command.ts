@@ -148,6 +148,7 @@ export function formatProbe(result: ProbeResult): string {
 
 export const probeCommand: Command = {
   defaultLogLevel: 'warn',
+  probes: () => true,
   usage: `Usage: hygiene probe ADDRESS [--json] [options]
 
 Diagnoses one address with the same engine and settings as "verify": the MX lookup (records,

@@ -15,6 +15,7 @@ import { formatSummary } from './summary.ts';
 
 export const verifyCommand: Command = {
   defaultLogLevel: 'warn',
+  probes: ({ flags }) => flags['syntax-only'] !== true,
   usage: `Usage: hygiene verify FILE.csv [--out DIR] [options]
 
   --out, -o DIR          where to write NAME.cleaned.csv, NAME.rejected.csv, NAME.report.json (default: .)

@@ -30,6 +30,7 @@ export const REASONS = [
   'suppressed',
   'malformed_row',
   'not_verified',
+  'throttled',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

@@ -17,6 +17,7 @@
  *   handed back to the caller, which moves them to the next MX by preference.
  */
 import type { Logger } from 'pino';
+import type { HeloName, MailFrom } from '../config/setting-values.ts';
 import { classifyReply, type ReplyClass } from '../domain/reply-classifier.ts';
 import type { SmtpReply } from '../domain/smtp-reply.ts';
 import type { AddressToVerify } from '../domain/verifier.ts';
@@ -30,8 +31,8 @@ import type { RcptRateLimiter } from './rcpt-rate-limiter.ts';
 
 export interface PoolSmtpSettings {
   port: number;
-  heloName: string;
-  mailFrom: string;
+  heloName: HeloName;
+  mailFrom: MailFrom;
   localAddress: string | undefined;
   tls: SmtpSessionOptions['tls'];
   timeouts: SmtpSessionOptions['timeouts'];
