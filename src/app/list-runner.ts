@@ -10,7 +10,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListReport } from '../collector/report.ts';
 import { fileError } from '../csv/input-sniffer.ts';
-import { HygieneError } from '../errors.ts';
+import { HygieneError, isRunStopCode } from '../errors.ts';
 import { finalizeJobId } from '../queue/job-types.ts';
 import { enqueueVerifyJobs, recordAddresses } from '../queue/list-producer.ts';
 import type { ListOptions, ListRecord } from '../queue/list-store.ts';
@@ -126,7 +126,11 @@ export async function waitForList(runtime: HygieneRuntime, listId: string, optio
     if (list) {
       options.onProgress?.(list);
       if (list.state === 'done') return list;
-      if (list.state === 'failed') throw new HygieneError('LIST_FAILED', `List ${listId} failed: ${list.error ?? 'unknown error'}`, { listId });
+      if (list.state === 'failed') {
+        // Stopped by our own fault (fault guard): the error keeps its code and message as they are.
+        if (list.errorCode && isRunStopCode(list.errorCode)) throw new HygieneError(list.errorCode, list.error ?? 'The run was stopped.', { listId });
+        throw new HygieneError('LIST_FAILED', `List ${listId} failed: ${list.error ?? 'unknown error'}`, { listId });
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

@@ -16,8 +16,10 @@ export interface ListOptions {
   reject: string;
   neutraliseFormulas: boolean;
   webhookUrl?: string;
-  /** Re-verification (scheduled runs): cached verdicts older than this are probed again. */
+  /** Re-verification (scheduled runs, verify --max-age): cached verdicts older than this are probed again. */
   maxVerdictAgeMs?: number;
+  /** verify --no-cache: the verdict cache is not read (fresh answers are still written to it). */
+  skipCache?: boolean;
 }
 
 export interface ListRecord {
@@ -38,6 +40,8 @@ export interface ListRecord {
   notFound?: number;
   jobs: number;
   error?: string;
+  /** The error code of a list stopped by our own fault (OUTBOUND_SMTP_BLOCKED, DNS_FAILED...). */
+  errorCode?: string;
   reportPath?: string;
   cleanedPath?: string;
   rejectedPath?: string;
@@ -98,6 +102,7 @@ export class ListStore {
       notFound: raw.notFound === undefined ? undefined : Number(raw.notFound),
       jobs: Number(raw.jobs ?? 0),
       error: raw.error,
+      errorCode: raw.errorCode,
       reportPath: raw.reportPath,
       cleanedPath: raw.cleanedPath,
       rejectedPath: raw.rejectedPath,
