@@ -4,7 +4,8 @@
  * error counting with the soft limit (every reply delayed) and the hard limit (421 + close), junk
  * command limit, recipient limit, pipelining synchronisation (Postfix ≥ 3.7.6: input already
  * buffered behind a command that may not be pipelined → 554 5.5.0 and close), postscreen's
- * pregreet test, postgrey greylisting, DNSBL policy blocks and injected faults.
+ * pregreet test, postgrey greylisting, DNSBL policy blocks, anvil's per-client rate limits
+ * (recipients and connections per time unit) and injected faults.
  *
  * Order of RCPT checks, like a typical Postfix configuration (smtpd_delay_reject=yes,
  * reject_rbl_client, reject_unauth_destination, check_policy_service for postgrey, then the
@@ -45,6 +46,10 @@ export interface MtaStats {
   faultCloses: number;
   /** Successful STARTTLS handshakes. */
   tlsHandshakes: number;
+  /** RCPTs refused by the recipient rate limit (450 4.7.1 too many recipients from). */
+  rcptRateHits: number;
+  /** Connections refused by the connection rate limit (421 too many connections from). */
+  connectionRateHits: number;
 }
 
 export interface TranscriptEvent {
@@ -93,6 +98,8 @@ export function emptyMtaStats(): MtaStats {
     faultDrops: 0,
     faultCloses: 0,
     tlsHandshakes: 0,
+    rcptRateHits: 0,
+    connectionRateHits: 0,
   };
 }
 
@@ -112,6 +119,9 @@ interface World {
   secureContext: tls.SecureContext | null;
   greylist: Map<string, number>;
   sessionsByClient: Map<string, number>;
+  /** anvil: per client IP, the current time unit's start and count. */
+  rcptRates: Map<string, { start: number; count: number }>;
+  connectionRates: Map<string, { start: number; count: number }>;
   now: () => number;
   emit: (event: TranscriptEvent) => void;
 }
@@ -130,6 +140,8 @@ export async function startSimMta(spec: WorldSpec, hostname: string, options: Si
     secureContext: options.tls ? tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) : null,
     greylist: new Map(),
     sessionsByClient: new Map(),
+    rcptRates: new Map(),
+    connectionRates: new Map(),
     now: options.now ?? Date.now,
     emit: onTranscript ? (e) => onTranscript(e) : () => undefined,
   };
@@ -225,11 +237,30 @@ class Session {
       this.end();
       return;
     }
+    if (behaviour.connectionRateLimit > 0 && this.overRate(this.w.connectionRates, behaviour.connectionRateLimit)) {
+      // anvil: smtpd_client_connection_rate_limit.
+      stats.connectionRateHits++;
+      this.send([`421 4.7.0 ${this.w.hostname} Error: too many connections from ${this.client}`]);
+      this.end();
+      return;
+    }
     if (behaviour.silent) {
       this.event('silent: no greeting');
       return;
     }
     void this.greet();
+  }
+
+  /** anvil's rate: counts this event for the client in the current time unit; true when over the limit. */
+  private overRate(rates: Map<string, { start: number; count: number }>, limit: number): boolean {
+    const now = this.w.now();
+    let rate = rates.get(this.client);
+    if (!rate || now - rate.start >= this.w.behaviour.rateUnitMs) {
+      rate = { start: now, count: 0 };
+      rates.set(this.client, rate);
+    }
+    rate.count += 1;
+    return rate.count > limit;
   }
 
   destroy(): void {
@@ -442,6 +473,11 @@ class Session {
       await this.reply(`421 4.7.0 ${hostname} Error: too many recipients from this client, try again later`);
       this.end();
       return;
+    }
+    if (behaviour.rcptRateLimit > 0 && this.overRate(this.w.rcptRates, behaviour.rcptRateLimit)) {
+      // anvil: smtpd_client_recipient_rate_limit (Postfix's own text; it counts as an error too).
+      stats.rcptRateHits++;
+      return this.reply(`450 4.7.1 Error: too many recipients from ${this.client}`);
     }
     if (this.rcptAccepted >= behaviour.recipientLimit) return this.reply('452 4.5.3 Error: too many recipients');
     const rcpt = m[1] ?? '';

@@ -58,6 +58,12 @@ export interface MtaBehaviour {
   dropAfterRcpts: number | null;
   /** Fault: after this many RCPT commands in a session, the next RCPT gets a 421 and the session closes. */
   closeAfterRcpts: number | null;
+  /** Postfix anvil's smtpd_client_recipient_rate_limit: RCPTs per client IP per rateUnitMs; beyond → 450 4.7.1 (0 = off). */
+  rcptRateLimit: number;
+  /** Postfix anvil's smtpd_client_connection_rate_limit: connections per client IP per rateUnitMs; beyond → 421 (0 = off). */
+  connectionRateLimit: number;
+  /** anvil_rate_time_unit in ms (Postfix default 60 s). */
+  rateUnitMs: number;
 }
 
 export interface MxHostSpec {
@@ -119,6 +125,9 @@ export function defaultBehaviour(hostname: string): MtaBehaviour {
     maxConnectionsPerClient: 50,
     dropAfterRcpts: null,
     closeAfterRcpts: null,
+    rcptRateLimit: 0,
+    connectionRateLimit: 0,
+    rateUnitMs: 60_000,
   };
 }
 
@@ -247,6 +256,9 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         maxConnectionsPerClient: int(b.maxConnectionsPerClient, `${bp}.maxConnectionsPerClient`, d.maxConnectionsPerClient, 1),
         dropAfterRcpts: intOrNull(b.dropAfterRcpts, `${bp}.dropAfterRcpts`),
         closeAfterRcpts: intOrNull(b.closeAfterRcpts, `${bp}.closeAfterRcpts`),
+        rcptRateLimit: int(b.rcptRateLimit, `${bp}.rcptRateLimit`, d.rcptRateLimit),
+        connectionRateLimit: int(b.connectionRateLimit, `${bp}.connectionRateLimit`, d.connectionRateLimit),
+        rateUnitMs: int(b.rateUnitMs, `${bp}.rateUnitMs`, d.rateUnitMs, 1),
       };
       if (behaviour.hardErrorLimit < behaviour.softErrorLimit) problem(`${bp}.hardErrorLimit`, 'must be >= softErrorLimit');
       if (behaviour.refuse && behaviour.silent) problem(bp, 'refuse and silent are mutually exclusive');
