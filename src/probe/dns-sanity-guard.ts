@@ -31,7 +31,7 @@ export interface DnsSanityGuardOptions {
 export class DnsSanityGuard {
   private readonly failed = new Map<string, string>();
   private healthy_ = false;
-  private checking = false;
+  private checking: Promise<void> | null = null;
   private tripped: HygieneError | null = null;
   private readonly threshold: number;
 
@@ -58,14 +58,17 @@ export class DnsSanityGuard {
     if (this.failed.has(domain)) return;
     this.failed.set(domain, resolution.kind === 'none' ? resolution.detail : 'failed');
     if (this.failed.size < this.threshold || this.checking || this.options.canaries.length === 0) return;
-    this.checking = true;
-    // Owned here: askCanaries never rejects, and a failure of the check itself only means "no trip".
-    void this.askCanaries().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'DNS canary check failed'));
+    // Owned here (and awaited through settled()): a failure of the check itself only means "no trip".
+    this.checking = this.askCanaries().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'DNS canary check failed'));
+  }
+
+  /** Resolves when no canary check is in flight: a batch waits for it before its answers are recorded. */
+  async settled(): Promise<void> {
+    await this.checking;
   }
 
   private async askCanaries(): Promise<void> {
     const answers = await askCanaries(this.options.resolver, this.options.canaries);
-    this.checking = false;
     if (answers.resolved.length > 0) {
       this.options.logger.info({ canaries: answers.resolved }, 'well-known names resolve: the domains that failed are the list\'s, not our resolver\'s');
       this.healthy_ = true;

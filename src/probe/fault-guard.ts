@@ -110,6 +110,11 @@ export class FaultGuard {
     onClientAnswer: (mx, answer: ClientAnswer) => this.guards.refusals.record(mx, answer),
   };
 
+  /** Resolves once no decision is pending (a canary check in flight): a batch waits for it before it returns. */
+  settled(): Promise<void> {
+    return this.guards.dns.settled();
+  }
+
   /** Every MX lookup the run makes (the uncached resolver's answers). */
   recordResolution(domain: string, resolution: MxResolution): void {
     this.guards.dns.record(domain, resolution);

@@ -29,6 +29,8 @@ export interface VerifierGuard {
   readonly error: HygieneError | null;
   cacheDecision(verdict: Verdict): CacheDecision;
   onTrip(listener: (error: HygieneError) => void): void;
+  /** Resolves when no decision of the guard is pending (a DNS canary check in flight). */
+  settled(): Promise<void>;
 }
 
 export interface SmtpVerifierDeps {
@@ -223,6 +225,8 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
       };
       await Promise.all(Array.from({ length: Math.min(dnsConcurrency, domains.length) }, resolveWorker));
       await Promise.all(probes);
+      // A decision about our own faults may be pending (a canary check): the batch's answers wait for it.
+      await guard?.settled();
 
       await cacheWriter.flush();
       return outcomes;
