@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import { cachePolicy } from '../domain/fault-owner.ts';
 import type { Verdict } from '../domain/verdict.ts';
+import { verdictCacheKey } from '../queue/list-keys.ts';
 
 export interface VerdictCacheTtls {
   positiveTtlSeconds: number;
@@ -28,7 +29,7 @@ export function ttlFor(verdict: Verdict, ttls: VerdictCacheTtls): number {
 }
 
 export function createVerdictCache(redis: Redis, keyPrefix: string, ttls: VerdictCacheTtls): VerdictCache {
-  const keyOf = (key: string) => `${keyPrefix}:verdict:${key}`;
+  const keyOf = (key: string) => verdictCacheKey(keyPrefix, key);
   return {
     async getMany(keys) {
       const found = new Map<string, Verdict>();
