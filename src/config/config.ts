@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { HygieneError } from '../errors.ts';
 import { parseRejectPolicy, type RejectPolicy } from '../domain/routing-policy.ts';
+import { providersSetting } from '../providers/provider-file.ts';
+import type { ProviderTable } from '../providers/provider-table.ts';
 import { defaultHeloName, systemHostNames, type HostNameSource } from './host-identity.ts';
 import {
   fqdnProblem,
@@ -125,6 +127,8 @@ export interface Config {
     /** First retry delay; doubles each attempt. */
     backoffMs: number;
   };
+  /** Big providers and gateways: the built-in table with HYGIENE_PROVIDERS_FILE laid over it (docs/providers.md). */
+  providers: ProviderTable;
 }
 
 /** Flags as parsed from the command line (strings as typed; validated here). */
@@ -317,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}, hostN
       attempts: intOption(problems, 'HYGIENE_WEBHOOK_ATTEMPTS', env.HYGIENE_WEBHOOK_ATTEMPTS, 8, 1, 50),
       backoffMs: intOption(problems, 'HYGIENE_WEBHOOK_BACKOFF_MS', env.HYGIENE_WEBHOOK_BACKOFF_MS, 5_000, 10, 3_600_000),
     },
+    providers: providersSetting('HYGIENE_PROVIDERS_FILE', env.HYGIENE_PROVIDERS_FILE, problems.list),
   };
 
   if (problems.list.length > 0) {
