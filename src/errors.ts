@@ -22,9 +22,10 @@ export type HygieneErrorCode =
   | 'REDIS_UNAVAILABLE'
   | 'LIST_NOT_FOUND'
   | 'LIST_FAILED'
-  // outbound SMTP (port 25) unreachable from this host: nothing could be verified
+  // our own faults that stop a run early (probe/fault-guard.ts): outbound SMTP (port 25) unreachable
+  // from this host; mail servers refusing this host itself (IP, HELO, sender); our resolver failing or lying
   | 'OUTBOUND_SMTP_BLOCKED'
-  // DNS
+  | 'OUTBOUND_SMTP_REFUSED'
   | 'DNS_FAILED'
   // webhooks (src/webhook): a target the allow-list policy refuses, a delivery that failed
   | 'WEBHOOK_URL_REFUSED'
@@ -57,6 +58,13 @@ export class HygieneError extends Error {
     this.code = code;
     this.context = Object.freeze({ ...context });
   }
+}
+
+/** The codes a stored list may carry back (a list stopped by our own fault). */
+const STOP_CODES: ReadonlySet<string> = new Set<HygieneErrorCode>(['OUTBOUND_SMTP_BLOCKED', 'OUTBOUND_SMTP_REFUSED', 'DNS_FAILED']);
+
+export function isRunStopCode(code: string): code is HygieneErrorCode {
+  return STOP_CODES.has(code);
 }
 
 export function isHygieneError(err: unknown, code?: HygieneErrorCode): err is HygieneError {

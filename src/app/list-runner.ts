@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { ListReport } from '../collector/report.ts';
 import { InputDigest } from '../csv/input-digest.ts';
 import { fileError } from '../csv/input-sniffer.ts';
-import { HygieneError } from '../errors.ts';
+import { HygieneError, isRunStopCode } from '../errors.ts';
 import { finalizeJobId } from '../queue/job-types.ts';
 import { enqueueVerifyJobs, recordAddresses } from '../queue/list-producer.ts';
 import type { ListOptions, ListRecord } from '../queue/list-store.ts';
@@ -135,6 +135,8 @@ export async function waitForList(runtime: HygieneRuntime, listId: string, optio
       options.onProgress?.(list);
       if (list.state === 'done') return list;
       if (list.state === 'failed') {
+        // Stopped by our own fault (fault guard): the error keeps its code and message as they are.
+        if (list.errorCode && isRunStopCode(list.errorCode)) throw new HygieneError(list.errorCode, list.error ?? 'The run was stopped.', { listId });
         throw new HygieneError(list.errorCode === 'INPUT_CHANGED' ? 'INPUT_CHANGED' : 'LIST_FAILED', `List ${listId} failed: ${list.error ?? 'unknown error'}`, { listId });
       }
     }

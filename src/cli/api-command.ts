@@ -7,6 +7,8 @@ import { COMMON_OPTIONS, type Command } from './command.ts';
 import { onShutdownSignal } from './shutdown.ts';
 
 export const apiCommand: Command = {
+  // POST /v1/verify probes even without local workers: only --syntax-only needs no HELO name.
+  probes: ({ flags }) => flags['syntax-only'] !== true,
   usage: `Usage: hygiene api [--port N] [--host ADDR] [--no-workers] [--syntax-only] [options]
 
 Serves the HTTP API (POST /v1/lists, GET /v1/lists/:id, downloads, POST /v1/verify, /healthz,

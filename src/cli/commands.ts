@@ -14,6 +14,7 @@ import { scheduleCommand } from './schedule-command.ts';
 import { bouncesCommand } from './bounces-command.ts';
 import { suppressCommand } from './suppress-command.ts';
 import { apiCommand } from './api-command.ts';
+import { cacheCommand } from './cache-command.ts';
 
 export const COMMANDS: Record<string, Command> = {
   verify: verifyCommand,
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, Command> = {
   bounces: bouncesCommand,
   suppress: suppressCommand,
   api: apiCommand,
+  cache: cacheCommand,
 };
 
 export const USAGE = `Usage: hygiene <command> [options]
@@ -44,6 +46,7 @@ Commands:
   bounces FILE...               put hard bounces from Postfix/Exim logs and DSN messages on the suppression list
   suppress list|add|remove      manage the suppression list
   api                           HTTP API: upload lists, poll, download; verify one address
+  cache stats|clear             what is cached (verdicts, catch-all, MX) and forgetting it
 
 Run "hygiene <command> --help" for the options of a command. Configuration: see README.md.
 `;

@@ -4,7 +4,7 @@
  * 130/143 interrupted by SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, type FlagValues } from '../config/config.ts';
+import { loadConfig, probeIdentity, type FlagValues } from '../config/config.ts';
 import { HygieneError, isHygieneError } from '../errors.ts';
 import { COMMANDS, USAGE } from './commands.ts';
 
@@ -28,6 +28,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 0;
     }
     const config = loadConfig(env, flags);
+    if (command.probes?.({ flags, positionals })) probeIdentity(config);
     return await command.run({ config, flags, positionals, env });
   } catch (err) {
     return reportError(err);
@@ -36,7 +37,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 function reportError(err: unknown): number {
   if (isHygieneError(err)) {
-    process.stderr.write(`hygiene: ${err.message}\n`);
+    // One line per problem (a configuration error lists each on its own line).
+    process.stderr.write(`${err.message.split('\n').map((line) => `hygiene: ${line}`).join('\n')}\n`);
     return err.code === 'CONFIG_INVALID' || err.code === 'USAGE' ? 2 : 1;
   }
   const code = (err as { code?: string }).code;

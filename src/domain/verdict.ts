@@ -31,6 +31,7 @@ export const REASONS = [
   'malformed_row',
   'not_verified',
   'mx_not_allowed',
+  'throttled',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

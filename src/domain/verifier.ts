@@ -36,8 +36,12 @@ export interface VerifyBatch {
 
 export type ProbeOutcome =
   | { kind: 'verdict'; verdict: Verdict }
-  /** Not answered yet (greylisting): ask again after retryAfterMs; `verdict` is what to record if attempts run out. */
-  | { kind: 'retry'; retryAfterMs: number; verdict: Verdict };
+  /**
+   * Not answered yet: ask again after retryAfterMs; `verdict` is what to record if retries run out.
+   * notAsked: the server was not asked at all (its MX is paused because it slowed us down), so this
+   * retry is not an attempt: it spends the pause-retry budget (HYGIENE_MX_PAUSE_RETRIES) instead.
+   */
+  | { kind: 'retry'; retryAfterMs: number; verdict: Verdict; notAsked?: boolean };
 
 export interface BatchVerifier {
   /** Must return one outcome for every address in the batch (keyed by `address`). */

@@ -13,10 +13,20 @@
  * - `452 4.5.3`: start a new transaction and retry the address. `421` or a drop: the session is over;
  *   answered addresses keep their verdicts, the rest go back to the queue and are probed on a new
  *   session after a backoff. No address is probed again once answered.
- * - A refused connection or a 4xx/5xx greeting marks the host down for a while: queued probes are
+ * - A refused connection or a 5xx greeting marks the host down for a while: queued probes are
  *   handed back to the caller, which moves them to the next MX by preference.
+ * - A reply that slows *us* down (domain/fault-owner.ts judgeReply: anvil's "too many recipients
+ *   from [ip]", "too many connections", "try again later" at the greeting/EHLO/MAIL, a 4xx greeting)
+ *   pauses the server fleet-wide (mx-pause-store.ts, exponential backoff): the session QUITs, and
+ *   every probe waiting for the server is handed back as 'paused' (the worker turns it into a delayed
+ *   retry due when the pause ends) instead of being retried in a loop. A pause another process set
+ *   is honoured before every session and every window.
+ * - Every connect attempt takes a token from the fleet-wide session-start budget of the server
+ *   (session-start-budget.ts), whatever the reason for the session: no bug can become a flood.
  */
 import type { Logger } from 'pino';
+import type { HeloName, MailFrom } from '../config/setting-values.ts';
+import { judgeReply, type ReplyStage } from '../domain/fault-owner.ts';
 import { classifyReply, type ReplyClass } from '../domain/reply-classifier.ts';
 import type { SmtpReply } from '../domain/smtp-reply.ts';
 import type { AddressToVerify } from '../domain/verifier.ts';
@@ -26,12 +36,15 @@ import { SmtpExchangeError, SmtpSession, type SmtpSessionOptions, type Transcrip
 import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
 import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
 import type { MxLeaseManager } from './mx-lease.ts';
+import type { MxPause, MxPauseStore } from './mx-pause-store.ts';
 import type { RcptRateLimiter } from './rcpt-rate-limiter.ts';
+import type { ClientAnswer } from './refusal-guard.ts';
+import type { SessionStartBudget } from './session-start-budget.ts';
 
 export interface PoolSmtpSettings {
   port: number;
-  heloName: string;
-  mailFrom: string;
+  heloName: HeloName;
+  mailFrom: MailFrom;
   localAddress: string | undefined;
   tls: SmtpSessionOptions['tls'];
   tlsCa?: string;
@@ -49,7 +62,11 @@ export interface PoolSmtpSettings {
 /** Why a host could not be used: decides the final reason when every MX fails. */
 /** 'busy': a 4xx greeting or EHLO (421 too many connections, 450 try later): ask again later. */
 export type HostFailureCause = 'timeout' | 'refused' | 'protocol' | 'rejected' | 'busy';
-export type RcptResult = ProbeResult | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply };
+export type RcptResult =
+  | ProbeResult
+  | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply }
+  /** Not asked: the server is paused (it slowed us down); ask again when the pause ends. */
+  | { kind: 'paused'; mx: string; pause: MxPause };
 
 export interface ProbeRequest {
   listId: string;
@@ -80,12 +97,20 @@ export interface PoolEvents {
   /** Outcome of one TCP connect to one address of the MX (connectivity guard, `hygiene doctor`):
    *  ok = the TCP connection was made (whatever the greeting said); timeout = the connect timed out. */
   onConnectResult?: (mx: string, host: string, result: { ok: boolean; timeout: boolean }) => void;
+  /** How the server treated *us*: refused us (IP, HELO, sender) or answered about a mailbox (fault guard). */
+  onClientAnswer?: (mx: string, answer: ClientAnswer) => void;
+  /** A pause of this MX sent probes of these lists back (count per list) to be retried when it ends. */
+  onPause?: (mx: string, deferredByList: ReadonlyMap<string, number>, pause: MxPause) => void;
 }
 
 export interface MxSessionPoolDeps {
   settings: PoolSmtpSettings;
   leases: MxLeaseManager;
   rateLimiter: RcptRateLimiter;
+  /** Fleet-wide pauses of servers that slow us down. */
+  pauses: MxPauseStore;
+  /** Fleet-wide budget of session starts per server. */
+  sessionStarts: SessionStartBudget;
   catchAll: CatchAllRegistry;
   logger: Logger;
   events?: PoolEvents;
@@ -130,6 +155,8 @@ export class MxSessionPool {
   /** The host refused *us* (client/HELO/sender/blocklist): the same answer for every address. */
   private policyBlock: { until: number; reply: SmtpReply; detail: string } | null = null;
   private policyStrikes = 0;
+  /** The pause in force for this server, as last seen (ours or another process's). */
+  private pause: MxPause | null = null;
   /** Domains this host refuses to relay for: every address of the domain gets the same answer. */
   private readonly relayDenied = new Map<string, { reply: SmtpReply; detail: string }>();
   private readonly wakers = new Set<() => void>();
@@ -149,6 +176,10 @@ export class MxSessionPool {
 
   submit(requests: ProbeRequest[]): void {
     const now = this.now();
+    if (this.pause && now < this.pause.until) {
+      this.defer(requests, this.pause);
+      return;
+    }
     if (this.closing || now < this.downUntil) {
       for (const request of requests) request.resolve(this.downResult(this.downDetail || `${this.mx} is not in use`));
       return;
@@ -187,6 +218,57 @@ export class MxSessionPool {
     for (const request of this.queue.splice(0)) request.resolve(result);
   }
 
+  /** Hands queued probes back unanswered (the run stopped: a fault guard tripped). */
+  abandonQueued(detail: string): void {
+    this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail, retryable: false });
+  }
+
+  /** The server's key for fleet-wide state (lease, pause, session starts): its first address. */
+  private get server(): string {
+    return this.addresses[0] ?? this.mx;
+  }
+
+  /** Sends probes back as 'paused' (the worker retries them when the pause ends). */
+  private defer(requests: ProbeRequest[], pause: MxPause): void {
+    if (requests.length === 0) return;
+    const byList = new Map<string, number>();
+    for (const request of requests) {
+      byList.set(request.listId, (byList.get(request.listId) ?? 0) + 1);
+      request.resolve({ kind: 'paused', mx: this.mx, pause });
+    }
+    this.deps.events?.onPause?.(this.mx, byList, pause);
+  }
+
+  /** Window items go back too: probes deferred, catch-all probes left for a later session. */
+  private deferItems(items: WindowItem[], pause: MxPause): void {
+    const requests: ProbeRequest[] = [];
+    for (const item of items) {
+      if (item.kind === 'probe') requests.push(item.request);
+      else this.deps.catchAll.settle(item.domain, 'unknown', true);
+    }
+    this.defer([...requests, ...this.queue.splice(0)], pause);
+  }
+
+  /** The pause in force (another process's too), or null. One Redis read. */
+  private async pauseInForce(): Promise<MxPause | null> {
+    const pause = await this.deps.pauses.current(this.server);
+    this.pause = pause;
+    return pause;
+  }
+
+  /** The server slowed us down: pause it fleet-wide. */
+  private async pauseServer(reply: SmtpReply, stage: ReplyStage): Promise<MxPause> {
+    const reason = reply.raw.replace(/\r?\n/g, ' | ');
+    const pause = await this.deps.pauses.pause(this.server, {
+      reason,
+      kind: judgeReply(stage, reply).owner === 'us' ? 'rate' : 'busy',
+      detail: `${this.mx} asked us to slow down at ${stage === 'rcpt' ? 'RCPT TO' : stage === 'mail' ? 'MAIL FROM' : stage === 'ehlo' ? 'EHLO' : 'the greeting'} (${reason})`,
+    });
+    this.pause = pause;
+    this.deps.logger.warn({ mx: this.mx, server: this.server, until: new Date(pause.until).toISOString(), level: pause.level, reply: reason }, 'MX paused fleet-wide: it slowed us down');
+    return pause;
+  }
+
   private markDown(detail: string, cause: HostFailureCause, reply?: SmtpReply): void {
     this.downUntil = this.now() + this.deps.settings.backoffMs;
     this.downDetail = detail;
@@ -218,9 +300,12 @@ export class MxSessionPool {
     const failures: string[] = [];
     const causes = new Set<HostFailureCause>();
     let rejection: SmtpReply | undefined;
+    let rejectionStage: ReplyStage | undefined;
     for (const host of this.addresses) {
-      const open = (tls: SmtpSessionOptions['tls']) =>
-        (this.deps.openSession ?? SmtpSession.open)({
+      const open = async (tls: SmtpSessionOptions['tls']): Promise<SmtpSession> => {
+        // Every connect attempt, whatever its reason, spends the server's fleet-wide budget.
+        if (!(await this.deps.sessionStarts.take(this.server, this.abort.signal))) throw new HygieneError('SMTP_CLOSED', 'The verifier is shutting down.');
+        return (this.deps.openSession ?? SmtpSession.open)({
           host,
           port: s.port,
           serverName: this.mx,
@@ -232,6 +317,7 @@ export class MxSessionPool {
           timeouts: s.timeouts,
           onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
         });
+      };
       try {
         let session: SmtpSession;
         try {
@@ -251,6 +337,9 @@ export class MxSessionPool {
         this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && coded.code === 'SMTP_TIMEOUT' });
         failures.push(`${host}: ${coded.message}`);
         const reply = coded.context.reply as SmtpReply | undefined;
+        if (reply && rejection === undefined && (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED')) {
+          rejectionStage = coded.code === 'SMTP_GREETING_REJECTED' ? 'greeting' : 'ehlo';
+        }
         if (coded.code === 'SMTP_TIMEOUT') causes.add('timeout');
         else if (coded.code === 'SMTP_PROTOCOL') causes.add('protocol');
         else if ((coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED') && reply && reply.code >= 500) {
@@ -265,7 +354,7 @@ export class MxSessionPool {
       }
     }
     const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : causes.has('busy') ? 'busy' : 'refused';
-    throw new HygieneError(cause === 'timeout' ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx, cause, reply: rejection });
+    throw new HygieneError(cause === 'timeout' ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx, cause, reply: rejection, stage: rejectionStage });
   }
 
   private async runner(): Promise<void> {
@@ -334,12 +423,27 @@ export class MxSessionPool {
           this.failQueued(this.downResult(this.downDetail));
           break;
         }
+        // A pause set by any process of the fleet holds before every session and every window.
+        const paused = await this.pauseInForce();
+        if (paused) {
+          this.defer(this.queue.splice(0), paused);
+          break;
+        }
         if (!session) {
           try {
             session = await this.openSession();
           } catch (err) {
             const coded = err as HygieneError;
-            this.markDown(coded.message, (coded.context.cause as HostFailureCause | undefined) ?? 'refused', coded.context.reply as SmtpReply | undefined);
+            const reply = coded.context.reply as SmtpReply | undefined;
+            const stage = coded.context.stage as ReplyStage | undefined;
+            const judged = reply && stage ? judgeReply(stage, reply) : undefined;
+            if (reply && judged?.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply });
+            if (reply && stage && judged?.pause) {
+              // "Busy, come back later" before any RCPT: pause the server, do not reconnect in a loop.
+              this.defer(this.queue.splice(0), await this.pauseServer(reply, stage));
+              break;
+            }
+            this.markDown(coded.message, (coded.context.cause as HostFailureCause | undefined) ?? 'refused', reply);
             break;
           }
           sessionStarted = this.now();
@@ -428,6 +532,14 @@ export class MxSessionPool {
         }
 
         if (setupFailed) {
+          const judged = judgeReply('mail', setupFailed);
+          if (judged.pause) {
+            // "Try again later" / a rate limit at MAIL FROM: the server is slowing us down.
+            this.deferItems(window, await this.pauseServer(setupFailed, 'mail'));
+            await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
+            continue;
+          }
+          if (judged.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply: setupFailed });
           // MAIL FROM (or RSET) refused: every RCPT of the group was answered "need MAIL" or worse,
           // and the refusal is about our sender, not the mailboxes (SMTP-FACTS: policy).
           const mailClass = classifyReply('MAIL', setupFailed);
@@ -445,7 +557,10 @@ export class MxSessionPool {
 
         let restartTransaction = false;
         let closingReply: SmtpReply | null = null;
+        /** The first reply that slowed us down (rate limit): it and every item after it wait for the pause. */
+        let throttle: SmtpReply | null = null;
         const unanswered: WindowItem[] = [];
+        const throttled: WindowItem[] = [];
         const answers: PolicyEvidence[] = [];
         const answered: WindowItem[] = [];
         const verdicts: Array<() => void> = [];
@@ -463,6 +578,14 @@ export class MxSessionPool {
             errors += 1;
             this.stats.errors += 1;
           }
+          const judged = judgeReply('rcpt', reply);
+          if (judged.pause) {
+            // Not an answer about the mailbox: it is asked again after the pause, never in a loop.
+            throttle ??= reply;
+            throttled.push(item);
+            return;
+          }
+          this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: judged.refusesUs, reply });
           const replyClass = classifyReply('RCPT', reply, { recipient: windowAddress(item), sender: s.mailFrom });
           if (replyClass.kind === 'too_many_recipients') {
             restartTransaction = true;
@@ -487,6 +610,20 @@ export class MxSessionPool {
         this.notePolicy(answers);
         if (answered.length > 0) held = { items: answered, commit: () => verdicts.forEach((settle) => settle()) };
         if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
+
+        // A 421 that closed the session because of our rate ("try again later", "too many connections").
+        const closing = failure?.code === 'SMTP_SERVICE_CLOSING' ? (failure.context.reply as SmtpReply | undefined) : undefined;
+        if (!throttle && closing && judgeReply('rcpt', closing).pause) throttle = closing;
+        if (throttle) {
+          if (failure) {
+            // The server closed the session (a 421): a reconnect, after the pause.
+            this.stats.reconnects += 1;
+            for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
+          }
+          this.deferItems([...throttled, ...unanswered], await this.pauseServer(throttle, 'rcpt'));
+          await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
+          continue;
+        }
 
         if (failure || closingReply) {
           // The session is over (RFC 5321 §3.8: a dropped connection counts as a 451). Only sessions

@@ -16,10 +16,12 @@ export interface ListOptions {
   reject: string;
   neutraliseFormulas: boolean;
   webhookUrl?: string;
-  /** Re-verification (scheduled runs): cached verdicts older than this are probed again. */
+  /** Re-verification (scheduled runs, verify --max-age): cached verdicts older than this are probed again. */
   maxVerdictAgeMs?: number;
   /** Uploaded through the HTTP API: MX hosts on private addresses are refused (VerifyBatch.refusePrivateMx). */
   refusePrivateMx?: boolean;
+  /** verify --no-cache: the verdict cache is not read (fresh answers are still written to it). */
+  skipCache?: boolean;
 }
 
 /**
@@ -53,7 +55,7 @@ export interface ListRecord {
   /** Undefined for lists parsed before it was recorded. */
   inputIdentity?: InputIdentity;
   error?: string;
-  /** The error's code when the list failed with a coded error (e.g. INPUT_CHANGED). */
+  /** The error's code when the list failed with a coded error (INPUT_CHANGED, or a stop for our own fault: OUTBOUND_SMTP_BLOCKED, DNS_FAILED...). */
   errorCode?: string;
   reportPath?: string;
   cleanedPath?: string;
