@@ -99,7 +99,15 @@ const LIST_SCHEMA = {
     finishedAt: { type: 'string' },
     error: { type: 'string' },
     tenant: { type: ['string', 'null'], description: 'Admin keys only: the tenant that uploaded the list (null: not uploaded through the API).' },
-    counts: { type: 'object', properties: { byStatus: COUNTS_SCHEMA, byReason: COUNTS_SCHEMA } },
+    counts: {
+      type: 'object',
+      properties: {
+        byOutcome: { ...COUNTS_SCHEMA, description: 'Each row once: a verified address under its status; duplicate, invalid_syntax, missing_email and malformed_row on their own lines. Adds up to rows.' },
+        byFile: { type: 'object', properties: { cleaned: COUNTS_SCHEMA, rejected: COUNTS_SCHEMA }, description: 'byOutcome per output file.' },
+        byStatus: { ...COUNTS_SCHEMA, description: "By hygiene_status: a duplicate counts under its first occurrence's status." },
+        byReason: COUNTS_SCHEMA,
+      },
+    },
     links: { type: 'object', additionalProperties: { type: 'string' } },
   },
 } as const;

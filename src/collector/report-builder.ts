@@ -6,10 +6,13 @@
 import { describePolicy, type RejectPolicy } from '../domain/routing-policy.ts';
 import type { ListRecord } from '../queue/list-store.ts';
 import type { JoinedRow, RowToJoin } from './row-join.ts';
-import { DomainCounter, increment, type ListReport, type MxReport } from './report.ts';
+import { DomainCounter, emptyOutcomeCounts, increment, type ListReport, type MxReport } from './report.ts';
 
 export class ListTally {
   rows = 0;
+  /** The headline: each row once (see domain/row-outcome.ts), overall and per file. */
+  readonly byOutcome = emptyOutcomeCounts();
+  readonly byFile = { cleaned: emptyOutcomeCounts(), rejected: emptyOutcomeCounts() };
   readonly byStatus: ListReport['counts']['byStatus'] = {};
   readonly byReason: ListReport['counts']['byReason'] = {};
   cacheHits = 0;
@@ -19,11 +22,13 @@ export class ListTally {
   add(row: RowToJoin, joined: JoinedRow): void {
     const { verdict } = joined;
     this.rows += 1;
+    this.byOutcome[joined.outcome] += 1;
+    this.byFile[joined.rejected ? 'rejected' : 'cleaned'][joined.outcome] += 1;
     increment(this.byStatus, verdict.status);
     increment(this.byReason, verdict.reason);
     if (joined.source === 'cache') this.cacheHits += 1;
     else if (joined.source === 'probe') this.probed += 1;
-    if (row.check.kind === 'address') this.domains.add(row.check.parsed.domain, verdict.status);
+    if (row.check.kind === 'address') this.domains.add(row.check.parsed.domain, verdict.status, joined.source === 'duplicate');
   }
 }
 
@@ -55,7 +60,7 @@ export function buildListReport(tally: ListTally, facts: ReportFacts): ListRepor
     cleanedRows: facts.cleanedRows,
     rejectedRows: facts.rejectedRows,
     uniqueAddresses: list.uniqueAddresses,
-    counts: { byStatus: tally.byStatus, byReason: tally.byReason },
+    counts: { byOutcome: tally.byOutcome, byFile: tally.byFile, byStatus: tally.byStatus, byReason: tally.byReason },
     cache: { hits: tally.cacheHits, probed: tally.probed },
     mx: facts.mx,
     topDomains: tally.domains.top(),

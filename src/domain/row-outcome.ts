@@ -31,10 +31,3 @@ export function rowOutcome(verdict: { status: Status; reason: Reason }, rowLevel
   if (rowLevel && isRowLevelOutcome(verdict.reason)) return verdict.reason;
   return verdict.status;
 }
-
-/** Zero for every outcome: the headline always names each line, even an empty one. */
-export function emptyOutcomeCounts(): Record<RowOutcome, number> {
-  const counts = {} as Record<RowOutcome, number>;
-  for (const outcome of ROW_OUTCOMES) counts[outcome] = 0;
-  return counts;
-}

@@ -84,7 +84,7 @@ describe('RowRouter and ListTally', () => {
     const recorded: Array<Verdict | undefined> = [accepted, accepted, undefined, { ...accepted, cached: true }, accepted];
     const firstIndex = [0, 0, undefined, undefined, undefined];
     for (const [index, line] of records.entries()) {
-      const record = { index, text: line };
+      const record = { index, line: index + 2, text: line, blank: false };
       const checked = checkRecord(record, ',', 0, 2, true);
       const looked: LookedUpRow = {
         index,
