@@ -46,7 +46,12 @@ interface UploadOptions {
 
 const OPTION_PROPERTIES = {
   emailColumn: { type: 'string', minLength: 1, maxLength: 200, description: 'Header name or 1-based number of the email column (default: detected).' },
-  reject: { type: 'string', minLength: 1, maxLength: 500, description: 'Statuses/reasons routed to rejected.csv (default: the server\'s HYGIENE_REJECT).' },
+  reject: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 500,
+    description: 'Statuses, reasons and flags routed to rejected.csv, added to the server\'s policy (HYGIENE_REJECT): "risky,-duplicate" adds risky and keeps duplicates; a leading "=" replaces the policy ("=undeliverable").',
+  },
   webhookUrl: { type: 'string', minLength: 1, maxLength: 2048, description: 'Called (signed POST) when the list is done or failed.' },
   name: { type: 'string', minLength: 1, maxLength: 200, description: 'Output base name (default: the uploaded file name, sanitised).' },
 } as const;
@@ -191,7 +196,8 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     }
     let reject: string;
     try {
-      reject = describePolicy(options.reject === undefined ? config.output.rejectPolicy : parseRejectPolicy(options.reject));
+      // Like --reject: the list extends the server's policy (HYGIENE_REJECT); a leading "=" replaces it.
+      reject = describePolicy(parseRejectPolicy(options.reject, config.output.rejectPolicy, 'reject'));
     } catch (err) {
       throw new ApiError(400, 'VALIDATION_FAILED', (err as Error).message);
     }

@@ -20,7 +20,10 @@ export const verifyCommand: Command = {
 
   --out, -o DIR          where to write NAME.cleaned.csv, NAME.rejected.csv, NAME.report.json (default: .)
   --email-column NAME|N  the email column, by header name or 1-based number (default: detected)
-  --reject LIST          statuses/reasons routed to rejected (default: undeliverable,duplicate,missing_email,malformed_row)
+  --reject LIST          statuses, reasons or flags added to what goes to rejected (default list:
+                         undeliverable,duplicate,missing_email,malformed_row, plus HYGIENE_REJECT); -NAME removes
+                         one (--reject risky,-duplicate; a list starting with "-" needs --reject=-duplicate);
+                         a leading "=" replaces the list (--reject =undeliverable)
   --no-local-workers     only enqueue and wait; a fleet of "hygiene worker" processes does the probing
   --syntax-only          no DNS or SMTP: syntax, duplicates and missing emails only
   --no-formula-guard     keep cells starting with = + - @ as they are (default: prefixed with ')
