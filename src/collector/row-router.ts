@@ -8,7 +8,7 @@ import { cellsOf } from '../csv/csv-row-stream.ts';
 import type { CsvWriter } from '../csv/csv-writer.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import type { Annotation } from '../flags/address-annotator.ts';
-import { verdictCells } from './appended-columns.ts';
+import { rowCells, verdictCells } from './appended-columns.ts';
 import type { JoinedRow } from './row-join.ts';
 import type { LookedUpRow } from './verdict-lookup.ts';
 
@@ -18,8 +18,9 @@ export class RowRouter {
   cleanedRows = 0;
   rejectedRows = 0;
   /**
-   * The appended cells of a recorded verdict, formatted once per (verdict, flags, suggestion): rows
-   * of one domain or one job share verdict objects (see verdict-lookup.ts), so most rows reuse the text.
+   * The verdict's appended cells, formatted once per (recorded verdict, flags, suggestion): rows of
+   * one domain or one job share verdict objects (see verdict-lookup.ts), so most rows reuse the
+   * text; only the row's own cells (appended-columns.ts ROW_COLUMNS) are formatted per row.
    */
   private readonly appendedText = new WeakMap<Verdict, Map<string, string>>();
 
@@ -35,9 +36,9 @@ export class RowRouter {
     const writer = joined.rejected ? this.rejected : this.cleaned;
     if (joined.rejected) this.rejectedRows += 1;
     else this.cleanedRows += 1;
-    if (row.verbatim) return writer.writeRecord(row.record.text, row.cellCount, this.formatAppended(joined));
+    if (row.verbatim) return writer.writeRecord(row.record.text, row.cellCount, this.formatVerdictCells(joined) + this.cleaned.formatAppended(rowCells(row.check)));
     let cells = row.cells ?? cellsOf(row.record, this.delimiter).cells;
-    let appended = verdictCells(joined.verdict, joined.annotation);
+    let appended = [...verdictCells(joined.verdict, joined.annotation), ...rowCells(row.check)];
     if (cells.length > this.expectedCells) {
       // Keep the appended columns under their headers; the surplus cells follow them, in order.
       appended = [...appended, ...cells.slice(this.expectedCells)];
@@ -51,7 +52,8 @@ export class RowRouter {
     await this.rejected.end();
   }
 
-  private formatAppended(joined: JoinedRow): string {
+  /** The verdict's cells, formatted as they follow the original cells. */
+  private formatVerdictCells(joined: JoinedRow): string {
     const { verdict, annotation } = joined;
     // Only a recorded verdict is shared by other rows; one made for this row is formatted once anyway.
     if (joined.source !== 'cache' && joined.source !== 'probe') return this.cleaned.formatAppended(verdictCells(verdict, annotation));

@@ -98,6 +98,9 @@ describe('hygiene api: lists', () => {
     const inputEmails = CSV.trim().split('\n').slice(1).map((line) => line.split(',')[1] ?? '');
     // Every input row appears once (the formula guard prefixes the = cell with ').
     expect(emails).toEqual(inputEmails.map((e) => (e.startsWith('=') ? `'${e}` : e)).sort());
+    // The mailable address column comes with the download (issue 16).
+    expect(cleaned.find((r) => r.email === 'JANE@acme.test')?.hygiene_address).toBe('JANE@acme.test');
+    expect(rejected.find((r) => r.email === 'not-an-address')?.hygiene_address).toBe('');
     expect(cleaned.map((r) => r.email)).toContain('john.doe@acme.test');
     expect(rejected.map((r) => r.email)).toContain('nobody@acme.test');
 
