@@ -6,7 +6,7 @@ import type { Command } from './command.ts';
 import { verifyCommand } from './verify-command.ts';
 import { workerCommand } from './worker-command.ts';
 import { statusCommand } from './status-command.ts';
-import { demoCommand } from './demo-command.ts';
+import { demoCommand, worldCommand } from './demo-command.ts';
 import { probeCommand } from './probe-command.ts';
 import { doctorCommand } from './doctor-command.ts';
 import { watchCommand } from './watch-command.ts';
@@ -21,6 +21,7 @@ export const COMMANDS: Record<string, Command> = {
   worker: workerCommand,
   status: statusCommand,
   demo: demoCommand,
+  world: worldCommand,
   probe: probeCommand,
   doctor: doctorCommand,
   watch: watchCommand,
@@ -39,6 +40,7 @@ Commands:
   worker                        run verify workers only (a fleet sharing one Redis)
   status LIST_ID                show a list's state and counts
   demo                          run everything against a simulated mail world on loopback
+  world                         keep that simulated world running and print the exports that point every command at it
   probe ADDRESS                 diagnose one address: MX lookup, live SMTP transcript, verdict
   doctor [--domain D]           check Redis, DNS, outbound port 25 and the HELO name's PTR
   watch DIR                     verify every CSV dropped into DIR/inbox (results in DIR/done, DIR/failed)
