@@ -4,8 +4,8 @@
  *
  * While addresses wait (a greylisting retry, an MX paused because it slowed us down), the line says
  * what for and until when instead of an ETA that would only climb. With --json the last line is a
- * final event: `{"progress":"done", ..., "outputs":{cleaned, rejected, report, html}}` or
- * `{"progress":"failed", "code", "error"}`.
+ * final event: `{"progress":"done", ..., "outputs":{cleaned, rejected, report, html}}` or, for a run
+ * that failed after it printed progress, `{"progress":"failed", "code", "error"}`.
  */
 import type { ListReport } from '../collector/report.ts';
 import type { ListRecord, ListWait } from '../queue/list-store.ts';
@@ -113,8 +113,10 @@ export function createProgressPrinter(stream: NodeJS.WriteStream, json: boolean,
       if (finalSent) return;
       finalSent = true;
       endLine();
+      // Only a run that printed progress needs its end said: a file refused before any row was read
+      // is one error line on stderr, nothing else.
       const code = (err as { code?: unknown })?.code;
-      if (json) emit('failed', { ...(typeof code === 'string' ? { code } : {}), error: err instanceof Error ? err.message : String(err) }, '', true);
+      if (json && lastPrint > 0) emit('failed', { ...(typeof code === 'string' ? { code } : {}), error: err instanceof Error ? err.message : String(err) }, '', true);
     },
     done() {
       endLine();

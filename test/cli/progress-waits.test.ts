@@ -17,7 +17,7 @@ import { describeWaits, summariseWaits, clockTime } from '../../src/cli/waiting-
 import type { ListRecord, ListWait } from '../../src/queue/list-store.ts';
 import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
-import { runCli } from '../faults/fault-helpers.ts';
+import { runCli, waitFor } from '../faults/fault-helpers.ts';
 import { worldEnv } from '../faults/world-fixtures.ts';
 import { deletePrefix, REDIS_URL, startRuntime, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
 
@@ -152,7 +152,7 @@ describe('progress during a wait, on a real run', () => {
 });
 
 describe('hygiene verify --json: the final progress event', () => {
-  it('ends with {"progress":"done"} naming every output, the HTML report included; a failed run ends with "failed"', async () => {
+  it('ends with {"progress":"done"} naming every output, the HTML report included', async () => {
     const w = await startMailWorld(parseWorldSpec({ mxHosts: { 'mx.final.test': { ip: '127.0.6.23' } }, domains: { 'final.test': { mx: [{ host: 'mx.final.test', preference: 10 }], mailboxes: ['ann'] } } }));
     const prefix = uniquePrefix('finalevent');
     const dir = await tempDir('finalevent');
@@ -162,22 +162,39 @@ describe('hygiene verify --json: the final progress event', () => {
     });
     const file = path.join(dir, 'final.csv');
     await writeFile(file, 'email\nann@final.test\nnobody@final.test\n');
-    const env = { ...worldEnv(w.dnsServers, w.smtpPort, prefix), REDIS_URL };
-    const run = runCli(['verify', file, '--out', path.join(dir, 'out'), '--json'], env);
+    const run = runCli(['verify', file, '--out', path.join(dir, 'out'), '--json'], { ...worldEnv(w.dnsServers, w.smtpPort, prefix), REDIS_URL });
     expect((await run.exit).code, run.stderr()).toBe(0);
-    const events = run.stderr().split('\n').filter((l) => l.startsWith('{"progress"')).map((l) => JSON.parse(l) as { progress: string; outputs?: Record<string, string>; rows?: number });
-    const final = events.at(-1)!;
+    const final = progressEvents(run.stderr()).at(-1)!;
     expect(final.progress).toBe('done');
     expect(final.rows).toBe(2);
     expect(Object.keys(final.outputs ?? {})).toEqual(['cleaned', 'rejected', 'report', 'html']);
     expect(final.outputs!.html).toBe(path.join(dir, 'out', 'final.report.html'));
     for (const output of Object.values(final.outputs!)) expect(existsSync(output), output).toBe(true);
+  });
 
-    const failing = runCli(['verify', file, '--out', path.join(dir, 'out'), '--json', '--email-column', 'no such column'], env);
-    expect((await failing.exit).code).toBe(1);
-    const last = JSON.parse(failing.stderr().split('\n').filter((l) => l.startsWith('{"progress"')).at(-1)!) as { progress: string; code: string; error: string };
-    expect(last.progress).toBe('failed');
-    expect(last.code).toMatch(/^[A-Z_]+$/);
-    expect(last.error).toContain('no such column');
+  it('a run that fails after it printed progress ends with {"progress":"failed", code, error}', async () => {
+    // Slow replies keep the list verifying long enough to change its file (INPUT_CHANGED at collect time).
+    const w = await startMailWorld(parseWorldSpec({ mxHosts: { 'mx.slowfinal.test': { ip: '127.0.6.24', behaviour: { replyDelayMs: 150 } } }, domains: { 'slowfinal.test': { mx: [{ host: 'mx.slowfinal.test', preference: 10 }], mailboxes: ['a', 'b', 'c'] } } }));
+    const prefix = uniquePrefix('failevent');
+    const dir = await tempDir('failevent');
+    cleanups.push(async () => {
+      await w.stop();
+      await deletePrefix(prefix);
+    });
+    const file = path.join(dir, 'changing.csv');
+    await writeFile(file, 'id,email\n1,a@slowfinal.test\n2,b@slowfinal.test\n3,c@slowfinal.test\n4,x@slowfinal.test\n');
+    const run = runCli(['verify', file, '--out', path.join(dir, 'out'), '--json'], { ...worldEnv(w.dnsServers, w.smtpPort, prefix), REDIS_URL });
+    await waitFor('progress lines', () => progressEvents(run.stderr()).length > 0 || run.child.exitCode !== null);
+    await writeFile(file, 'id,email\n9,a@slowfinal.test\n1,a@slowfinal.test\n2,b@slowfinal.test\n3,c@slowfinal.test\n4,x@slowfinal.test\n');
+    expect((await run.exit).code, run.stderr()).toBe(1);
+    const final = progressEvents(run.stderr()).at(-1)!;
+    expect(final).toMatchObject({ progress: 'failed', code: 'INPUT_CHANGED', error: expect.stringContaining('changing.csv changed while it was being verified') });
   });
 });
+
+function progressEvents(stderr: string): Array<{ progress: string; outputs?: Record<string, string>; rows?: number; code?: string; error?: string }> {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{"progress"'))
+    .map((l) => JSON.parse(l) as { progress: string });
+}
