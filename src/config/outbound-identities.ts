@@ -123,6 +123,21 @@ export function parseOutboundIdentities(sources: IdentitySources, defaults: Iden
   return Object.freeze(identities.map((identity) => Object.freeze(identity)));
 }
 
+/**
+ * A proxy entry as a problem may quote it: the credentials (everything between "://" and the last "@")
+ * as ***, and nothing at all of a text that might be part of a password cut short by an unencoded ","
+ * or "#" (anything but scheme://host[:port]).
+ */
+function shownProxy(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at >= 0) {
+    const scheme = /^[a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+    return `${scheme}***@${text.slice(at + 1).split('#')[0]}`;
+  }
+  if (/^[a-z0-9+.-]+:\/\/(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?\/?$/i.test(text)) return withoutCredentials(text);
+  return '(not shown: it may hold part of a password; a "," or "#" in a password is written %2C or %23)';
+}
+
 function splitList(raw: string | undefined): string[] {
   return typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [];
 }
@@ -131,10 +146,10 @@ function splitList(raw: string | undefined): string[] {
 function identityFromEntry(setting: string, kind: 'socks5' | 'local-address', entry: string, defaults: IdentityDefaults, problems: string[]): OutboundIdentity | undefined {
   const hash = entry.indexOf('#');
   const endpoint = hash < 0 ? entry : entry.slice(0, hash);
-  const shown = withoutCredentials(endpoint);
   const example = kind === 'socks5' ? PROXY_EXAMPLE : LOCAL_EXAMPLE;
   const options: EntryOptions = {};
   let ok = true;
+  let shown = kind === 'socks5' ? shownProxy(endpoint) : endpoint;
   if (hash >= 0) {
     for (const pair of entry.slice(hash + 1).split('&')) {
       const eq = pair.indexOf('=');
@@ -146,7 +161,9 @@ function identityFromEntry(setting: string, kind: 'socks5' | 'local-address', en
         value = undefined;
       }
       if (key === undefined || value === undefined || value === '') {
-        // What follows "#" may be the end of a password with an unencoded "#": never echo it.
+        // What follows "#" may be the end of a password with an unencoded "#": never echo it, nor what
+        // came before it when the rest holds the "@" that ended the credentials.
+        if (kind === 'socks5' && entry.slice(hash).includes('@')) shown = shownProxy(entry);
         problems.push(`${setting} entry "${shown}" has options after "#" that are not helo=NAME, mail-from=ADDRESS or id=NAME (a "#" in a password is written %23; e.g. ${example})`);
         ok = false;
         break;
@@ -154,6 +171,7 @@ function identityFromEntry(setting: string, kind: 'socks5' | 'local-address', en
       options[key] = value;
     }
   }
+  if (!ok) return undefined;
   let proxy: SocksProxyUrl | undefined;
   let localAddress: IpAddress | undefined;
   if (kind === 'socks5') {
@@ -221,7 +239,7 @@ function build(
 
 /** A name that stays the same for the same endpoint ("socks5-10.0.0.5-1080", "local-2001-db8--1"). */
 function defaultId(kind: IdentityKind, proxy: SocksProxyUrl | undefined, localAddress: IpAddress | undefined): IdentityId {
-  const slug = (text: string): string => text.toLowerCase().replace(/[^a-z0-9.]+/g, '-');
+  const slug = (text: string): string => text.toLowerCase().replace(/[^a-z0-9.]/g, '-');
   const raw = kind === 'socks5' && proxy ? `socks5-${slug(proxy.host)}-${proxy.port}` : kind === 'local-address' && localAddress ? `local-${slug(localAddress)}` : 'direct';
   const parsed = parseIdentityId(raw.slice(0, 64));
   return parsed.ok ? parsed.value : ('direct' as IdentityId);
@@ -278,7 +296,7 @@ function identitiesFromFile(file: string, defaults: IdentityDefaults, problems: 
       const parsed = parseSocksProxyUrl(proxyText);
       if (parsed.ok) proxy = parsed.value;
       else {
-        problems.push(`${where}.proxy "${withoutCredentials(proxyText)}" ${parsed.problem}`);
+        problems.push(`${where}.proxy "${shownProxy(proxyText)}" ${parsed.problem}`);
         ok = false;
       }
     }
