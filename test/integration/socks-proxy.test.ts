@@ -25,6 +25,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../src/app/redis-connection.ts';
 import { runDoctor } from '../../src/cli/doctor-command.ts';
+import { formatProbe, runProbe } from '../../src/cli/probe-command.ts';
 import { demoEnvironment } from '../../src/cli/demo-command.ts';
 import { runVerify } from '../../src/cli/verify-command.ts';
 import { isHygieneError, type HygieneError } from '../../src/errors.ts';
@@ -237,6 +238,19 @@ describe.skipIf(!microsocks.ok)('SOCKS5 proxies on loopback (microsocks)', () =>
     expect(await listState(wrong.prefix)).toMatchObject({ state: 'failed', errorCode: 'OUTBOUND_PROXY_FAILED' });
     expect(await keysOf(`${wrong.prefix}:verdict:*`)).toEqual([]);
     expect((await readdir(wrong.dir)).filter((f) => f !== 'contacts.csv')).toEqual([]);
+  });
+
+  it('hygiene probe through the proxy: the transcript says so (never the password) and the verdict is the server\'s', async () => {
+    const proxy = await startMicrosocks({ user: 'prober', password: 'probe-secret', bindAddress: '127.0.0.79' });
+    peers.push(proxy);
+    const prefix = uniquePrefix('proxy-probe');
+    prefixes.push(prefix);
+    const result = await runProbe(worldConfig(world, prefix, { LOG_LEVEL: 'silent', HYGIENE_SMTP_PROXY: proxy.url }), 'nobody@bravo.test');
+    expect(result.verdict).toMatchObject({ status: 'undeliverable', reason: 'mailbox_not_found' });
+    const text = formatProbe(result);
+    expect(text).toContain(`connected to mx.bravo.test [127.0.10.11]:${world.smtpPort} through socks5://***@${proxy.host}:${proxy.port}`);
+    expect(text).toContain('mx.bravo.test at your service, [127.0.0.79]');
+    expect(text).not.toContain('probe-secret');
   });
 
   it('a proxy that never accepts the TCP connection: stopped within the connect timeout, nothing cached', async () => {

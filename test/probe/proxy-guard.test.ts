@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { HygieneError } from '../../src/errors.ts';
+import { ConnectivityGuard } from '../../src/probe/connectivity-guard.ts';
 import { FaultGuard } from '../../src/probe/fault-guard.ts';
 import { ProxyGuard } from '../../src/probe/proxy-guard.ts';
 import type { ProxyOutcome, ProxyOutcomeKind } from '../../src/smtp/socks5-connector.ts';
@@ -84,5 +85,22 @@ describe('FaultGuard with a proxy', () => {
     const fault = new FaultGuard(base as ConstructorParameters<typeof FaultGuard>[0]);
     fault.recordProxyOutcome(outcome('proxy-down'));
     expect(fault.error).toBeNull();
+  });
+});
+
+describe('the port-25 stop names the way out', () => {
+  const timeout = { ok: false, timeout: true };
+  it('direct: HYGIENE_SMTP_PROXY is the way out; through a proxy: the proxy\'s own port 25 is blocked', () => {
+    const direct: HygieneError[] = [];
+    const proxied: HygieneError[] = [];
+    const a = new ConnectivityGuard({ port: 25, threshold: 2, onTrip: (e) => direct.push(e) });
+    const b = new ConnectivityGuard({ port: 25, threshold: 2, proxy: PROXY, onTrip: (e) => proxied.push(e) });
+    for (const mx of ['mx1.test', 'mx2.test']) {
+      a.record(mx, '192.0.2.1', timeout);
+      b.record(mx, '192.0.2.1', timeout);
+    }
+    expect(direct[0]?.message).toContain('go out through a SOCKS5 proxy on such a host: HYGIENE_SMTP_PROXY=socks5://[user:password@]host:port');
+    expect(proxied[0]?.message).toContain(`through ${PROXY} all timed out`);
+    expect(proxied[0]?.message).toContain(`blocked where the SMTP proxy ${PROXY} (HYGIENE_SMTP_PROXY) connects from`);
   });
 });
