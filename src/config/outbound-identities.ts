@@ -172,26 +172,29 @@ function identityFromEntry(setting: string, kind: 'socks5' | 'local-address', en
     }
   }
   if (!ok) return undefined;
-  let proxy: SocksProxyUrl | undefined;
-  let localAddress: IpAddress | undefined;
+  const parsed = parseEndpoint(kind, endpoint, (quoted, problem) => `${setting} entry "${quoted}" ${problem} (e.g. ${example})`, problems);
+  const checked = checkOptions(setting, parsed?.proxy?.display ?? shown, options, example, problems);
+  if (!parsed || !checked) return undefined;
+  return build(setting, kind, parsed.proxy, parsed.localAddress, checked, defaults);
+}
+
+/** An identity's way out through its parse function; a problem (worded by `say`) quotes it without credentials. */
+function parseEndpoint(
+  kind: 'socks5' | 'local-address',
+  text: string,
+  say: (quoted: string, problem: string) => string,
+  problems: string[],
+): { proxy?: SocksProxyUrl; localAddress?: IpAddress } | undefined {
   if (kind === 'socks5') {
-    const parsed = parseSocksProxyUrl(endpoint);
-    if (parsed.ok) proxy = parsed.value;
-    else {
-      problems.push(`${setting} entry "${shown}" ${parsed.problem} (e.g. ${example})`);
-      ok = false;
-    }
-  } else {
-    const parsed = parseIpAddress(endpoint);
-    if (parsed.ok) localAddress = parsed.value;
-    else {
-      problems.push(`${setting} entry "${shown}" ${parsed.problem} (e.g. ${example})`);
-      ok = false;
-    }
+    const parsed = parseSocksProxyUrl(text);
+    if (parsed.ok) return { proxy: parsed.value };
+    problems.push(say(shownProxy(text), parsed.problem));
+    return undefined;
   }
-  const checked = checkOptions(setting, proxy?.display ?? shown, options, example, problems);
-  if (!ok || !checked) return undefined;
-  return build(setting, kind, proxy, localAddress, checked, defaults);
+  const parsed = parseIpAddress(text);
+  if (parsed.ok) return { localAddress: parsed.value };
+  problems.push(say(text, parsed.problem));
+  return undefined;
 }
 
 /** The options, each through its parse function; undefined (and problems) when one is wrong. */
@@ -289,28 +292,12 @@ function identitiesFromFile(file: string, defaults: IdentityDefaults, problems: 
       problems.push(`${where} has both "proxy" and "localAddress": an identity goes out one way (a proxy's connections start from the proxy)`);
       return;
     }
-    let proxy: SocksProxyUrl | undefined;
-    let localAddress: IpAddress | undefined;
-    let ok = unknown.length === 0;
-    if (proxyText !== undefined) {
-      const parsed = parseSocksProxyUrl(proxyText);
-      if (parsed.ok) proxy = parsed.value;
-      else {
-        problems.push(`${where}.proxy "${shownProxy(proxyText)}" ${parsed.problem}`);
-        ok = false;
-      }
-    }
-    if (localText !== undefined) {
-      const parsed = parseIpAddress(localText);
-      if (parsed.ok) localAddress = parsed.value;
-      else {
-        problems.push(`${where}.localAddress "${localText}" ${parsed.problem}`);
-        ok = false;
-      }
-    }
+    const kind = proxyText !== undefined ? 'socks5' : localText !== undefined ? 'local-address' : 'direct';
+    const endpoint =
+      kind === 'direct' ? {} : parseEndpoint(kind, (proxyText ?? localText)!, (shown, problem) => `${where}.${kind === 'socks5' ? 'proxy' : 'localAddress'} "${shown}" ${problem}`, problems);
     const checked = checkOptions(setting, `${file} identities[${i}]`, { id: text('id'), helo: text('helo'), mailFrom: text('mailFrom') }, '{ "proxy": "socks5://203.0.113.5:1080", "helo": "mx1.example.com" }', problems);
-    if (!ok || !checked) return;
-    identities.push(build(setting, proxy ? 'socks5' : localAddress ? 'local-address' : 'direct', proxy, localAddress, checked, defaults));
+    if (unknown.length > 0 || !endpoint || !checked) return;
+    identities.push(build(setting, kind, endpoint.proxy, endpoint.localAddress, checked, defaults));
   });
   return identities;
 }
