@@ -154,7 +154,7 @@ describe('the CLI (dist/cli/bin.js)', () => {
   });
 
   it('HYGIENE_DEBUG=1 or LOG_LEVEL=debug adds the stack, mapped to the TypeScript sources', () => {
-    for (const env of [{ HYGIENE_DEBUG: '1' }, { LOG_LEVEL: 'debug' }]) {
+    for (const env of [{ HYGIENE_DEBUG: '1' }, { LOG_LEVEL: 'debug' }] as Record<string, string>[]) {
       const r = cli(['verify', 'list.csv', '--ot', 'x'], env);
       expect(r.code).toBe(2);
       const [first, ...rest] = r.stderr.split('\n');

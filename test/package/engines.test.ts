@@ -1,0 +1,63 @@
+/**
+ * No installed dependency may require a newer Node than our package.json "engines" admits: every
+ * package under node_modules whose package.json has engines.node must accept our minimum version
+ * (today 20.19.0). content-disposition 3.x and cookie 2.x want Node 22; package.json "overrides" pins
+ * the newest majors that support 20 (see README, Development). The lockfile must say the same.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import semver from 'semver';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/cli-bin.ts';
+
+interface PackageJson {
+  name?: string;
+  version?: string;
+  engines?: { node?: string };
+  overrides?: Record<string, string>;
+}
+
+const ours = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as PackageJson;
+const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, PackageJson & { dev?: boolean; optional?: boolean }> };
+
+describe('engines', () => {
+  const ourRange = ours.engines?.node;
+  it('our engines.node is a valid range with a minimum', () => {
+    expect(ourRange).toBeDefined();
+    expect(semver.validRange(ourRange!)).not.toBeNull();
+  });
+  const minimum = semver.minVersion(ourRange!)!.version;
+
+  it(`every installed package admits Node ${minimum} (our minimum)`, () => {
+    const offenders: string[] = [];
+    let checked = 0;
+    for (const location of Object.keys(lock.packages)) {
+      if (location === '') continue;
+      const file = path.join(REPO_ROOT, location, 'package.json');
+      if (!existsSync(file)) continue; // an optional package for another platform
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as PackageJson;
+      const wanted = pkg.engines?.node;
+      if (wanted === undefined) continue;
+      checked++;
+      // A range semver cannot parse admits nothing we can vouch for: report it too.
+      if (semver.validRange(wanted) === null || !semver.satisfies(minimum, wanted)) offenders.push(`${location} ${pkg.version}: engines.node "${wanted}"`);
+    }
+    expect(checked).toBeGreaterThan(10);
+    expect(offenders, `these packages need a newer Node than ${minimum}: pin an older version in package.json "overrides"`).toEqual([]);
+  });
+
+  it('the lockfile records the same: no locked package wants a Node newer than our minimum', () => {
+    const offenders = Object.entries(lock.packages)
+      .filter(([location, entry]) => location !== '' && entry.engines?.node !== undefined && !semver.satisfies(minimum, entry.engines.node))
+      .map(([location, entry]) => `${location} ${entry.version}: ${entry.engines!.node}`);
+    expect(offenders).toEqual([]);
+  });
+
+  it('the overrides are in force in the installed tree', () => {
+    for (const [name, version] of Object.entries(ours.overrides ?? {})) {
+      const installed = Object.keys(lock.packages).filter((location) => location.endsWith(`node_modules/${name}`));
+      expect(installed.length, `${name} is not installed any more: drop its override`).toBeGreaterThan(0);
+      for (const location of installed) expect(lock.packages[location]!.version, location).toBe(version);
+    }
+  });
+});
