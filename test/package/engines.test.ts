@@ -4,11 +4,13 @@
  * (today 20.19.0). content-disposition 3.x and cookie 2.x want Node 22; package.json "overrides" pins
  * the newest majors that support 20 (see README, Development). The lockfile must say the same.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli-bin.ts';
+import { enginesOffenders } from '../helpers/engines-check.ts';
 
 interface PackageJson {
   name?: string;
@@ -29,21 +31,23 @@ describe('engines', () => {
   const minimum = semver.minVersion(ourRange!)!.version;
 
   it(`every installed package admits Node ${minimum} (our minimum)`, () => {
-    const offenders: string[] = [];
-    let checked = 0;
-    for (const location of Object.keys(lock.packages)) {
-      if (location === '') continue;
-      const file = path.join(REPO_ROOT, location, 'package.json');
-      if (!existsSync(file)) continue; // an optional package for another platform
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as PackageJson;
-      const wanted = pkg.engines?.node;
-      if (wanted === undefined) continue;
-      checked++;
-      // A range semver cannot parse admits nothing we can vouch for: report it too.
-      if (semver.validRange(wanted) === null || !semver.satisfies(minimum, wanted)) offenders.push(`${location} ${pkg.version}: engines.node "${wanted}"`);
-    }
+    const { checked, offenders } = enginesOffenders(REPO_ROOT, minimum);
     expect(checked).toBeGreaterThan(10);
-    expect(offenders, `these packages need a newer Node than ${minimum}: pin an older version in package.json "overrides"`).toEqual([]);
+    const listed = offenders.map((o) => `${o.location} ${o.version}: engines.node "${o.wants}"`);
+    expect(listed, `these packages need a newer Node than ${minimum}: pin an older version in package.json "overrides"`).toEqual([]);
+  });
+
+  it('the check sees a package that wants a newer Node (it is not vacuous)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hygiene-engines-'));
+    try {
+      const pkg = path.join(dir, 'node_modules/@scope/needs-22/node_modules/nested-needs-24');
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(path.join(dir, 'node_modules/@scope/needs-22/package.json'), JSON.stringify({ name: '@scope/needs-22', version: '1.0.0', engines: { node: '>=22' } }));
+      writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'nested-needs-24', version: '2.0.0', engines: { node: '^24.0.0' } }));
+      expect(enginesOffenders(dir, minimum).offenders.map((o) => `${o.name}@${o.version}`)).toEqual(['@scope/needs-22@1.0.0', 'nested-needs-24@2.0.0']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the lockfile records the same: no locked package wants a Node newer than our minimum', () => {
