@@ -55,7 +55,7 @@ async function loadCommand(name: string): Promise<Command> {
   if (load) return load();
   const known = Object.keys(COMMANDS);
   if (name.startsWith('-')) {
-    const hint = closestMatch(name, ['--help', '--version']);
+    const hint = closestMatch(name, ['--help', '--version', '-h', '-V']);
     throw usageError(`unknown option "${name}"${hint ? `; did you mean "${hint}"?` : ''} Options go after the command: hygiene <command> [options] (hygiene --help lists the commands)`);
   }
   const hint = closestMatch(name, [...known, 'help', 'version']);

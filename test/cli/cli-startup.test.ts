@@ -135,6 +135,7 @@ describe('did you mean', () => {
 
   it('an option before the command is explained', () => {
     expect(oneLineError(cli(['--verison']))).toContain('did you mean "--version"?');
+    expect(oneLineError(cli(['-v']))).toContain('did you mean "-V"?');
     expect(oneLineError(cli(['--out', 'x']))).toContain('Options go after the command');
   });
 });
