@@ -143,6 +143,7 @@ try {
     add(section, 'hygiene --version', ms(s.version), '< 500 ms', s.version.medianMs < 500);
     add(section, 'hygiene verify --help (loads the verify command: bullmq, ioredis)', ms(s.verifyHelp));
     add(section, 'dev launcher on the sources (node src/cli/bin.mjs --help, tsx)', ms(s.devLauncherHelp));
+    add(section, "node -e 0 (Node's own start, for scale)", ms(s.bareNode));
     if (s.beforeHelp) {
       add(section, `before: hygiene --help of the package at ${s.beforeNote} (tsx launcher, every command loaded)`, ms(s.beforeHelp));
       add(section, 'before ÷ now, hygiene --help', `${fmt(s.beforeHelp.medianMs / s.help.medianMs)}×`);

@@ -27,6 +27,8 @@ export interface StartupFigures {
   version: Timing;
   verifyHelp: Timing;
   devLauncherHelp: Timing;
+  /** `node -e 0`: Node's own start on this machine, for scale (it is most of `--help` now). */
+  bareNode: Timing;
   /** null when the before ref cannot be packed here (a shallow clone, no git). */
   beforeHelp: Timing | null;
   beforeNote: string;
@@ -77,6 +79,7 @@ export function runStartup(runs: number, beforeRef = BEFORE_REF): StartupFigures
     const version = time(bin, ['--version'], runs);
     const verifyHelp = time(bin, ['verify', '--help'], runs);
     const devLauncherHelp = time(process.execPath, [path.join(REPO_ROOT, 'src/cli/bin.mjs'), '--help'], runs);
+    const bareNode = time(process.execPath, ['-e', '0'], runs);
     let beforeHelp: Timing | null = null;
     let beforeNote = `commit ${beforeRef}`;
     try {
@@ -89,7 +92,7 @@ export function runStartup(runs: number, beforeRef = BEFORE_REF): StartupFigures
     } catch (err) {
       beforeNote = `commit ${beforeRef} not measured: ${(err as Error).message.split('\n')[0]}`;
     }
-    return { help, version, verifyHelp, devLauncherHelp, beforeHelp, beforeNote };
+    return { help, version, verifyHelp, devLauncherHelp, bareNode, beforeHelp, beforeNote };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
