@@ -16,13 +16,16 @@ export type HygieneErrorCode =
   | 'INPUT_ENCODING'
   | 'NO_EMAIL_COLUMN'
   | 'EMAIL_COLUMN_NOT_FOUND'
+  // the input file changed between the two passes over it (the collector writes nothing then)
+  | 'INPUT_CHANGED'
   // infrastructure
   | 'REDIS_UNAVAILABLE'
   | 'LIST_NOT_FOUND'
   | 'LIST_FAILED'
-  // outbound SMTP (port 25) unreachable from this host: nothing could be verified
+  // our own faults that stop a run early (probe/fault-guard.ts): outbound SMTP (port 25) unreachable
+  // from this host; mail servers refusing this host itself (IP, HELO, sender); our resolver failing or lying
   | 'OUTBOUND_SMTP_BLOCKED'
-  // DNS
+  | 'OUTBOUND_SMTP_REFUSED'
   | 'DNS_FAILED'
   // webhooks (src/webhook): a target the allow-list policy refuses, a delivery that failed
   | 'WEBHOOK_URL_REFUSED'
@@ -37,6 +40,8 @@ export type HygieneErrorCode =
   | 'SMTP_CLOSED'
   | 'SMTP_SERVICE_CLOSING'
   | 'SMTP_PROTOCOL'
+  // replies out of step with the commands (a skipped, doubled or reordered reply): none is used
+  | 'SMTP_DESYNC'
   | 'SMTP_TLS_FAILED'
   | 'SMTP_TLS_REQUIRED'
   | 'SMTP_MAIL_REJECTED'
@@ -53,6 +58,13 @@ export class HygieneError extends Error {
     this.code = code;
     this.context = Object.freeze({ ...context });
   }
+}
+
+/** The codes a stored list may carry back (a list stopped by our own fault). */
+const STOP_CODES: ReadonlySet<string> = new Set<HygieneErrorCode>(['OUTBOUND_SMTP_BLOCKED', 'OUTBOUND_SMTP_REFUSED', 'DNS_FAILED']);
+
+export function isRunStopCode(code: string): code is HygieneErrorCode {
+  return STOP_CODES.has(code);
 }
 
 export function isHygieneError(err: unknown, code?: HygieneErrorCode): err is HygieneError {

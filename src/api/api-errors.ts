@@ -4,16 +4,22 @@
  * engine keep their own code (e.g. NO_EMAIL_COLUMN) and get a status here.
  */
 import type { FastifyError } from 'fastify';
+import { withoutServerPaths } from '../domain/public-text.ts';
 import { isHygieneError, type HygieneErrorCode } from '../errors.ts';
 
 export type ApiErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'ADMIN_REQUIRED'
+  | 'AUTH_RATE_LIMITED'
   | 'VALIDATION_FAILED'
   | 'MALFORMED_BODY'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'UPLOAD_ABORTED'
   | 'RATE_LIMITED'
+  | 'TOO_MANY_UPLOADS'
   | 'NOT_FOUND'
   | 'LIST_NOT_FOUND'
   | 'LIST_NOT_READY'
@@ -58,7 +64,8 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   if (err instanceof ApiError) return make(err.statusCode, err.code, err.message);
   if (isHygieneError(err)) {
     const status = CLIENT_HYGIENE_CODES[err.code];
-    if (status !== undefined) return make(status, err.code, err.message);
+    // Routes name the upload the way the client knows it; paths that still slip through lose their folders.
+    if (status !== undefined) return make(status, err.code, withoutServerPaths(err.message));
     return make(500, 'INTERNAL_ERROR', 'The server failed to handle the request.', true);
   }
   const fe = err as Partial<FastifyError> & { validation?: unknown };

@@ -77,6 +77,8 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     backoffMs: config.webhook.backoffMs,
     policy: { allowPrivate: config.webhook.allowPrivate },
     logger: logger.child({ component: 'webhook' }),
+    timeoutMs: config.webhook.timeoutMs,
+    concurrency: config.webhook.concurrency,
   });
   // BullMQ workers block on their connection: the webhook worker gets a client of its own.
   const webhookConnection: Redis = rt.redis.duplicate({ connectionName: 'hygiene-webhook-worker' });

@@ -16,13 +16,17 @@ import type { Logger } from 'pino';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import type { ListReport } from '../collector/report.ts';
 import type { Config } from '../config/config.ts';
+import { withoutServerPaths } from '../domain/public-text.ts';
 import { describePolicy, parseRejectPolicy } from '../domain/routing-policy.ts';
+import { HygieneError, isHygieneError } from '../errors.ts';
 import type { ListRecord } from '../queue/list-store.ts';
 import type { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { checkWebhookUrl } from '../webhook/webhook-url-policy.ts';
+import type { Principal } from './api-auth.ts';
 import { ApiError, ERROR_SCHEMA } from './api-errors.ts';
 import { createListStarter } from './list-starter.ts';
 import { isInside, safeBaseName, saveUpload } from './upload-file.ts';
+import { guardUpload, unlessAborted } from './upload-guard.ts';
 
 export interface ListRouteDeps {
   config: Config;
@@ -48,6 +52,29 @@ const OPTION_PROPERTIES = {
 } as const;
 const OPTION_NAMES = Object.keys(OPTION_PROPERTIES) as Array<keyof UploadOptions>;
 
+/** RFC 2046 §5.1.1: a boundary of 1 to 70 characters, quoted or not. */
+const MULTIPART_BOUNDARY = /;\s*boundary=(?:"[^"]{1,70}"|[^\s;"]{1,70})\s*(;|$)/i;
+
+/** Counts uploads in flight per key in this process; take() answers null when the key is at its cap. */
+function createUploadSlots(perKey: number): { take(key: string): (() => void) | null } {
+  const inFlight = new Map<string, number>();
+  return {
+    take(key) {
+      const now = inFlight.get(key) ?? 0;
+      if (now >= perKey) return null;
+      inFlight.set(key, now + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (inFlight.get(key) ?? 1) - 1;
+        if (left <= 0) inFlight.delete(key);
+        else inFlight.set(key, left);
+      };
+    },
+  };
+}
+
 const LIST_ID_PARAMS = {
   type: 'object',
   required: ['id'],
@@ -71,10 +98,23 @@ const LIST_SCHEMA = {
     createdAt: { type: 'string' },
     finishedAt: { type: 'string' },
     error: { type: 'string' },
+    tenant: { type: ['string', 'null'], description: 'Admin keys only: the tenant that uploaded the list (null: not uploaded through the API).' },
     counts: { type: 'object', properties: { byStatus: COUNTS_SCHEMA, byReason: COUNTS_SCHEMA } },
     links: { type: 'object', additionalProperties: { type: 'string' } },
   },
 } as const;
+
+/** report.json as the API serves it: `input` and `outputs` are file names, not server paths. */
+export function publicReport(report: ListReport, inputName: string): ListReport {
+  const { cleaned, rejected, report: own } = report.outputs;
+  return { ...report, input: inputName, outputs: { cleaned: path.basename(cleaned), rejected: path.basename(rejected), report: path.basename(own) } };
+}
+
+/** The caller's Principal (set by the auth hook on every non-public route). */
+function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new ApiError(401, 'UNAUTHORIZED', 'An API key is required.');
+  return req.principal;
+}
 
 function links(id: string): Record<string, string> {
   const self = `/v1/lists/${id}`;
@@ -96,6 +136,15 @@ export function listProgress(list: ListRecord): number {
   }
 }
 
+/**
+ * An engine error as a client may see it: the upload's server path becomes the name the client
+ * knows it by, any other path its file name (domain/public-text.ts).
+ */
+function publicError(err: unknown, file: string, publicName: string): unknown {
+  if (!isHygieneError(err)) return err;
+  return new HygieneError(err.code, withoutServerPaths(err.message, [[file, publicName]]), err.context, { cause: err });
+}
+
 export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDeps): Promise<void> {
   const { config, runtime, webhooks } = deps;
   const uploadsDir = path.join(config.dataDir, 'uploads');
@@ -115,6 +164,8 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     clearInterval(sweepTimer);
     await starter.close();
   });
+
+  const uploadSlots = createUploadSlots(config.api.uploadsPerKey);
 
   // A CSV body is handed to the route as the raw request stream (never buffered in memory).
   app.addContentTypeParser(['text/csv', 'application/csv'], (_req, _payload, done) => done(null));
@@ -143,24 +194,39 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     return { ...options, reject };
   }
 
-  async function receive(req: FastifyRequest, file: string): Promise<{ fields: Record<string, unknown>; clientName?: string }> {
+  async function receive(req: FastifyRequest, file: string, signal: AbortSignal): Promise<{ fields: Record<string, unknown>; clientName?: string }> {
     const limit = config.api.uploadMaxBytes;
     if (req.isMultipart()) {
+      // Checked here: without a boundary the multipart parser fails with an error of no particular kind (a 500).
+      if (!MULTIPART_BOUNDARY.test(req.headers['content-type'] ?? '')) {
+        throw new ApiError(400, 'MALFORMED_BODY', 'A multipart/form-data body needs a boundary parameter in its Content-Type (1 to 70 characters).');
+      }
       const fields: Record<string, unknown> = {};
       let clientName: string | undefined;
       let gotFile = false;
-      for await (const part of req.parts({ limits: { fileSize: limit, files: 1, fields: 20, fieldSize: 4096 } })) {
-        if (part.type === 'file') {
-          if (part.fieldname !== 'file') throw new ApiError(400, 'VALIDATION_FAILED', 'The CSV must be sent in the multipart field "file".');
-          await saveUpload(part.file, file, limit);
-          if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes.`);
-          clientName = part.filename;
-          gotFile = true;
-        } else if (OPTION_NAMES.includes(part.fieldname as keyof UploadOptions)) {
-          fields[part.fieldname] = part.value;
-        } else {
-          throw new ApiError(400, 'VALIDATION_FAILED', `Unknown field "${part.fieldname}".`);
+      const parts = req.parts({ limits: { fileSize: limit, files: 1, fields: 20, fieldSize: 4096 } })[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          // The next part may never come (a client gone quiet between parts): the watchdog ends the wait.
+          const next = await unlessAborted(parts.next(), signal);
+          if (next.done) break;
+          const part = next.value;
+          if (part.type === 'file') {
+            if (part.fieldname !== 'file') throw new ApiError(400, 'VALIDATION_FAILED', 'The CSV must be sent in the multipart field "file".');
+            await saveUpload(part.file, file, limit, signal);
+            if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes.`);
+            clientName = part.filename;
+            gotFile = true;
+          } else if (OPTION_NAMES.includes(part.fieldname as keyof UploadOptions)) {
+            fields[part.fieldname] = part.value;
+          } else {
+            throw new ApiError(400, 'VALIDATION_FAILED', `Unknown field "${part.fieldname}".`);
+          }
         }
+      } catch (err) {
+        // The parser's own failures (a body that ends before its closing boundary...) are the client's.
+        if (err instanceof ApiError || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+        throw new ApiError(400, 'MALFORMED_BODY', `The multipart body could not be read: ${(err as Error).message}.`);
       }
       if (!gotFile) throw new ApiError(400, 'VALIDATION_FAILED', 'The multipart body has no "file" field.');
       return { fields, clientName };
@@ -171,7 +237,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > limit) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${limit} bytes (HYGIENE_UPLOAD_MAX_BYTES).`);
-    await saveUpload(req.raw, file, limit);
+    await saveUpload(req.raw, file, limit, signal);
     return { fields: {} };
   }
 
@@ -201,13 +267,22 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
       await checkOptions(query);
       let options: UploadOptions & { reject: string };
       let clientName: string | undefined;
+      const principal = principalOf(req);
+      const release = uploadSlots.take(principal.keyLabel);
+      if (!release) {
+        throw new ApiError(429, 'TOO_MANY_UPLOADS', `This key already has ${config.api.uploadsPerKey} uploads in flight (HYGIENE_API_UPLOADS_PER_KEY); wait for one to finish.`);
+      }
+      const guard = guardUpload(req.raw, { idleMs: config.api.uploadIdleTimeoutMs, totalMs: config.api.requestTimeoutMs });
       try {
-        const received = await receive(req, file);
+        const received = await receive(req, file, guard.signal);
         clientName = received.clientName;
         options = await checkOptions({ ...query, ...received.fields });
       } catch (err) {
         await rm(file, { force: true });
-        throw err;
+        throw publicError(err, file, `${safeBaseName(clientName)}.csv`);
+      } finally {
+        guard.dispose();
+        release();
       }
       const log = deps.logger.child({ listId });
       let created = false;
@@ -219,12 +294,14 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         input: file,
         outDir: path.join(listsDir, listId),
         listId,
+        tenant: principal.tenant,
         name: safeBaseName(options.name ?? clientName),
         options: {
           emailColumn: options.emailColumn,
           reject: options.reject,
           neutraliseFormulas: config.output.neutraliseFormulas,
           webhookUrl: options.webhookUrl,
+          ...(config.api.allowPrivateMx ? {} : { refusePrivateMx: true }),
         },
         onCreated: () => {
           created = true;
@@ -246,18 +323,76 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         await Promise.race([listExists, running]);
       } catch (err) {
         await rm(file, { force: true });
-        throw err;
+        throw publicError(err, file, `${safeBaseName(options.name ?? clientName)}.csv`);
       }
       log.info({ bytes: (await stat(file).catch(() => null))?.size, name: safeBaseName(options.name ?? clientName) }, 'list uploaded');
       return reply.code(202).header('location', `/v1/lists/${listId}`).send({ id: listId, state: 'parsing', links: links(listId) });
     },
   );
 
-  async function getList(id: string): Promise<ListRecord> {
+  /** How the API names a list's input: the upload's client-side name, or the file's own name. */
+  const publicInputName = (list: ListRecord): string => (isInside(uploadsDir, list.input) ? `${list.name}.csv` : path.basename(list.input));
+
+  /**
+   * The list, if this principal may see it: its own tenant's, or any for an admin. Another
+   * tenant's list is answered exactly like one that does not exist (404), so ids cannot be probed.
+   */
+  async function getList(id: string, principal: Principal): Promise<ListRecord> {
     const list = await runtime.store.get(id);
-    if (!list) throw new ApiError(404, 'LIST_NOT_FOUND', `No list with id ${id}.`);
+    if (!list || !(principal.admin || (list.tenant !== undefined && list.tenant === principal.tenant))) {
+      throw new ApiError(404, 'LIST_NOT_FOUND', `No list with id ${id}.`);
+    }
     return list;
   }
+
+  /** A list as the API shows it; `counts` need the report (done lists only). */
+  async function listView(list: ListRecord, principal: Principal, withCounts: boolean): Promise<Record<string, unknown>> {
+    let report: ListReport | null = null;
+    if (withCounts && list.state === 'done' && list.reportPath) {
+      report = JSON.parse(await readFile(list.reportPath, 'utf8').catch(() => 'null')) as ListReport | null;
+    }
+    return {
+      id: list.id,
+      name: list.name,
+      state: list.state,
+      progress: listProgress(list),
+      rows: list.rows,
+      uniqueAddresses: list.uniqueAddresses,
+      verified: list.verified,
+      createdAt: list.createdAt,
+      ...(list.finishedAt ? { finishedAt: list.finishedAt } : {}),
+      ...(list.error ? { error: withoutServerPaths(list.error, [[list.input, publicInputName(list)]]) } : {}),
+      ...(report ? { cleanedRows: report.cleanedRows, rejectedRows: report.rejectedRows, counts: report.counts } : {}),
+      // Admins see whose list it is (lists without one come from the CLI, watch folder or schedules).
+      ...(principal.admin ? { tenant: list.tenant ?? null } : {}),
+      links: links(list.id),
+    };
+  }
+
+  app.get(
+    '/v1/lists',
+    {
+      schema: {
+        tags: ['lists'],
+        summary: "Your tenant's lists, newest first (admin keys: every list, with its tenant).",
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            cursor: { type: 'string', maxLength: 100, description: 'The previous page\'s `next`.' },
+          },
+        },
+        response: { 200: { type: 'object', properties: { lists: { type: 'array', items: LIST_SCHEMA }, next: { type: 'string' } } }, '4xx': ERROR_SCHEMA },
+      },
+    },
+    async (req) => {
+      const principal = principalOf(req);
+      const { limit, cursor } = req.query as { limit: number; cursor?: string };
+      const page = await runtime.store.page(principal.admin ? null : principal.tenant, limit, cursor);
+      return { lists: await Promise.all(page.lists.map((list) => listView(list, principal, false))), ...(page.next ? { next: page.next } : {}) };
+    },
+  );
 
   app.get(
     '/v1/lists/:id',
@@ -271,25 +406,8 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     },
     async (req) => {
       const { id } = req.params as { id: string };
-      const list = await getList(id);
-      let report: ListReport | null = null;
-      if (list.state === 'done' && list.reportPath) {
-        report = JSON.parse(await readFile(list.reportPath, 'utf8').catch(() => 'null')) as ListReport | null;
-      }
-      return {
-        id: list.id,
-        name: list.name,
-        state: list.state,
-        progress: listProgress(list),
-        rows: list.rows,
-        uniqueAddresses: list.uniqueAddresses,
-        verified: list.verified,
-        createdAt: list.createdAt,
-        ...(list.finishedAt ? { finishedAt: list.finishedAt } : {}),
-        ...(list.error ? { error: list.error } : {}),
-        ...(report ? { cleanedRows: report.cleanedRows, rejectedRows: report.rejectedRows, counts: report.counts } : {}),
-        links: links(list.id),
-      };
+      const principal = principalOf(req);
+      return listView(await getList(id, principal), principal, true);
     },
   );
 
@@ -312,16 +430,18 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
       },
       async (req, reply) => {
         const { id } = req.params as { id: string };
-        const list = await getList(id);
+        const list = await getList(id, principalOf(req));
         if (list.state !== 'done') throw new ApiError(409, 'LIST_NOT_READY', `The list is ${list.state}; downloads are available once it is done.`);
         const file = list[download.field];
         const info = file ? await stat(file).catch(() => null) : null;
         if (!file || !info?.isFile()) throw new ApiError(410, 'FILE_GONE', `${download.suffix} of this list is no longer on the server.`);
-        return reply
-          .type(download.type)
-          .header('content-length', String(info.size))
-          .header('content-disposition', `attachment; filename="${safeBaseName(list.name)}.${download.suffix}"`)
-          .send(createReadStream(file));
+        void reply.type(download.type).header('content-disposition', `attachment; filename="${safeBaseName(list.name)}.${download.suffix}"`);
+        if (download.suffix === 'report.json') {
+          // The stored report names server paths (input, outputs); the served one names files.
+          const body = JSON.stringify(publicReport(JSON.parse(await readFile(file, 'utf8')) as ListReport, publicInputName(list)), null, 2);
+          return reply.header('content-length', String(Buffer.byteLength(body))).send(body);
+        }
+        return reply.header('content-length', String(info.size)).send(createReadStream(file));
       },
     );
   }
@@ -338,7 +458,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
-      const list = await getList(id);
+      const list = await getList(id, principalOf(req));
       // Verify jobs of a running list would write verdicts after the keys are gone.
       if (list.state !== 'done' && list.state !== 'failed') throw new ApiError(409, 'LIST_BUSY', `The list is ${list.state}; delete it once it is done or failed.`);
       await runtime.store.deleteList(id);

@@ -3,6 +3,8 @@
  * runtime's verifier: verdict cache, MX resolution, per-MX pools and leases). Bounded by
  * HYGIENE_VERIFY_TIMEOUT_MS: past it the answer is unknown/timeout. A greylisted address is answered
  * unknown/greylisted with retryAfterMs: the caller asks again later (we do not hold the request).
+ * MX hosts on private addresses are not probed unless HYGIENE_API_ALLOW_PRIVATE_MX=true
+ * (unknown/mx_not_allowed; see probe/mx-address-policy.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { HygieneRuntime } from '../app/runtime.ts';
@@ -30,7 +32,14 @@ const VERDICT_SCHEMA = {
   },
 } as const;
 
-export function registerVerifyRoute(app: FastifyInstance, runtime: HygieneRuntime, timeoutMs: number): void {
+export interface VerifyRouteOptions {
+  /** HYGIENE_VERIFY_TIMEOUT_MS. */
+  timeoutMs: number;
+  /** Refuse MX hosts on private addresses (unless HYGIENE_API_ALLOW_PRIVATE_MX=true). */
+  refusePrivateMx: boolean;
+}
+
+export function registerVerifyRoute(app: FastifyInstance, runtime: HygieneRuntime, { timeoutMs, refusePrivateMx }: VerifyRouteOptions): void {
   app.post(
     '/v1/verify',
     {
@@ -66,6 +75,7 @@ export function registerVerifyRoute(app: FastifyInstance, runtime: HygieneRuntim
           addresses: [{ address: parsed.address, local: parsed.local, domain: parsed.domain, asciiLocal: parsed.asciiLocal }],
           attempt: 1,
           maxAttempts: 1,
+          refusePrivateMx,
         },
         abort.signal,
       );

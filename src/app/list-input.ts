@@ -6,6 +6,7 @@
 import { sniffInput, type SniffedInput } from '../csv/input-sniffer.ts';
 import { findEmailColumn, type EmailColumn } from '../csv/email-column.ts';
 import { openCsvRecords, readCsvSample, type CsvRecords } from '../csv/csv-row-stream.ts';
+import type { InputDigest } from '../csv/input-digest.ts';
 import { createCsvWriter } from '../csv/csv-writer.ts';
 import { HYGIENE_COLUMNS, type RowWriter } from '../collector/list-collector.ts';
 import type { AtomicFile } from '../collector/atomic-file.ts';
@@ -17,8 +18,13 @@ export interface ListInput {
   header: string[] | null;
   emailColumn: EmailColumn;
   expectedCells: number;
+  /**
+   * How the file is read (dialect, header, email column, width), as one string: both passes must
+   * read the file the same way, not only read the same bytes (see InputDigest).
+   */
+  layout: string;
   /** The data records, unsplit (blank lines left out; they keep their place in the indexes). */
-  openRecords(): Promise<CsvRecords>;
+  openRecords(digest?: InputDigest): Promise<CsvRecords>;
   openWriter(file: AtomicFile, neutraliseFormulas: boolean): RowWriter;
 }
 
@@ -40,7 +46,8 @@ export async function openListInput(path: string, emailColumnOverride?: string):
     header,
     emailColumn,
     expectedCells,
-    openRecords: () => openCsvRecords(path, { sniffed, hasHeader: emailColumn.hasHeader, skipBlankLines: true }),
+    layout: JSON.stringify([sniffed.encoding, sniffed.bom, sniffed.delimiter, sniffed.lineEnding, sniffed.preamble ?? null, emailColumn.hasHeader, emailColumn.index, expectedCells]),
+    openRecords: (digest) => openCsvRecords(path, { sniffed, hasHeader: emailColumn.hasHeader, skipBlankLines: true, digest }),
     openWriter: (file, neutraliseFormulas) =>
       createCsvWriter(file.stream, {
         delimiter: sniffed.delimiter,

@@ -4,13 +4,17 @@
  * the same list and carries on from where it stopped: an interrupted parse starts over (nothing was
  * enqueued yet), an interrupted enqueue re-adds the same job ids (BullMQ keeps one of each), and
  * verdicts already recorded are never probed again. A finished list run again gets a new run id.
+ * The parse pass records a digest of the bytes it read; the collector's pass checks it (a file
+ * changed in between fails the list with INPUT_CHANGED, and running the command again starts a new
+ * list: the new size and mtime give a new id, and a failed list is never resumed).
  */
 import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListReport } from '../collector/report.ts';
+import { InputDigest } from '../csv/input-digest.ts';
 import { fileError } from '../csv/input-sniffer.ts';
-import { HygieneError } from '../errors.ts';
+import { HygieneError, isRunStopCode } from '../errors.ts';
 import { finalizeJobId } from '../queue/job-types.ts';
 import { enqueueVerifyJobs, recordAddresses } from '../queue/list-producer.ts';
 import type { ListOptions, ListRecord } from '../queue/list-store.ts';
@@ -28,6 +32,8 @@ export interface StartListRequest {
   listId?: string;
   /** Called once the list record exists (or was found), before the parse pass starts. */
   onCreated?: (listId: string) => void;
+  /** The API tenant the list belongs to (API uploads only). */
+  tenant?: string;
 }
 
 export interface StartedList {
@@ -68,7 +74,7 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
   await redis.expire(runKey, 30 * 86_400);
   const resumed = existing !== null;
   if (!existing) {
-    await store.create({ id: listId, input: real, name: request.name ?? outputBaseName(absolute), outDir, options: request.options });
+    await store.create({ id: listId, input: real, name: request.name ?? outputBaseName(absolute), outDir, options: request.options, tenant: request.tenant });
   }
   request.onCreated?.(listId);
   let state = existing?.state ?? 'parsing';
@@ -76,7 +82,9 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
 
   if (state === 'parsing') {
     if (resumed) await store.resetParse(listId);
-    const rows = await input.openRecords();
+    // The collector's pass must read these very bytes: hashed as they are read (see InputDigest).
+    const digest = new InputDigest();
+    const rows = await input.openRecords(digest);
     const result = await recordAddresses(redis, store, {
       listId,
       rows,
@@ -86,7 +94,7 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
       onProgress: request.onRowsRead,
     });
     request.onRowsRead?.(result.rows);
-    await store.setState(listId, 'enqueuing', { parsedAt: new Date().toISOString() });
+    await store.markParsed(listId, { ...digest.result(), layout: input.layout });
     log.info({ rows: result.rows, unique: result.uniqueAddresses }, 'list parsed');
     state = 'enqueuing';
   }
@@ -126,7 +134,11 @@ export async function waitForList(runtime: HygieneRuntime, listId: string, optio
     if (list) {
       options.onProgress?.(list);
       if (list.state === 'done') return list;
-      if (list.state === 'failed') throw new HygieneError('LIST_FAILED', `List ${listId} failed: ${list.error ?? 'unknown error'}`, { listId });
+      if (list.state === 'failed') {
+        // Stopped by our own fault (fault guard): the error keeps its code and message as they are.
+        if (list.errorCode && isRunStopCode(list.errorCode)) throw new HygieneError(list.errorCode, list.error ?? 'The run was stopped.', { listId });
+        throw new HygieneError(list.errorCode === 'INPUT_CHANGED' ? 'INPUT_CHANGED' : 'LIST_FAILED', `List ${listId} failed: ${list.error ?? 'unknown error'}`, { listId });
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

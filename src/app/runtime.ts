@@ -3,10 +3,11 @@
  * and shuts them down once, in order (workers first so active jobs finish or are handed back, then
  * the verifier's SMTP sessions, then queues, then Redis). The only place that creates real clients.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.ts';
+import { probeIdentity, type Config } from '../config/config.ts';
+import { isHygieneError } from '../errors.ts';
 import type { ListReport } from '../collector/report.ts';
 import { createCachedMxResolver } from '../dns/cached-mx-resolver.ts';
 import { createDnsMxResolver, type MxResolver } from '../dns/mx-resolver.ts';
@@ -15,6 +16,11 @@ import { CatchAllRegistry } from '../probe/catch-all-registry.ts';
 import { createMxLeaseManager } from '../probe/mx-lease.ts';
 import { createRcptRateLimiter } from '../probe/rcpt-rate-limiter.ts';
 import { createSmtpVerifier, type SmtpVerifier } from '../probe/smtp-verifier.ts';
+import { FaultGuard, observedResolver } from '../probe/fault-guard.ts';
+import { createMxPauseStore } from '../probe/mx-pause-store.ts';
+import { createSessionStartBudget } from '../probe/session-start-budget.ts';
+import type { MxPause } from '../probe/mx-pause-store.ts';
+import type { HygieneError } from '../errors.ts';
 import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
 import type { PoolEvents } from '../probe/mx-session-pool.ts';
@@ -64,10 +70,15 @@ export class HygieneRuntime {
     readonly verifier: BatchVerifier,
     /** Producer side only: list webhooks are queued by whichever process finishes the list (see list-webhooks.ts). */
     readonly webhookQueue: Queue<WebhookJobData>,
+    /** Our own faults (port 25, resolver, refused IP): null for a syntax-only or a caller's verifier. */
+    readonly faultGuard: FaultGuard | null,
+    private readonly onListFailed?: (listId: string, error: string) => Promise<void> | void,
   ) {}
 
   static async start(options: RuntimeOptions): Promise<HygieneRuntime> {
     const { config, logger } = options;
+    // Before any connection is made: an SMTP verifier needs a HELO name and a sender (CONFIG_INVALID otherwise).
+    if (options.verifier === undefined || options.verifier === 'smtp') probeIdentity(config);
     const redis = createRedisClient(options.redisUrl, 'hygiene-main');
     redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
     const store = new ListStore(redis, config.keyPrefix);
@@ -83,8 +94,9 @@ export class HygieneRuntime {
     const webhookQueue = createWebhookQueue(redis, bullPrefix(config.keyPrefix), { attempts: config.webhook.attempts, backoffMs: config.webhook.backoffMs });
     // Without a listener BullMQ prints every connection error (a Redis restart) as a stack trace.
     for (const queue of [verifyQueue, finalizeQueue, webhookQueue] as Queue[]) queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue connection error'));
-    const verifier = observeOutcomes(buildVerifier(options, redis), options.onOutcomes);
-    const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier, webhookQueue);
+    const built = buildVerifier(options, redis);
+    const verifier = observeOutcomes(built.verifier, options.onOutcomes);
+    const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier, webhookQueue, built.guard, options.onListFailed);
     if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
     if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished, options.onListFailed);
     return runtime;
@@ -106,7 +118,10 @@ export class HygieneRuntime {
       verifyQueue: this.verifyQueue,
       finalizeQueue: this.finalizeQueue,
       greylistMaxAttempts: config.greylist.maxAttempts,
+      pauseRetries: config.smtp.pauseRetries,
       logger: this.logger,
+      stoppedBy: () => this.faultGuard?.error ?? null,
+      failList: (listId, error) => this.failList(listId, error),
     });
     const worker = new Worker<VerifyJobData>(VERIFY_QUEUE, processor, {
       connection: this.workerConnection(url, 'hygiene-verify-worker'),
@@ -155,10 +170,13 @@ export class HygieneRuntime {
     });
     worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
       this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message }, 'finalize job failed');
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      // An UnrecoverableError is final at once (the input changed: retrying cannot help).
+      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
         const { listId } = job.data;
+        const fields: Record<string, string> = { error: err.message };
+        if (isHygieneError(err.cause)) fields.errorCode = err.cause.code;
         void this.store
-          .setState(listId, 'failed', { error: err.message })
+          .setState(listId, 'failed', fields)
           .then(() => notifyListWebhook(this.webhookQueue, this.store, listId, 'list.failed', failedPayload(listId, err.message)))
           .then(() => onFailed?.(listId, err.message))
           .catch((hookErr: unknown) => this.logger.warn({ listId, err: (hookErr as Error).message }, 'list failure hook failed'));
@@ -166,6 +184,25 @@ export class HygieneRuntime {
     });
     worker.on('error', (err) => this.logger.warn({ err: err.message }, 'finalize worker error'));
     this.workers.push(worker);
+  }
+
+  /**
+   * Fails a list because of our own fault (a tripped fault guard): state failed with the error and
+   * its code (the CLI exits 1 with the message), its waiting and delayed verify jobs taken off the
+   * queue (nothing more to probe), the list.failed webhook and the caller's hook. Idempotent.
+   */
+  async failList(listId: string, error: HygieneError): Promise<void> {
+    const list = await this.store.get(listId);
+    if (!list || list.state === 'failed' || list.state === 'done') return;
+    await this.store.setState(listId, 'failed', { error: error.message, errorCode: error.code });
+    const jobIds = await this.redis.smembers(this.store.keys(listId).jobs).catch(() => [] as string[]);
+    // remove() leaves active (locked) jobs alone; they finish and find the list failed.
+    await Promise.all(jobIds.map((id) => this.verifyQueue.remove(id).catch(() => 0)));
+    await notifyListWebhook(this.webhookQueue, this.store, listId, 'list.failed', failedPayload(listId, error.message)).catch((err: unknown) =>
+      this.logger.warn({ listId, err: (err as Error).message }, 'could not queue the failure webhook'),
+    );
+    await Promise.resolve(this.onListFailed?.(listId, error.message)).catch((err: unknown) => this.logger.warn({ listId, err: (err as Error).message }, 'list failure hook failed'));
+    this.logger.error({ listId, code: error.code }, 'list stopped: our own fault, not the addresses\'');
   }
 
   /** Per-MX session figures of this process (benchmarks, `hygiene probe`). */
@@ -193,21 +230,34 @@ export class HygieneRuntime {
   }
 }
 
-function buildVerifier(options: RuntimeOptions, redis: Redis): BatchVerifier {
+function buildVerifier(options: RuntimeOptions, redis: Redis): { verifier: BatchVerifier; guard: FaultGuard | null } {
   const { config, logger } = options;
-  if (options.verifier && typeof options.verifier === 'object') return options.verifier;
+  if (options.verifier && typeof options.verifier === 'object') return { verifier: options.verifier, guard: null };
   // Bounce-log suppression (src/bounces): suppressed addresses are answered without probing.
   const suppression = createSuppressionStore(redis, config.keyPrefix);
   const isSuppressed = (keys: string[]) => suppression.isSuppressed(keys);
-  if (options.verifier === 'syntax') return withSuppression(createSyntaxOnlyVerifier(), isSuppressed);
-  const resolver =
-    options.resolver ??
-    createCachedMxResolver(createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries }), redis, {
-      keyPrefix: config.keyPrefix,
-      ttlSeconds: config.dns.cacheTtlSeconds,
-      negativeTtlSeconds: Math.min(config.dns.cacheTtlSeconds, 900),
-      unknownTtlSeconds: 0,
-    });
+  if (options.verifier === 'syntax') return { verifier: withSuppression(createSyntaxOnlyVerifier(), isSuppressed), guard: null };
+  // Throws CONFIG_INVALID (one line naming HYGIENE_HELO_NAME) when there is no HELO name: no way in probes without one.
+  const identity = probeIdentity(config);
+  const dnsResolver = options.resolver ?? createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
+  const guard = new FaultGuard({
+    smtpPort: config.smtp.port,
+    heloName: identity.heloName,
+    mailFrom: identity.mailFrom,
+    dns: { servers: config.dns.servers, canaries: config.dns.canaries, resolver: dnsResolver },
+    logger,
+  });
+  // The guard sees every real lookup (under the cache); negative answers are cached only once DNS has
+  // proven healthy. A caller's resolver (`hygiene probe`: what it shows is what was used) is not cached.
+  const resolver = options.resolver
+    ? observedResolver(options.resolver, guard)
+    : createCachedMxResolver(observedResolver(dnsResolver, guard), redis, {
+        keyPrefix: config.keyPrefix,
+        ttlSeconds: config.dns.cacheTtlSeconds,
+        negativeTtlSeconds: Math.min(config.dns.cacheTtlSeconds, 900),
+        unknownTtlSeconds: 0,
+        mayCacheNegative: () => guard.dnsHealthy && guard.error === null,
+      });
   const stats = createMxStatsRecorder(redis, config.keyPrefix);
   const verifier = createSmtpVerifier({
     resolver,
@@ -218,16 +268,19 @@ function buildVerifier(options: RuntimeOptions, redis: Redis): BatchVerifier {
     busyRetryMs: config.smtp.backoffMs,
     isSuppressed,
     logger,
+    guard,
     pool: {
-      settings: { ...config.smtp, timeouts: { ...config.smtp.timeouts } },
+      settings: { ...config.smtp, ...identity, timeouts: { ...config.smtp.timeouts } },
       leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx, ttlMs: config.smtp.leaseTtlMs }),
       rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
+      pauses: createMxPauseStore(redis, { keyPrefix: config.keyPrefix, baseMs: config.smtp.pauseMs, maxMs: config.smtp.pauseMaxMs, logger }),
+      sessionStarts: createSessionStartBudget(redis, { keyPrefix: config.keyPrefix, perMinute: config.smtp.sessionsPerMinute, burst: config.smtp.sessionBurst, logger }),
       logger,
-      events: combinePoolEvents(stats.events, options.poolEvents),
+      events: combinePoolEvents(combinePoolEvents(stats.events, guard.poolEvents), options.poolEvents),
     },
   });
   // Counters reach Redis before the job is marked done, so the report always includes them.
-  return {
+  const wrapped = {
     poolStats: () => verifier.poolStats(),
     verify: async (batch, signal) => {
       try {
@@ -241,6 +294,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis): BatchVerifier {
       await stats.flush();
     },
   } as SmtpVerifier;
+  return { verifier: wrapped, guard };
 }
 
 /** Both sets of hooks run (a caller's poolEvents must not replace the report's counters). */
@@ -274,11 +328,22 @@ function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['on
   return observed;
 }
 
-/** Per-list, per-MX counters for report.json ("{mx}|{field}" in {p}:list:{id}:mxstats). Buffered
- *  in memory and flushed every 250 ms so a hot probe loop costs no Redis round trip. */
+/**
+ * Per-list, per-MX counters for report.json ("{mx}|{field}" in {p}:list:{id}:mxstats). Buffered
+ * in memory and flushed every 250 ms so a hot probe loop costs no Redis round trip. A pause that sent
+ * a list's probes back is one field per pause, "{mx}|pause@{since}" = "{until}|{reply}" (HSETNX: the
+ * same pause seen by several processes is counted once), plus "{mx}|deferred" (probes sent back).
+ */
 function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEvents; flush: () => Promise<void> } {
   const pending = new Map<string, Map<string, number>>();
+  const notes = new Map<string, Map<string, string>>();
   let timer: NodeJS.Timeout | null = null;
+  const note = (listId: string, field: string, value: string) => {
+    const fields = notes.get(listId) ?? new Map<string, string>();
+    fields.set(field, value);
+    notes.set(listId, fields);
+    timer ??= setTimeout(() => void flush(), 250);
+  };
   const bump = (listId: string, field: string, by = 1) => {
     const fields = pending.get(listId) ?? new Map<string, number>();
     fields.set(field, (fields.get(field) ?? 0) + by);
@@ -288,13 +353,19 @@ function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEven
   const flush = async (): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = null;
-    if (pending.size === 0) return;
+    if (pending.size === 0 && notes.size === 0) return;
     const pipeline = redis.pipeline();
     for (const [listId, fields] of pending) {
       const key = listKeys(prefix, listId).mxStats;
       for (const [field, by] of fields) pipeline.hincrby(key, field, by);
     }
+    for (const [listId, fields] of notes) {
+      const key = listKeys(prefix, listId).mxStats;
+      for (const [field, value] of fields) pipeline.hsetnx(key, field, value);
+    }
     pending.clear();
+    notes.clear();
+    // Report counters only: a lost flush makes a report figure low, never a verdict wrong.
     await pipeline.exec().catch(() => undefined);
   };
   const events: PoolEvents = {
@@ -306,6 +377,12 @@ function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEven
     onReconnect: (mx, listId) => bump(listId, `${mx}|reconnects`),
     onExchange: (mx, listIds, ms) => {
       for (const listId of listIds) bump(listId, `${mx}|ms`, ms);
+    },
+    onPause: (mx, deferredByList, pause) => {
+      for (const [listId, count] of deferredByList) {
+        bump(listId, `${mx}|deferred`, count);
+        note(listId, `${mx}|pause@${pause.since}`, `${pause.until}|${pause.reason}`);
+      }
     },
   };
   return { events, flush };

@@ -14,6 +14,12 @@ export interface Command {
   /** LOG_LEVEL when none is set: quiet for interactive commands, info for daemons. */
   defaultLogLevel?: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /**
+   * True when this invocation talks SMTP to mail servers: then a HELO name and sender are required
+   * at start-up (exit code 2 with one line naming HYGIENE_HELO_NAME when there is none), before
+   * anything is enqueued. Commands that never probe leave it out and run without them.
+   */
+  probes?: (ctx: Pick<CommandContext, 'flags' | 'positionals'>) => boolean;
   run(ctx: CommandContext): Promise<number>;
 }
 

@@ -21,6 +21,7 @@ export const COMMANDS: Readonly<Record<string, CommandLoader>> = {
   bounces: async () => (await import('./bounces-command.ts')).bouncesCommand,
   suppress: async () => (await import('./suppress-command.ts')).suppressCommand,
   api: async () => (await import('./api-command.ts')).apiCommand,
+  cache: async () => (await import('./cache-command.ts')).cacheCommand,
 };
 
 export const USAGE = `Usage: hygiene <command> [options]
@@ -38,6 +39,7 @@ Commands:
   bounces FILE...               put hard bounces from Postfix/Exim logs and DSN messages on the suppression list
   suppress list|add|remove      manage the suppression list
   api                           HTTP API: upload lists, poll, download; verify one address
+  cache stats|clear             what is cached (verdicts, catch-all, MX) and forgetting it
   help [COMMAND]                this text, or the options of COMMAND
   version                       the installed version (also --version, -V)
 

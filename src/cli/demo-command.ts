@@ -29,6 +29,16 @@ export function demoEnvironment(dnsServers: string[], smtpPort: number): Record<
     HYGIENE_DNS_TIMEOUT_MS: '500',
     HYGIENE_DNS_TRIES: '1',
     HYGIENE_PREFIX: 'hygiene-demo',
+    // The simulated world's MX hosts live on 127.0.0.1, which the API refuses by default.
+    HYGIENE_API_ALLOW_PRIVATE_MX: 'true',
+    // Our own simulated servers: short pauses, and no session-start budget to spare them (the
+    // defaults, 60 s pauses and 60 session starts a minute per server, protect real ones).
+    HYGIENE_MX_PAUSE_MS: '1000',
+    HYGIENE_MX_PAUSE_MAX_MS: '5000',
+    HYGIENE_SESSIONS_PER_MINUTE_PER_MX: '100000',
+    HYGIENE_SESSION_BURST_PER_MX: '1000',
+    // The simulated DNS serves the world's names only: no well-known name is there to ask.
+    HYGIENE_DNS_CANARIES: '',
   };
 }
 

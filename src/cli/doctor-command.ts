@@ -12,6 +12,7 @@ import { Resolver } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import { pingRedis } from '../app/redis-connection.ts';
 import type { Config } from '../config/config.ts';
+import { askCanaries, isResolved } from '../dns/dns-canaries.ts';
 import { createDnsMxResolver, type MxHost } from '../dns/mx-resolver.ts';
 import { HygieneError, isHygieneError } from '../errors.ts';
 import { SmtpSession } from '../smtp/smtp-session.ts';
@@ -32,7 +33,10 @@ export interface DoctorCheck {
 }
 
 export interface DoctorReport {
+  /** No check failed. */
   ok: boolean;
+  /** Every check ran (none skipped): only then may doctor say nothing blocks a run. */
+  complete: boolean;
   checks: DoctorCheck[];
 }
 
@@ -67,14 +71,29 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
   });
 
   const mxResolver = createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
+  const dnsFix = 'Check HYGIENE_DNS_SERVERS (IP[:port], comma separated, e.g. HYGIENE_DNS_SERVERS=1.1.1.1,8.8.8.8) and that DNS (UDP/TCP 53) is allowed out.';
+  /** When a name does not resolve: is it the name, or our resolver? The well-known names decide. */
+  const canaryVerdict = async (what: string): Promise<Omit<DoctorCheck, 'name' | 'ms'> | null> => {
+    const canaries = config.dns.canaries;
+    if (canaries.length === 0) return null;
+    const answers = await askCanaries(mxResolver, canaries);
+    if (answers.resolved.length > 0) return null;
+    return {
+      status: 'fail',
+      detail: `${dnsServers}: ${what}, and so did well-known names (${answers.failed.map((f) => `${f.name}: ${f.detail}`).join('; ')}). The resolver is failing or lying: a verify run would stop with DNS_FAILED.`,
+      fix: `${dnsFix} A private resolver that does not know public names: set HYGIENE_DNS_CANARIES to names it does resolve.`,
+    };
+  };
   let hosts: MxHost[] = [];
   await timed('dns', async () => {
     if (!options.domain) {
-      // Without a domain we still prove the resolver answers: the HELO name is a name we must resolve anyway.
-      const answer = await lookupA(config, config.smtp.heloName);
-      return answer.ok || answer.code === 'ENOTFOUND' || answer.code === 'ENODATA'
-        ? { status: 'ok', detail: `${dnsServers} answered a query for ${config.smtp.heloName}.` }
-        : { status: 'fail', detail: `${dnsServers} did not answer (${answer.code}).`, fix: 'Check HYGIENE_DNS_SERVERS (host[:port], comma separated) and that UDP/TCP 53 is allowed out.' };
+      // Without a domain we still prove the resolver answers truthfully: names that certainly exist.
+      if (config.dns.canaries.length === 0) {
+        return { status: 'skip', detail: 'Not tested: no --domain and no HYGIENE_DNS_CANARIES.', fix: 'Name a domain that receives mail: hygiene doctor --domain example.com' };
+      }
+      const answers = await askCanaries(mxResolver, config.dns.canaries);
+      if (answers.resolved.length > 0) return { status: 'ok', detail: `${dnsServers} resolved ${answers.resolved.join(', ')}.` };
+      return (await canaryVerdict('no well-known name resolved')) ?? { status: 'fail', detail: `${dnsServers} did not resolve any well-known name.`, fix: dnsFix };
     }
     const resolution = await mxResolver.resolve(options.domain);
     if (resolution.kind === 'hosts') {
@@ -82,8 +101,12 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
       const list = hosts.map((h) => `${h.preference} ${h.exchange} (${h.addresses.join(', ') || 'no address'})`).join('; ');
       return { status: 'ok', detail: `${dnsServers} resolved ${options.domain}${resolution.implicit ? ' (no MX: implicit MX)' : ''}: ${list}.` };
     }
+    if (!isResolved(resolution)) {
+      const ours = await canaryVerdict(resolution.detail.replace(/\.$/, ''));
+      if (ours) return ours;
+    }
     if (resolution.reason === 'dns_error') {
-      return { status: 'fail', detail: `${dnsServers}: ${resolution.detail}`, fix: 'Check HYGIENE_DNS_SERVERS and that DNS (UDP/TCP 53) is allowed out.' };
+      return { status: 'fail', detail: `${dnsServers}: ${resolution.detail}`, fix: dnsFix };
     }
     return { status: 'warn', detail: `${dnsServers} answered, but ${resolution.detail}`, fix: 'Name a domain that receives mail: hygiene doctor --domain example.com' };
   });
@@ -103,7 +126,10 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
         continue;
       }
       outboundIp = tcp.localAddress;
-      const smtp = await smtpHandshake(config, target.mx, target.ip);
+      if (config.smtp.heloName === undefined) {
+        return { status: 'warn', detail: `Port ${port} is open (connected to ${target.mx} [${target.ip}] from ${outboundIp}); EHLO not tried: there is no HELO name (see below).`, fix: 'Set HYGIENE_HELO_NAME.' };
+      }
+      const smtp = await smtpHandshake(config, config.smtp.heloName, target.mx, target.ip);
       if (smtp.ok) {
         const before = failures.length > 0 ? ` (before that: ${failures.join('; ')})` : '';
         return { status: 'ok', detail: `Connected to ${target.mx} [${target.ip}]:${port} from ${outboundIp}; greeting "${smtp.greeting}", EHLO ${config.smtp.heloName} accepted${smtp.tls ? ', STARTTLS done' : ''}${before}.` };
@@ -129,6 +155,9 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
   });
 
   await timed('helo', async () => {
+    if (config.smtp.heloName === undefined) {
+      return { status: 'fail', detail: config.smtp.identityProblem ?? 'There is no HELO name.', fix: 'Set HYGIENE_HELO_NAME to this host\'s public FQDN, e.g. HYGIENE_HELO_NAME=verify.example.com, with a PTR for your outbound IP pointing back to it.' };
+    }
     const helo = config.smtp.heloName.toLowerCase();
     const a = await lookupA(config, helo);
     if (!a.ok) {
@@ -157,7 +186,7 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     };
   });
 
-  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+  return { ok: checks.every((c) => c.status !== 'fail'), complete: checks.every((c) => c.status !== 'skip'), checks };
 }
 
 function redact(url: string): string {
@@ -210,15 +239,16 @@ function tcpConnect(host: string, port: number, timeoutMs: number, localAddress?
 }
 
 /** The engine's own session: greeting, EHLO, STARTTLS when offered, then QUIT. */
-async function smtpHandshake(config: Config, mx: string, ip: string): Promise<{ ok: true; greeting: string; tls: boolean } | { ok: false; detail: string }> {
+async function smtpHandshake(config: Config, heloName: string, mx: string, ip: string): Promise<{ ok: true; greeting: string; tls: boolean } | { ok: false; detail: string }> {
   try {
     const session = await SmtpSession.open({
       host: ip,
       port: config.smtp.port,
       serverName: mx,
-      heloName: config.smtp.heloName,
+      heloName,
       localAddress: config.smtp.localAddress,
       tls: config.smtp.tls,
+      tlsCa: config.smtp.tlsCa,
       timeouts: config.smtp.timeouts,
     });
     const greeting = session.greeting.lines.at(-1) ?? '';
@@ -241,7 +271,14 @@ export function formatDoctor(report: DoctorReport): string {
     lines.push(`[${MARK[check.status]}] ${TITLE[check.name]}: ${check.detail}`);
     if (check.fix && check.status !== 'ok') lines.push(`       → ${check.fix}`);
   }
-  lines.push('', report.ok ? 'Nothing blocks a verify run.' : 'Something above blocks a verify run: fix the FAIL lines first.');
+  const skipped = report.checks.filter((c) => c.status === 'skip').map((c) => TITLE[c.name]);
+  // Never "nothing blocks" on a partial check: a skipped port-25 test is exactly how a blocked port goes unnoticed.
+  const conclusion = !report.ok
+    ? 'Something above blocks a verify run: fix the FAIL lines first.'
+    : !report.complete
+      ? `Not everything could be checked (skipped: ${skipped.join(', ')}): nothing found so far blocks a verify run, but this is not a full check. Run hygiene doctor --domain <a domain you know receives mail>.`
+      : 'Nothing blocks a verify run.';
+  lines.push('', conclusion);
   return `${lines.join('\n')}\n`;
 }
 
@@ -249,9 +286,10 @@ export const doctorCommand: Command = {
   defaultLogLevel: 'warn',
   usage: `Usage: hygiene doctor [--domain example.com] [--json] [options]
 
-Checks Redis, the DNS servers, outbound port 25 to the MX hosts of --domain (use a domain you
-know receives mail), and whether the HELO name resolves and its PTR points back to it. Says what
-is wrong and what to do. Exit code 1 when a check fails.
+Checks Redis, the DNS servers (and whether they answer truthfully for well-known names), outbound
+port 25 to the MX hosts of --domain (use a domain you know receives mail), and whether the HELO name
+is set, resolves and its PTR points back to it. Says what is wrong and what to do. Exit code 1 when
+a check fails. It says "Nothing blocks a verify run" only when no check failed or was skipped.
 
   --domain NAME   a domain whose mail servers to connect to (port 25 is only tested with one)
   --json          print the checks as JSON

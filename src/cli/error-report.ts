@@ -7,7 +7,7 @@
 import { isHygieneError } from '../errors.ts';
 
 export interface ErrorReport {
-  /** What goes to stderr: one line (a config error lists each problem on its own line). */
+  /** What goes to stderr: one line (a config error lists each problem on its own "hygiene:" line). */
   text: string;
   exitCode: 1 | 2;
 }
@@ -32,7 +32,8 @@ export function isDebugging(env: NodeJS.ProcessEnv, logLevel?: unknown): boolean
 
 export function describeError(err: unknown, debug: boolean): ErrorReport {
   const line = firstLine(err);
-  const text = `hygiene: ${line.text}\n${debug ? stackOf(err) : ''}`;
+  // Every line starts with "hygiene:" (only a config error has several: one per problem).
+  const text = `${line.text.split('\n').map((l) => `hygiene: ${l}`).join('\n')}\n${debug ? stackOf(err) : ''}`;
   return { text, exitCode: line.exitCode };
 }
 

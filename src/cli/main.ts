@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig, type FlagValues } from '../config/config.ts';
+import { loadConfig, probeIdentity, type FlagValues } from '../config/config.ts';
 import { HygieneError } from '../errors.ts';
 import type { Command } from './command.ts';
 import { COMMANDS, USAGE } from './commands.ts';
@@ -42,6 +42,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 0;
     }
     const config = loadConfig(env, flags);
+    if (command.probes?.({ flags, positionals })) probeIdentity(config);
     return await command.run({ config, flags, positionals, env });
   } catch (err) {
     const report = describeError(err, isDebugging(env, flags['log-level']));

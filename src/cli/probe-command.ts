@@ -15,7 +15,7 @@ import { createDnsMxResolver, type MxResolution, type MxResolver } from '../dns/
 import { parseEmailAddress } from '../domain/email-address.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { HygieneError } from '../errors.ts';
-import { listKeys } from '../queue/list-keys.ts';
+import { listKeys, verdictCacheKey } from '../queue/list-keys.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 
 export interface ProbeTranscriptLine {
@@ -34,6 +34,11 @@ export interface ProbeResult {
   verdict: Verdict;
   /** True when the server answered "try again later" (greylisting): the verdict is provisional. */
   retryLater: boolean;
+  /**
+   * The verdict cache: never used by a probe (it asks the server every time), but shown: what it held
+   * for this address before the probe, and what it holds after (facts only: an unknown is never cached).
+   */
+  cache: { used: false; before: Verdict | null; after: Verdict | null };
   timings: { dnsMs: number; smtpMs: number; totalMs: number };
 }
 
@@ -57,6 +62,7 @@ export async function runProbe(config: Config, address: string, options: { resol
   let verdict: Verdict;
   let retryLater = false;
   let smtpMs = 0;
+  let cache: ProbeResult['cache'] = { used: false, before: null, after: null };
   try {
     const runtime = await HygieneRuntime.start({
       config: probeConfig,
@@ -69,7 +75,16 @@ export async function runProbe(config: Config, address: string, options: { resol
       resolver,
       poolEvents: { onTranscript: (mx, entry) => transcript.push({ mx, direction: entry.direction, text: entry.text, atMs: since() }) },
     });
+    const cached = async (): Promise<Verdict | null> => {
+      const raw = await runtime.redis.get(verdictCacheKey(config.keyPrefix, parsed.key)).catch(() => null);
+      try {
+        return raw === null ? null : (JSON.parse(raw) as Verdict);
+      } catch {
+        return null;
+      }
+    };
     try {
+      const before = await cached();
       const smtpStarted = performance.now();
       const outcomes = await runtime.verifier.verify({
         listId,
@@ -83,6 +98,7 @@ export async function runProbe(config: Config, address: string, options: { resol
       if (!outcome) throw new HygieneError('SMTP_PROTOCOL', `The verifier gave no answer for ${parsed.address}.`);
       verdict = outcome.verdict;
       retryLater = outcome.kind === 'retry';
+      cache = { used: false, before, after: await cached() };
     } finally {
       // Closing the pools sends the QUITs (they land in the transcript) and flushes the counters.
       await runtime.close();
@@ -100,8 +116,13 @@ export async function runProbe(config: Config, address: string, options: { resol
     transcript,
     verdict,
     retryLater,
+    cache,
     timings: { dnsMs, smtpMs, totalMs: Math.round(since()) },
   };
+}
+
+function describeCached(v: Verdict | null): string {
+  return v === null ? 'nothing' : `${v.status} / ${v.reason}, checked ${v.checkedAt}`;
 }
 
 /** The human-readable form of a probe. */
@@ -142,18 +163,24 @@ export function formatProbe(result: ProbeResult): string {
   if (v.smtpReply) out.push(`  reply: ${v.smtpReply}`);
   if (v.mx) out.push(`  MX: ${v.mx}`);
   if (v.suggestion) out.push(`  did you mean: ${v.suggestion}`);
+  out.push(
+    v.reason === 'suppressed'
+      ? 'Answer: from the suppression list (no server was asked).'
+      : `Answer: from the mail server, not the cache (probe always asks). The cache held ${describeCached(result.cache.before)}; it now holds ${describeCached(result.cache.after)}${v.status === 'unknown' ? ' (an unknown answer is never cached)' : ''}.`,
+  );
   out.push(`Took ${result.timings.totalMs} ms (DNS ${Math.round(result.timings.dnsMs)} ms, SMTP ${result.timings.smtpMs} ms).`);
   return `${out.join('\n')}\n`;
 }
 
 export const probeCommand: Command = {
   defaultLogLevel: 'warn',
+  probes: () => true,
   usage: `Usage: hygiene probe ADDRESS [--json] [options]
 
 Diagnoses one address with the same engine and settings as "verify": the MX lookup (records,
 preferences, addresses), the live SMTP conversation with timings (greeting, EHLO, STARTTLS,
 MAIL FROM, RCPT TO, the catch-all probe, QUIT) and the verdict with its reason. Cached verdicts
-are ignored: the server is asked now.
+are ignored: the server is asked now; the output says what the cache held before and holds after.
 
   --json    print the result as JSON (mx, transcript, verdict, timings)
   plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --mail-from, ...`,

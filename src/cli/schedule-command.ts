@@ -35,6 +35,7 @@ function describe(s: ScheduleView): string {
 }
 
 export const scheduleCommand: Command = {
+  probes: ({ flags, positionals }) => positionals[0] === 'run' && flags['syntax-only'] !== true,
   usage: `Usage:
   hygiene schedule add FILE.csv (--every 7d | --cron "0 3 * * 1" [--tz Europe/Berlin]) --out DIR
                        [--max-age 1d] [--name NAME] [--email-column NAME|N]

@@ -18,10 +18,17 @@ export function formatSummary(report: ListReport): string {
   lines.push(`Cache hits: ${report.cache.hits}, probed: ${report.cache.probed}, took ${(report.timings.totalMs / 1000).toFixed(1)} s`);
   if (report.mx.length > 0) {
     lines.push('');
-    lines.push('MX host                          sessions   RCPTs  reconnects');
-    for (const mx of report.mx) lines.push(`${mx.mx.padEnd(32)} ${String(mx.sessions).padStart(8)} ${String(mx.rcpts).padStart(7)} ${String(mx.reconnects).padStart(11)}`);
+    lines.push('MX host                          sessions   RCPTs  reconnects  paused');
+    for (const mx of report.mx) {
+      const paused = (mx.pauses ?? 0) > 0 ? `${mx.pauses}x ${seconds(mx.pausedMs ?? 0)} (${(mx.pauseReasons ?? []).join('; ')})` : '-';
+      lines.push(`${mx.mx.padEnd(32)} ${String(mx.sessions).padStart(8)} ${String(mx.rcpts).padStart(7)} ${String(mx.reconnects).padStart(11)}  ${paused}`);
+    }
   }
   return `${lines.join('\n')}\n`;
+}
+
+function seconds(ms: number): string {
+  return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
 }
 
 function table(title: string, counts: Partial<Record<string, number>>, total: number): string {

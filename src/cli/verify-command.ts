@@ -9,12 +9,13 @@ import { HygieneError } from '../errors.ts';
 import type { Config } from '../config/config.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 import { createProgressPrinter } from './progress.ts';
-import { ConnectivityGuard } from '../probe/connectivity-guard.ts';
+import { parseDuration } from '../schedule/schedule-spec.ts';
 import { onShutdownSignal } from './shutdown.ts';
 import { formatSummary } from './summary.ts';
 
 export const verifyCommand: Command = {
   defaultLogLevel: 'warn',
+  probes: ({ flags }) => flags['syntax-only'] !== true,
   usage: `Usage: hygiene verify FILE.csv [--out DIR] [options]
 
   --out, -o DIR          where to write NAME.cleaned.csv, NAME.rejected.csv, NAME.report.json (default: .)
@@ -24,6 +25,8 @@ export const verifyCommand: Command = {
   --syntax-only          no DNS or SMTP: syntax, duplicates and missing emails only
   --no-formula-guard     keep cells starting with = + - @ as they are (default: prefixed with ')
   --suggest-variants N   for unknown mailboxes, probe up to N close spellings and suggest one that exists (default 0)
+  --max-age DURATION     cached verdicts older than this (e.g. 12h, 7d) are probed again (default: any age within their TTL)
+  --no-cache             ask every server again: cached verdicts are not used (fresh ones are still cached)
   --json                 print the report as JSON on stdout and progress as JSON lines on stderr
   plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --mail-from, ...`,
   options: {
@@ -35,12 +38,17 @@ export const verifyCommand: Command = {
     'syntax-only': { type: 'boolean' },
     'no-formula-guard': { type: 'boolean' },
     'suggest-variants': { type: 'string' },
+    'max-age': { type: 'string' },
+    'no-cache': { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run({ config, flags, positionals }) {
     const file = positionals[0];
     if (!file || positionals.length > 1) throw new HygieneError('USAGE', 'verify takes exactly one CSV file: hygiene verify FILE.csv --out DIR');
+    if (typeof flags['max-age'] === 'string' && flags['no-cache'] === true) throw new HygieneError('USAGE', 'verify takes --max-age or --no-cache, not both');
     return runVerify(config, {
+      maxVerdictAgeMs: typeof flags['max-age'] === 'string' ? parseDuration(flags['max-age'], '--max-age') : undefined,
+      skipCache: flags['no-cache'] === true,
       file,
       outDir: typeof flags.out === 'string' ? flags.out : '.',
       localWorkers: flags['no-local-workers'] !== true,
@@ -58,6 +66,10 @@ export interface VerifyRun {
   json: boolean;
   syntaxOnly: boolean;
   emailColumn?: string;
+  /** --max-age: cached verdicts checked longer ago are probed again. */
+  maxVerdictAgeMs?: number;
+  /** --no-cache: cached verdicts are not used. */
+  skipCache?: boolean;
 }
 
 /** One list, start to finish, in this process (also used by \`hygiene demo\`). */
@@ -73,15 +85,9 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
   if (endpoint.private) logger.info({ url: endpoint.url }, 'no Redis at the default address; started a private redis-server for this run');
   await mkdir(outDir, { recursive: true });
   const abort = new AbortController();
-  // Port 25 blocked (cloud hosts): stop early with a clear message rather than a list of unknowns.
-  const guard = new ConnectivityGuard({ port: config.smtp.port, onTrip: () => abort.abort() });
+  // Our own faults (port 25 blocked, a failing resolver, servers refusing this host) are caught by the
+  // runtime's fault guard: it fails the list with the reason, and waitForList throws it with its code.
   const runtime = await HygieneRuntime.start({
-    poolEvents: guard.events,
-    // Once tripped, a batch's "unknown/timeout" answers are not recorded: the job fails instead
-    // (and is taken off the queue below), so a blocked port never turns into a file of unknowns.
-    onOutcomes: () => {
-      if (guard.error) throw guard.error;
-    },
     config,
     logger,
     redisUrl: endpoint.url,
@@ -95,7 +101,6 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
     await endpoint.stop?.();
   });
   const progress = createProgressPrinter(process.stderr, json);
-  let listId: string | undefined;
   try {
     const started = await startList(runtime, {
       input: file,
@@ -104,32 +109,21 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
         emailColumn: run.emailColumn,
         reject: describePolicy(config.output.rejectPolicy),
         neutraliseFormulas: config.output.neutraliseFormulas,
+        ...(run.maxVerdictAgeMs === undefined ? {} : { maxVerdictAgeMs: run.maxVerdictAgeMs }),
+        ...(run.skipCache === true ? { skipCache: true } : {}),
       },
       onRowsRead: (rows) => progress.rowsRead(rows),
     });
-    listId = started.listId;
     if (started.resumed) logger.info({ listId: started.listId }, 'resuming an unfinished run of this list');
     const list = await waitForList(runtime, started.listId, { onProgress: (l) => progress.list(l), signal: abort.signal });
     progress.done();
     const report = await readReport(list);
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
     return 0;
-  } catch (err) {
-    if (!guard.error) throw err;
-    if (listId) await abandonList(runtime, listId, guard.error.message);
-    throw guard.error;
   } finally {
     progress.done();
     stopSignals();
     await runtime.close();
     await endpoint.stop?.();
   }
-}
-
-/** Marks a list failed and takes its waiting verify jobs off the queue (nothing more to probe). */
-async function abandonList(runtime: HygieneRuntime, listId: string, error: string): Promise<void> {
-  await runtime.store.setState(listId, 'failed', { error }).catch(() => undefined);
-  const jobIds = await runtime.redis.smembers(runtime.store.keys(listId).jobs).catch(() => [] as string[]);
-  // remove() leaves active (locked) jobs alone; they finish and find the list failed.
-  await Promise.all(jobIds.map((id) => runtime.verifyQueue.remove(id).catch(() => 0)));
 }

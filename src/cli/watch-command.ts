@@ -13,6 +13,7 @@ function positiveInt(raw: unknown, name: string, fallback: number, min: number, 
 }
 
 export const watchCommand: Command = {
+  probes: ({ flags }) => flags['syntax-only'] !== true,
   usage: `Usage: hygiene watch DIR [options]
 
 Watches DIR/inbox/ and verifies every CSV dropped there; results go to DIR/done/JOB/ (the input,

@@ -7,6 +7,7 @@ import { onShutdownSignal } from './shutdown.ts';
 import { startDaemonRuntime } from './daemon-runtime.ts';
 
 export const workerCommand: Command = {
+  probes: ({ flags }) => flags['syntax-only'] !== true,
   usage: `Usage: hygiene worker [--concurrency N] [--syntax-only] [--metrics-port N] [options]
 
 Runs verify workers (and the collector step for lists whose input file this machine can read)

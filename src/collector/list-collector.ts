@@ -48,6 +48,11 @@ export interface CollectInput {
   /** Opens a CSV writer on the file; it writes the header (original + HYGIENE_COLUMNS) itself. */
   openWriter(file: AtomicFile): RowWriter;
   batchSize?: number;
+  /**
+   * Called once every row was read and written to the temporary files, before any output is renamed
+   * into place: throwing here aborts the outputs (the input check of the finalize step).
+   */
+  beforeCommit?: () => void | Promise<void>;
   /** Test hook: called after each batch is written (lets tests crash the collector mid-write). */
   afterBatch?: (rowsWritten: number) => void | Promise<void>;
 }
@@ -278,6 +283,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     }
     if (batch.length > 0) lookUp(batch);
     while (lookedUp.length > 0) await writeOldest();
+    await input.beforeCommit?.();
     await indexLoading;
     await cleaned.end();
     await rejected.end();
@@ -323,14 +329,23 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
 /** Per-MX counters are kept as "{mx}|{field}" in one hash (see list-keys.ts). */
 async function readMxStats(redis: Redis, key: string): Promise<MxReport[]> {
   const raw = await redis.hgetall(key);
-  const byMx = new Map<string, MxReport>();
+  const byMx = new Map<string, Required<MxReport>>();
   for (const [field, value] of Object.entries(raw)) {
     const cut = field.lastIndexOf('|');
     const mx = field.slice(0, cut);
     const name = field.slice(cut + 1);
-    const entry = byMx.get(mx) ?? { mx, sessions: 0, rcpts: 0, reconnects: 0, repliesByCode: {}, durationMs: 0 };
+    const entry: Required<MxReport> = byMx.get(mx) ?? { mx, sessions: 0, rcpts: 0, reconnects: 0, repliesByCode: {}, durationMs: 0, pauses: 0, pausedMs: 0, pauseReasons: [], deferred: 0 };
     const n = Number(value);
-    if (name.startsWith('code:')) entry.repliesByCode[name.slice(5)] = n;
+    if (name.startsWith('pause@')) {
+      // "pause@{since}" = "{until}|{reply}" (one field per pause, see runtime.ts createMxStatsRecorder).
+      const cut = value.indexOf('|');
+      const until = Number(value.slice(0, cut));
+      const reason = value.slice(cut + 1);
+      entry.pauses += 1;
+      entry.pausedMs += Math.max(0, until - Number(name.slice(6)));
+      if (reason !== '' && entry.pauseReasons.length < 3 && !entry.pauseReasons.includes(reason)) entry.pauseReasons.push(reason);
+    } else if (name === 'deferred') entry.deferred = n;
+    else if (name.startsWith('code:')) entry.repliesByCode[name.slice(5)] = n;
     else if (name === 'sessions') entry.sessions = n;
     else if (name === 'rcpts') entry.rcpts = n;
     else if (name === 'reconnects') entry.reconnects = n;

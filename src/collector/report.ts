@@ -9,6 +9,15 @@ export interface MxReport {
   reconnects: number;
   repliesByCode: Record<string, number>;
   durationMs: number;
+  /** Times this server was paused fleet-wide because it slowed us down, while this list waited for it
+   *  (absent in reports written before issue 11). */
+  pauses?: number;
+  /** How long those pauses lasted in all (ms). */
+  pausedMs?: number;
+  /** Why: the server's replies that caused the pauses (distinct, at most 3). */
+  pauseReasons?: string[];
+  /** Probes of this list sent back by a pause to be asked when it ended. */
+  deferred?: number;
 }
 
 export interface DomainReport {

@@ -14,6 +14,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import type { InputDigest } from './input-digest.ts';
 import { fileError, type SniffedInput } from './input-sniffer.ts';
 import { CsvRecordSplitter, type MalformedProblem, type SplitRecord } from './record-splitter.ts';
 
@@ -51,6 +52,8 @@ export interface CsvRowsOptions {
    * verdict would add a row nobody had.
    */
   skipBlankLines?: boolean;
+  /** Fed every byte of the file as it is read (the passes over a list prove they read the same bytes). */
+  digest?: InputDigest;
 }
 
 export interface CsvRows extends AsyncIterable<CsvRow> {
@@ -99,7 +102,7 @@ export async function openCsvRecords(path: string, options: CsvRowsOptions): Pro
   // With a header, the header record gets index -1 so data rows count from 0 as they are made:
   // renumbering afterwards cost an object copy and an async-generator hop per row.
   const hasHeader = options.hasHeader ?? true;
-  const batches = readBatches(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false);
+  const batches = readBatches(path, options.sniffed, options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, hasHeader ? -1 : 0, options.skipBlankLines ?? false, options.digest);
   let header: string[] | null = null;
   let rest: CsvRecord[] = [];
   if (hasHeader) {
@@ -152,7 +155,7 @@ export async function readCsvSample(path: string, sniffed: SniffedInput, limit =
  * The records of the file, a batch per read chunk (a batch may be empty). `firstIndex`: the index of
  * the file's first record (-1 when it is a header, see openCsvRecords).
  */
-async function* readBatches(path: string, sniffed: SniffedInput, maxRecordBytes: number, firstIndex: number, skipBlank: boolean): AsyncGenerator<CsvRecord[]> {
+async function* readBatches(path: string, sniffed: SniffedInput, maxRecordBytes: number, firstIndex: number, skipBlank: boolean, digest?: InputDigest): AsyncGenerator<CsvRecord[]> {
   // highWaterMark 64 KiB: small enough to keep memory flat, large enough for throughput.
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   // ignoreBOM false: the decoder strips a leading BOM, which is what we want for every encoding.
@@ -174,7 +177,10 @@ async function* readBatches(path: string, sniffed: SniffedInput, maxRecordBytes:
     return batch;
   };
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) yield batchOf(splitter.push(decoder.decode(chunk, { stream: true })));
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      digest?.update(chunk);
+      yield batchOf(splitter.push(decoder.decode(chunk, { stream: true })));
+    }
   } catch (err) {
     throw (err as NodeJS.ErrnoException).code ? fileError(err, path) : err;
   } finally {

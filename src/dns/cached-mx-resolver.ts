@@ -7,6 +7,8 @@
  *                               TTL: ttlSeconds          for { kind: 'hosts' }
  *                                    negativeTtlSeconds  for { kind: 'none', status: 'undeliverable' }
  *                                    unknownTtlSeconds   for { kind: 'none', status: 'unknown' } (0 = not cached)
+ *                               An answer of kind 'none' is cached only while mayCacheNegative() says so (the
+ *                               run's fault guard: only once our resolver has proven it tells the truth).
  *
  * Equal-preference hosts are re-shuffled on every read so the load still spreads while the entry
  * lives (RFC 5321 §5.1). The cache is an optimisation: when Redis fails, the inner resolver answers.
@@ -19,6 +21,8 @@ export interface CachedMxResolverOptions {
   ttlSeconds: number;
   negativeTtlSeconds: number;
   unknownTtlSeconds: number;
+  /** Whether a negative answer (no such domain, no mail server, null MX) may be cached now. Default: always. */
+  mayCacheNegative?: () => boolean;
   /** Shuffle source for equal preferences. Default Math.random. */
   random?: () => number;
 }
@@ -33,6 +37,7 @@ export function createCachedMxResolver(inner: MxResolver, redis: Redis, options:
 
   function ttlFor(resolution: MxResolution): number {
     if (resolution.kind === 'hosts') return options.ttlSeconds;
+    if (options.mayCacheNegative && !options.mayCacheNegative()) return 0;
     return resolution.status === 'undeliverable' ? options.negativeTtlSeconds : options.unknownTtlSeconds;
   }
 

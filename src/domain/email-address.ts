@@ -7,7 +7,8 @@
  * (RFC 5321 §4.1.2 gives no way to carry them in a Mailbox).
  *
  * What is accepted (and what is not):
- * - Surrounding whitespace (including NBSP and zero-width spaces) is trimmed.
+ * - Surrounding white space and invisible format characters (TAB, NBSP, U+200B zero-width space,
+ *   U+2060 word joiner, U+FEFF BOM...) are trimmed; CR, LF and other control characters never are.
  * - One `mailto:` prefix is stripped (case-insensitive).
  * - The display form `Name <x@d>` and a bare `<x@d>` are accepted: the address is what is inside
  *   the brackets. Outlook and many CRMs export contacts that way, and the name is not part of
@@ -47,8 +48,15 @@ const MAX_ADDRESS_OCTETS = 254;
 const MAX_DOMAIN_OCTETS = 253;
 const MAX_LABEL_OCTETS = 63;
 
-/** Whitespace we trim from the ends: ASCII space, NBSP, the Unicode spaces, zero-width chars, BOM. */
-const EDGE_SPACE = /^[ \u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+|[ \u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+$/g;
+/**
+ * What we trim from the ends, as pasted from spreadsheets, web pages and word processors: TAB, every
+ * Unicode space separator (Zs: space, NBSP, U+2000-U+200A, U+202F, U+205F, U+3000...), the line and
+ * paragraph separators U+2028/U+2029, and the invisible format characters (Cf: soft hyphen, U+200B
+ * zero-width space, U+200C/D joiners, LRM/RLM and the bidi marks, U+2060 word joiner, U+FEFF BOM,
+ * U+180E...). Never CR, LF, NUL or another control character: a trailing "\r\n" is what an SMTP
+ * command injection looks like, so it is refused, never quietly trimmed away.
+ */
+const EDGE_SPACE = /^[\t\p{Zs}\u2028\u2029\p{Cf}]+|[\t\p{Zs}\u2028\u2029\p{Cf}]+$/gu;
 /** C0 controls (incl. TAB, CR, LF, NUL), DEL and C1 controls. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** RFC 5322 §3.2.3 atext, plus any non-ASCII character (RFC 6532 §3.2 UTF8-non-ascii). */
@@ -106,11 +114,10 @@ export function parseEmailAddress(cell: string): ParsedAddress {
  *  checks the plain-address shortcut gives the same answers. */
 export function parseGeneralAddress(cell: string): ParsedAddress {
   const original = cell;
-  // Control characters are checked on the untrimmed cell: a trailing "\r\n" is exactly what an
-  // SMTP command injection looks like, so it is never quietly trimmed away.
-  if (CONTROL.test(cell)) return invalid(original, describeControl(cell));
-
+  // Only TABs, spaces and invisible format characters are trimmed; control characters are checked on
+  // what remains, so a trailing "\r\n" (an SMTP command injection) is refused, never trimmed away.
   let text = cell.replace(EDGE_SPACE, '');
+  if (CONTROL.test(text)) return invalid(original, describeControl(text));
   if (text === '') return { ok: false, original, reason: 'missing_email', detail: 'The email cell is empty.' };
 
   text = text.replace(MAILTO, '').replace(EDGE_SPACE, '');

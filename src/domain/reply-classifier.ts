@@ -8,6 +8,9 @@
  *    restrictions to RCPT time.
  *  - 421 is a queue signal (back off), x.5.3 means "start a new transaction", greylisting means
  *    "retry later from the same sender"; other 4xx are temporary.
+ *  - What the server echoes back (the address, its domain) is the list's data, not the server's
+ *    words: `550 5.1.1 <blocked@d>: ... User unknown` is about the mailbox. The text is read without
+ *    echoes, and the enhanced code decides before any word of it.
  */
 import type { SmtpCommand, SmtpReply } from './smtp-reply.ts';
 import type { Reason, Status } from './verdict.ts';
@@ -15,8 +18,12 @@ import type { Reason, Status } from './verdict.ts';
 export type ReplyClass =
   /** 2xx (to RCPT: the mailbox was accepted). */
   | { kind: 'accepted'; detail: string }
-  /** A permanent answer about this address (or about us: policy_block). */
-  | { kind: 'verdict'; status: Status; reason: Reason; detail: string }
+  /**
+   * A permanent answer about this address (or about us: policy_block). `refuses` is set on a
+   * policy_block only: 'client' when the server refuses our client (IP, name, sender, blocklist) for
+   * every address, 'domain' when it refuses to relay for this address's domain.
+   */
+  | { kind: 'verdict'; status: Status; reason: Reason; detail: string; refuses?: 'client' | 'domain' }
   /** Retry later from the same sender (greylisting keys on client, sender and recipient). */
   | { kind: 'greylisted'; detail: string }
   /** 452 4.5.3 / AS780090: start a new transaction and retry this address. */
@@ -26,9 +33,25 @@ export type ReplyClass =
   /** Other 4xx: retry later; if retries run out record unknown/<reason>. */
   | { kind: 'temporary'; reason: Reason; detail: string };
 
-/** Rejections aimed at the client, not the mailbox (Postfix restriction texts, blocklists). */
-const POLICY_TEXT =
-  /client host rejected|helo command rejected|sender address rejected|relay access denied|relaying denied|relay not permitted|spamhaus|spamcop|barracuda|sorbs|black ?list|block ?list|blacklisted|blocklisted|\brbl\b|\bdnsbl\b|\bblocked\b|reverse dns|\bptr\b|sender ip|your ip|poor reputation/;
+/** What the server may have echoed back in its reply: never read as the server's own words. */
+export interface ReplyEchoes {
+  /** The address in the command (RCPT TO or MAIL FROM). */
+  recipient?: string;
+  /** Our MAIL FROM address (Postfix echoes it in "Sender address rejected" at RCPT time). */
+  sender?: string;
+}
+
+/**
+ * Which restriction refused us, as Postfix and its imitators name it in the reply ("Client host
+ * rejected", "Helo command rejected", "Sender address rejected"): the server saying who it refuses.
+ * It outranks the enhanced code (Postfix answers an unknown sender with 5.1.x at RCPT time).
+ */
+const REFUSES_CLIENT = /client host rejected|helo command rejected|sender address rejected/;
+/** The server does not relay for the recipient's domain: the same answer for every address of it. */
+const REFUSES_DOMAIN = /relay access denied|relaying denied|relay not permitted|not permitted to relay|unable to relay/;
+/** Words of rejections aimed at the client, for replies whose enhanced code does not say (blocklists). */
+const POLICY_WORDS =
+  /spamhaus|spamcop|barracuda|sorbs|black ?list|block ?list|blacklisted|blocklisted|\brbl\b|\bdnsbl\b|\bblocked\b|reverse dns|\bptr\b|sender ip|your ip|poor reputation/;
 /** "Listed" is a blocklist word, but "not listed in the directory" is about the mailbox: check it late. */
 const LISTED_TEXT = /\b(?:is |are |was |been |currently )?listed (?:in|on|at|by)\b/;
 const MAILBOX_UNKNOWN_TEXT =
@@ -39,13 +62,44 @@ const GREYLIST_TEXT = /gr[ea]y ?list/;
 const TRY_AGAIN_TEXT = /try again|come back later|retry later|try later|please retry/;
 const TOO_MANY_RECIPIENTS_TEXT = /too many recipients|recipient limit|too many rcpt/;
 
-export function classifyReply(command: SmtpCommand, reply: SmtpReply): ReplyClass {
+/** Angle-bracketed paths (`<x@d>`, `<unknown[192.0.2.1]>`), quoted-local-part and bare addresses. */
+const ECHOED_PATH = /<[^<>]{0,600}>|"[^"]{0,300}"@[^\s<>;,()[\]]*|[^\s<>"';,()[\]]+@[^\s<>"';,()[\]]*/g;
+
+/**
+ * The reply's text, lower-cased, without what the server echoed back: addresses in any form and
+ * the address's domain where the server prints it alone ("Domain d does not accept mail"). A local
+ * part is the list owner's data, not the server's words: `550 5.1.1 <blocked@d>: ... User unknown`
+ * is about the mailbox whatever the mailbox is called.
+ */
+export function replyTextWithoutEchoes(reply: Pick<SmtpReply, 'lines'>, echoes: ReplyEchoes = {}): string {
+  let text = reply.lines.join(' ').toLowerCase().replace(ECHOED_PATH, ' ');
+  for (const address of [echoes.recipient, echoes.sender]) {
+    const at = address?.lastIndexOf('@') ?? -1;
+    if (address === undefined || at < 0) continue;
+    const local = address.slice(0, at).toLowerCase();
+    const domain = address.slice(at + 1).toLowerCase();
+    // Whole names only: the domain "d" must not eat the d of "denied".
+    if (domain.length > 0) text = text.replace(new RegExp(`(?<![a-z0-9.-])${escapeRegExp(domain)}(?![a-z0-9-]|\\.[a-z0-9])`, 'g'), ' ');
+    // A quoted local part printed alone (Exim: `Unknown local part "a b" in <...>`) can hold any
+    // words. A dot-atom one cannot hold a space, so it is left: stripping "user" would eat "User unknown".
+    if (local.startsWith('"')) text = text.split(local).join(' ');
+  }
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * What a reply means. Precedence: who the server says it refuses (Postfix restriction names), then
+ * the enhanced code (RFC 3463: x.1.1, x.1.10, x.2.1, x.2.2 are about the mailbox, x.7.x about us),
+ * and only for replies without a telling code (none, x.0.x, x.5.x, ...) the words of the text.
+ * Everything is read on the text without echoed addresses (replyTextWithoutEchoes).
+ */
+export function classifyReply(command: SmtpCommand, reply: SmtpReply, echoes: ReplyEchoes = {}): ReplyClass {
   const code = reply.code;
   const cls = Math.floor(code / 100);
   const enhanced = reply.enhanced ?? '';
   const [, subject = '', detailDigit = ''] = enhanced.split('.');
   const x = `${subject}.${detailDigit}`; // "1.1", "7.1", ... or "." without an enhanced code
-  const text = reply.lines.join(' ').toLowerCase();
+  const text = replyTextWithoutEchoes(reply, echoes);
   const ref = codeRef(reply);
 
   if (cls === 2) return { kind: 'accepted', detail: acceptedDetail(command, ref) };
@@ -56,7 +110,9 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply): ReplyClas
     return verdict('unknown', 'smtp_error', `The mail server gave an unexpected answer to ${command} (${ref}).`);
   }
 
-  const aboutUs = subject === '7' || POLICY_TEXT.test(text);
+  const refusesDomain = REFUSES_DOMAIN.test(text);
+  const refusesClient = REFUSES_CLIENT.test(text);
+  const aboutUs = subject === '7' || refusesClient || refusesDomain || POLICY_WORDS.test(text);
   const greylist = GREYLIST_TEXT.test(text);
 
   // Commands whose rejection is about our connection or sender, never about the mailbox.
@@ -70,6 +126,11 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply): ReplyClas
     if (cls === 5) return verdict('unknown', 'smtp_error', `The mail server refused ${command} (${ref}).`);
     return temporary(command, ref);
   }
+  const refuses = refusesDomain && !refusesClient ? 'domain' : 'client';
+  /** The enhanced code names the mailbox: it decides, whatever the words. */
+  const mailboxCode = x === '1.1' || x === '1.10' || x === '2.1' || x === '2.2';
+  /** No enhanced code, or one that names neither the mailbox nor us (x.0.x, x.5.x, x.3.x, ...). */
+  const wordsDecide = !mailboxCode && subject !== '7' && x !== '1.2';
 
   // ---- RCPT, 4xx
   if (cls === 4) {
@@ -77,18 +138,22 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply): ReplyClas
       return { kind: 'too_many_recipients', detail: `The mail server wants fewer recipients per transaction (${ref}).` };
     }
     if (greylist) return greylisted(ref);
-    // A 4xx relay/client/blocklist rejection is as much about us as its 5xx twin (454 4.7.1 Relay access denied).
-    if (POLICY_TEXT.test(text)) return policyBlock(ref);
+    // A 4xx relay/client rejection is as much about us as its 5xx twin (454 4.7.1 Relay access denied).
+    if (refusesClient || refusesDomain) return policyBlock(ref, refuses);
+    // The mailbox's words first (a 4xx about the mailbox is a retry), so that a local part printed
+    // alone ("Unknown local part blocked") cannot block the host.
+    if (wordsDecide && MAILBOX_UNKNOWN_TEXT.test(text)) return temporary(command, ref);
+    if ((subject === '7' || wordsDecide) && POLICY_WORDS.test(text)) return policyBlock(ref, 'client');
     if (x === '2.0' || (subject === '7' && TRY_AGAIN_TEXT.test(text))) return greylisted(ref);
     if (subject === '7') {
       return { kind: 'temporary', reason: 'policy_block', detail: `The mail server is refusing our connection for now (${ref}).` };
     }
-    if (x === '2.2' || MAILBOX_FULL_TEXT.test(text)) return mailboxFull(ref);
+    if (x === '2.2' || (wordsDecide && MAILBOX_FULL_TEXT.test(text))) return mailboxFull(ref);
     return temporary(command, ref);
   }
 
   // ---- RCPT, 5xx
-  if (aboutUs) return policyBlock(ref);
+  if (refusesClient || refusesDomain || subject === '7') return policyBlock(ref, refuses);
   // Office 365 directory-based edge blocking: the recipient does not exist.
   if (/as\(201806281\)/.test(text) || (x === '4.1' && /recipient address rejected: access denied/.test(text))) {
     return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
@@ -98,17 +163,18 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply): ReplyClas
   if ((code === 556 || x === '1.10') && !MAILBOX_UNKNOWN_TEXT.test(text)) {
     return verdict('undeliverable', 'null_mx', `The domain says it accepts no email at all (${ref}).`);
   }
-  if (x === '1.10') return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
-  if (x === '1.1') return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
+  if (x === '1.10' || x === '1.1') return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
   if (x === '1.2') {
     return verdict('undeliverable', 'no_mail_server', `The mail server says this address's domain cannot receive email (${ref}).`);
   }
   if (x === '2.1') return verdict('undeliverable', 'mailbox_disabled', `The mail server says this mailbox is disabled (${ref}).`);
   if (x === '2.2' || (code === 552 && (subject === '' || subject === '2')) || MAILBOX_FULL_TEXT.test(text)) return mailboxFull(ref);
+  // Words only from here on (wordsDecide): the mailbox's words first, so that nothing left of an
+  // echo (a local part some servers print alone) can turn "no such user" into a block of the host.
   if (MAILBOX_UNKNOWN_TEXT.test(text)) {
     return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
   }
-  if (LISTED_TEXT.test(text)) return policyBlock(ref);
+  if (POLICY_WORDS.test(text) || LISTED_TEXT.test(text)) return policyBlock(ref, 'client');
   if (subject === '' && MAILBOX_DISABLED_TEXT.test(text) && /mailbox|account|user/.test(text)) {
     return verdict('undeliverable', 'mailbox_disabled', `The mail server says this mailbox is disabled (${ref}).`);
   }
@@ -119,12 +185,14 @@ function verdict(status: Status, reason: Reason, detail: string): ReplyClass {
   return { kind: 'verdict', status, reason, detail };
 }
 
-function policyBlock(ref: string): ReplyClass {
-  return verdict(
-    'unknown',
-    'policy_block',
-    `The mail server refused us (our address, name or sender), not the mailbox, so this address could not be checked (${ref}).`,
-  );
+function policyBlock(ref: string, refuses: 'client' | 'domain'): ReplyClass {
+  return {
+    kind: 'verdict',
+    status: 'unknown',
+    reason: 'policy_block',
+    detail: `The mail server refused us (our address, name or sender), not the mailbox, so this address could not be checked (${ref}).`,
+    refuses,
+  };
 }
 
 function mailboxFull(ref: string): ReplyClass {
@@ -156,6 +224,10 @@ function refusedWhat(command: SmtpCommand): string {
 
 function acceptedDetail(command: SmtpCommand, ref: string): string {
   return command === 'RCPT' ? `The mail server accepted this mailbox (${ref}).` : `The mail server accepted ${command} (${ref}).`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** "550 5.1.1" or "550". */

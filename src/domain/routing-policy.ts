@@ -2,7 +2,11 @@
  * Routing: which verdicts go to <name>.rejected.csv and which to <name>.cleaned.csv. Pure.
  * The policy is a set of statuses and reasons; a verdict is rejected when its status OR its reason
  * is in the set. Every row lands in exactly one file because this is a total function.
+ * One exception: a verdict whose reason is about us, not the address (policy_block: our IP, HELO or
+ * sender refused; throttled: the server slowed us down) is never rejected by its status alone
+ * (`--reject unknown`), only when its reason is named: our fault must not cost the user a contact.
  */
+import { OUR_FAULT_REASONS } from './fault-owner.ts';
 import { isReason, isStatus, type Reason, type Status, type Verdict } from './verdict.ts';
 
 export interface RejectPolicy {
@@ -46,7 +50,8 @@ export function parseRejectPolicy(spec: string | undefined): RejectPolicy {
 
 /** @param flags the row's hygiene_flags cell ("role;free"), when it has one */
 export function isRejected(policy: RejectPolicy, verdict: Pick<Verdict, 'status' | 'reason'>, flags?: string): boolean {
-  if (policy.statuses.has(verdict.status) || policy.reasons.has(verdict.reason)) return true;
+  if (policy.reasons.has(verdict.reason)) return true;
+  if (policy.statuses.has(verdict.status) && !OUR_FAULT_REASONS.has(verdict.reason)) return true;
   if (!flags || policy.flags.size === 0) return false;
   return flags.split(';').some((flag) => policy.flags.has(flag));
 }

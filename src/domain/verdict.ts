@@ -30,6 +30,8 @@ export const REASONS = [
   'suppressed',
   'malformed_row',
   'not_verified',
+  'mx_not_allowed',
+  'throttled',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

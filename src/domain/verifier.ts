@@ -26,12 +26,22 @@ export interface VerifyBatch {
   maxVerdictAgeMs?: number;
   /** Ignore the verdict cache and cached catch-all answers: probe now (`hygiene probe`). */
   skipCache?: boolean;
+  /**
+   * Work that came in through the HTTP API: MX hosts with a loopback, private, link-local or other
+   * special-purpose address are not probed (unknown/mx_not_allowed, never cached). The CLI, watch
+   * folder and schedules leave it unset and probe whatever DNS says.
+   */
+  refusePrivateMx?: boolean;
 }
 
 export type ProbeOutcome =
   | { kind: 'verdict'; verdict: Verdict }
-  /** Not answered yet (greylisting): ask again after retryAfterMs; `verdict` is what to record if attempts run out. */
-  | { kind: 'retry'; retryAfterMs: number; verdict: Verdict };
+  /**
+   * Not answered yet: ask again after retryAfterMs; `verdict` is what to record if retries run out.
+   * notAsked: the server was not asked at all (its MX is paused because it slowed us down), so this
+   * retry is not an attempt: it spends the pause-retry budget (HYGIENE_MX_PAUSE_RETRIES) instead.
+   */
+  | { kind: 'retry'; retryAfterMs: number; verdict: Verdict; notAsked?: boolean };
 
 export interface BatchVerifier {
   /** Must return one outcome for every address in the batch (keyed by `address`). */

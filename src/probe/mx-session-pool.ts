@@ -13,10 +13,20 @@
  * - `452 4.5.3`: start a new transaction and retry the address. `421` or a drop: the session is over;
  *   answered addresses keep their verdicts, the rest go back to the queue and are probed on a new
  *   session after a backoff. No address is probed again once answered.
- * - A refused connection or a 4xx/5xx greeting marks the host down for a while: queued probes are
+ * - A refused connection or a 5xx greeting marks the host down for a while: queued probes are
  *   handed back to the caller, which moves them to the next MX by preference.
+ * - A reply that slows *us* down (domain/fault-owner.ts judgeReply: anvil's "too many recipients
+ *   from [ip]", "too many connections", "try again later" at the greeting/EHLO/MAIL, a 4xx greeting)
+ *   pauses the server fleet-wide (mx-pause-store.ts, exponential backoff): the session QUITs, and
+ *   every probe waiting for the server is handed back as 'paused' (the worker turns it into a delayed
+ *   retry due when the pause ends) instead of being retried in a loop. A pause another process set
+ *   is honoured before every session and every window.
+ * - Every connect attempt takes a token from the fleet-wide session-start budget of the server
+ *   (session-start-budget.ts), whatever the reason for the session: no bug can become a flood.
  */
 import type { Logger } from 'pino';
+import type { HeloName, MailFrom } from '../config/setting-values.ts';
+import { judgeReply, type ReplyStage } from '../domain/fault-owner.ts';
 import { classifyReply, type ReplyClass } from '../domain/reply-classifier.ts';
 import type { SmtpReply } from '../domain/smtp-reply.ts';
 import type { AddressToVerify } from '../domain/verifier.ts';
@@ -26,14 +36,18 @@ import { SmtpExchangeError, SmtpSession, type SmtpSessionOptions, type Transcrip
 import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
 import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
 import type { MxLeaseManager } from './mx-lease.ts';
+import type { MxPause, MxPauseStore } from './mx-pause-store.ts';
 import type { RcptRateLimiter } from './rcpt-rate-limiter.ts';
+import type { ClientAnswer } from './refusal-guard.ts';
+import type { SessionStartBudget } from './session-start-budget.ts';
 
 export interface PoolSmtpSettings {
   port: number;
-  heloName: string;
-  mailFrom: string;
+  heloName: HeloName;
+  mailFrom: MailFrom;
   localAddress: string | undefined;
   tls: SmtpSessionOptions['tls'];
+  tlsCa?: string;
   timeouts: SmtpSessionOptions['timeouts'];
   maxSessionsPerMx: number;
   errorBudget: number;
@@ -48,7 +62,11 @@ export interface PoolSmtpSettings {
 /** Why a host could not be used: decides the final reason when every MX fails. */
 /** 'busy': a 4xx greeting or EHLO (421 too many connections, 450 try later): ask again later. */
 export type HostFailureCause = 'timeout' | 'refused' | 'protocol' | 'rejected' | 'busy';
-export type RcptResult = ProbeResult | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply };
+export type RcptResult =
+  | ProbeResult
+  | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply }
+  /** Not asked: the server is paused (it slowed us down); ask again when the pause ends. */
+  | { kind: 'paused'; mx: string; pause: MxPause };
 
 export interface ProbeRequest {
   listId: string;
@@ -79,12 +97,20 @@ export interface PoolEvents {
   /** Outcome of one TCP connect to one address of the MX (connectivity guard, `hygiene doctor`):
    *  ok = the TCP connection was made (whatever the greeting said); timeout = the connect timed out. */
   onConnectResult?: (mx: string, host: string, result: { ok: boolean; timeout: boolean }) => void;
+  /** How the server treated *us*: refused us (IP, HELO, sender) or answered about a mailbox (fault guard). */
+  onClientAnswer?: (mx: string, answer: ClientAnswer) => void;
+  /** A pause of this MX sent probes of these lists back (count per list) to be retried when it ends. */
+  onPause?: (mx: string, deferredByList: ReadonlyMap<string, number>, pause: MxPause) => void;
 }
 
 export interface MxSessionPoolDeps {
   settings: PoolSmtpSettings;
   leases: MxLeaseManager;
   rateLimiter: RcptRateLimiter;
+  /** Fleet-wide pauses of servers that slow us down. */
+  pauses: MxPauseStore;
+  /** Fleet-wide budget of session starts per server. */
+  sessionStarts: SessionStartBudget;
   catchAll: CatchAllRegistry;
   logger: Logger;
   events?: PoolEvents;
@@ -94,7 +120,6 @@ export interface MxSessionPoolDeps {
 
 /** How long a host that refused us (policy) keeps its answer before we ask it again. */
 const POLICY_BLOCK_HOLD_MS = 10 * 60_000;
-const RELAY_DENIED = /relay access denied|relaying denied|relay not permitted|not permitted to relay|unable to relay/;
 
 /** Probes lost in this many dead sessions are given up (unknown) instead of being tried again. */
 const MAX_LOSSES = 3;
@@ -102,6 +127,18 @@ const MAX_LOSSES = 3;
 type WindowItem =
   | { kind: 'probe'; request: ProbeRequest }
   | { kind: 'catch-all'; domain: string; listId: string };
+
+/** One answered RCPT of a window, for notePolicy. */
+interface PolicyEvidence {
+  domain: string;
+  reply: SmtpReply;
+  replyClass: ReplyClass;
+}
+
+/** The address a window item asks about (the catch-all probe's is improbable by design). */
+function windowAddress(item: WindowItem): string {
+  return item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`;
+}
 
 export class MxSessionPool {
   private readonly queue: ProbeRequest[] = [];
@@ -113,9 +150,13 @@ export class MxSessionPool {
   private downReply: SmtpReply | undefined;
   /** STARTTLS failed here once: like Postfix's "may" TLS level, go on in plain text. */
   private plaintextOnly = false;
+  /** Its replies fell out of step with our commands once: never pipeline to it again (see noteDesync). */
+  private pipeliningOff = false;
   /** The host refused *us* (client/HELO/sender/blocklist): the same answer for every address. */
   private policyBlock: { until: number; reply: SmtpReply; detail: string } | null = null;
   private policyStrikes = 0;
+  /** The pause in force for this server, as last seen (ours or another process's). */
+  private pause: MxPause | null = null;
   /** Domains this host refuses to relay for: every address of the domain gets the same answer. */
   private readonly relayDenied = new Map<string, { reply: SmtpReply; detail: string }>();
   private readonly wakers = new Set<() => void>();
@@ -135,6 +176,10 @@ export class MxSessionPool {
 
   submit(requests: ProbeRequest[]): void {
     const now = this.now();
+    if (this.pause && now < this.pause.until) {
+      this.defer(requests, this.pause);
+      return;
+    }
     if (this.closing || now < this.downUntil) {
       for (const request of requests) request.resolve(this.downResult(this.downDetail || `${this.mx} is not in use`));
       return;
@@ -173,6 +218,57 @@ export class MxSessionPool {
     for (const request of this.queue.splice(0)) request.resolve(result);
   }
 
+  /** Hands queued probes back unanswered (the run stopped: a fault guard tripped). */
+  abandonQueued(detail: string): void {
+    this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail, retryable: false });
+  }
+
+  /** The server's key for fleet-wide state (lease, pause, session starts): its first address. */
+  private get server(): string {
+    return this.addresses[0] ?? this.mx;
+  }
+
+  /** Sends probes back as 'paused' (the worker retries them when the pause ends). */
+  private defer(requests: ProbeRequest[], pause: MxPause): void {
+    if (requests.length === 0) return;
+    const byList = new Map<string, number>();
+    for (const request of requests) {
+      byList.set(request.listId, (byList.get(request.listId) ?? 0) + 1);
+      request.resolve({ kind: 'paused', mx: this.mx, pause });
+    }
+    this.deps.events?.onPause?.(this.mx, byList, pause);
+  }
+
+  /** Window items go back too: probes deferred, catch-all probes left for a later session. */
+  private deferItems(items: WindowItem[], pause: MxPause): void {
+    const requests: ProbeRequest[] = [];
+    for (const item of items) {
+      if (item.kind === 'probe') requests.push(item.request);
+      else this.deps.catchAll.settle(item.domain, 'unknown', true);
+    }
+    this.defer([...requests, ...this.queue.splice(0)], pause);
+  }
+
+  /** The pause in force (another process's too), or null. One Redis read. */
+  private async pauseInForce(): Promise<MxPause | null> {
+    const pause = await this.deps.pauses.current(this.server);
+    this.pause = pause;
+    return pause;
+  }
+
+  /** The server slowed us down: pause it fleet-wide. */
+  private async pauseServer(reply: SmtpReply, stage: ReplyStage): Promise<MxPause> {
+    const reason = reply.raw.replace(/\r?\n/g, ' | ');
+    const pause = await this.deps.pauses.pause(this.server, {
+      reason,
+      kind: judgeReply(stage, reply).owner === 'us' ? 'rate' : 'busy',
+      detail: `${this.mx} asked us to slow down at ${stage === 'rcpt' ? 'RCPT TO' : stage === 'mail' ? 'MAIL FROM' : stage === 'ehlo' ? 'EHLO' : 'the greeting'} (${reason})`,
+    });
+    this.pause = pause;
+    this.deps.logger.warn({ mx: this.mx, server: this.server, until: new Date(pause.until).toISOString(), level: pause.level, reply: reason }, 'MX paused fleet-wide: it slowed us down');
+    return pause;
+  }
+
   private markDown(detail: string, cause: HostFailureCause, reply?: SmtpReply): void {
     this.downUntil = this.now() + this.deps.settings.backoffMs;
     this.downDetail = detail;
@@ -204,18 +300,24 @@ export class MxSessionPool {
     const failures: string[] = [];
     const causes = new Set<HostFailureCause>();
     let rejection: SmtpReply | undefined;
+    let rejectionStage: ReplyStage | undefined;
     for (const host of this.addresses) {
-      const open = (tls: SmtpSessionOptions['tls']) =>
-        (this.deps.openSession ?? SmtpSession.open)({
+      const open = async (tls: SmtpSessionOptions['tls']): Promise<SmtpSession> => {
+        // Every connect attempt, whatever its reason, spends the server's fleet-wide budget.
+        if (!(await this.deps.sessionStarts.take(this.server, this.abort.signal))) throw new HygieneError('SMTP_CLOSED', 'The verifier is shutting down.');
+        return (this.deps.openSession ?? SmtpSession.open)({
           host,
           port: s.port,
           serverName: this.mx,
           heloName: s.heloName,
           localAddress: s.localAddress,
           tls,
+          tlsCa: s.tlsCa,
+          pipelining: !this.pipeliningOff,
           timeouts: s.timeouts,
           onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
         });
+      };
       try {
         let session: SmtpSession;
         try {
@@ -235,6 +337,9 @@ export class MxSessionPool {
         this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && coded.code === 'SMTP_TIMEOUT' });
         failures.push(`${host}: ${coded.message}`);
         const reply = coded.context.reply as SmtpReply | undefined;
+        if (reply && rejection === undefined && (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED')) {
+          rejectionStage = coded.code === 'SMTP_GREETING_REJECTED' ? 'greeting' : 'ehlo';
+        }
         if (coded.code === 'SMTP_TIMEOUT') causes.add('timeout');
         else if (coded.code === 'SMTP_PROTOCOL') causes.add('protocol');
         else if ((coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED') && reply && reply.code >= 500) {
@@ -244,12 +349,12 @@ export class MxSessionPool {
           causes.add('busy');
           rejection ??= reply;
         } else causes.add('refused');
-        // A rejected greeting is the host speaking for itself: its other addresses will say the same.
-        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED') break;
+        // A rejected greeting (or certificate) is the host speaking for itself: its other addresses will say the same.
+        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED' || coded.context.certificate === true) break;
       }
     }
     const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : causes.has('busy') ? 'busy' : 'refused';
-    throw new HygieneError(cause === 'timeout' ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx, cause, reply: rejection });
+    throw new HygieneError(cause === 'timeout' ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx, cause, reply: rejection, stage: rejectionStage });
   }
 
   private async runner(): Promise<void> {
@@ -267,6 +372,20 @@ export class MxSessionPool {
     let inTransaction = false;
     let consecutiveLosses = 0;
     let answeredInSession = 0;
+    /**
+     * The verdicts of the last answered window, held until the session shows its replies were in
+     * step after it: the next window's replies fit, QUIT got its 221, or nothing came late while the
+     * session settled before idling. A server that answered one command twice shows it only by an
+     * extra reply later; then this window is probed again instead of keeping shifted verdicts.
+     */
+    let held: { items: WindowItem[]; commit: () => void } | null = null;
+    const release = (inStep: boolean, why = ''): void => {
+      const window = held;
+      held = null;
+      if (!window) return;
+      if (inStep) window.commit();
+      else for (const item of window.items) this.requeueLost(item, 'smtp_error', why);
+    };
 
     /** 'quit': send QUIT and wait; 'quit-sent': QUIT went in the last group, wait for the close; 'drop': just close. */
     const endSession = async (how: 'quit' | 'quit-sent' | 'drop'): Promise<void> => {
@@ -277,6 +396,9 @@ export class MxSessionPool {
       if (how === 'quit') await closing.quit();
       else if (how === 'quit-sent') await closing.closeAfterQuit();
       else closing.close();
+      const desync = closing.closeReason?.code === 'SMTP_DESYNC' ? closing.closeReason : undefined;
+      if (desync) this.noteDesync(desync.message);
+      release(!desync, desync?.message);
       this.activeSessions -= 1;
       this.deps.events?.onSessionClosed?.(this.mx, new Set(listsServed), this.now() - sessionStarted);
       listsServed.clear();
@@ -285,6 +407,13 @@ export class MxSessionPool {
     try {
       for (;;) {
         if (this.queue.length === 0) {
+          if (session && held) {
+            // About to idle: a late extra reply gets one round trip to show itself before the last
+            // window's verdicts count.
+            await (session as SmtpSession).settle();
+            if ((session as SmtpSession).closed) await endSession('drop');
+            else release(true);
+          }
           await this.waitForWork(session ? s.idleSessionMs : 0);
           if (this.queue.length === 0 || this.closing) break;
         }
@@ -294,12 +423,27 @@ export class MxSessionPool {
           this.failQueued(this.downResult(this.downDetail));
           break;
         }
+        // A pause set by any process of the fleet holds before every session and every window.
+        const paused = await this.pauseInForce();
+        if (paused) {
+          this.defer(this.queue.splice(0), paused);
+          break;
+        }
         if (!session) {
           try {
             session = await this.openSession();
           } catch (err) {
             const coded = err as HygieneError;
-            this.markDown(coded.message, (coded.context.cause as HostFailureCause | undefined) ?? 'refused', coded.context.reply as SmtpReply | undefined);
+            const reply = coded.context.reply as SmtpReply | undefined;
+            const stage = coded.context.stage as ReplyStage | undefined;
+            const judged = reply && stage ? judgeReply(stage, reply) : undefined;
+            if (reply && judged?.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply });
+            if (reply && stage && judged?.pause) {
+              // "Busy, come back later" before any RCPT: pause the server, do not reconnect in a loop.
+              this.defer(this.queue.splice(0), await this.pauseServer(reply, stage));
+              break;
+            }
+            this.markDown(coded.message, (coded.context.cause as HostFailureCause | undefined) ?? 'refused', reply);
             break;
           }
           sessionStarted = this.now();
@@ -345,7 +489,7 @@ export class MxSessionPool {
         if (!inTransaction || needReset) commands.push(mailFrom(s.mailFrom, { smtputf8: current.supportsSmtputf8 }));
         const prefix = commands.length;
         for (const item of window) {
-          commands.push(rcptTo(item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`));
+          commands.push(rcptTo(windowAddress(item)));
           const listId = item.kind === 'probe' ? item.request.listId : item.listId;
           if (!listsServed.has(listId)) {
             listsServed.add(listId);
@@ -363,6 +507,13 @@ export class MxSessionPool {
           failure = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), []);
           replies = failure.answered;
         }
+        if (failure?.code === 'SMTP_DESYNC') {
+          // Out of step: no reply of this window (nor of the held one before it) can be trusted to
+          // belong to its address. All of them are asked again, on a new session without pipelining.
+          this.noteDesync(failure.message);
+          release(false, failure.message);
+          replies = [];
+        } else release(true);
         this.deps.events?.onExchange?.(this.mx, windowLists(window), this.now() - exchangeStarted);
 
         // Transaction set-up replies.
@@ -381,6 +532,14 @@ export class MxSessionPool {
         }
 
         if (setupFailed) {
+          const judged = judgeReply('mail', setupFailed);
+          if (judged.pause) {
+            // "Try again later" / a rate limit at MAIL FROM: the server is slowing us down.
+            this.deferItems(window, await this.pauseServer(setupFailed, 'mail'));
+            await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
+            continue;
+          }
+          if (judged.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply: setupFailed });
           // MAIL FROM (or RSET) refused: every RCPT of the group was answered "need MAIL" or worse,
           // and the refusal is about our sender, not the mailboxes (SMTP-FACTS: policy).
           const mailClass = classifyReply('MAIL', setupFailed);
@@ -398,7 +557,13 @@ export class MxSessionPool {
 
         let restartTransaction = false;
         let closingReply: SmtpReply | null = null;
+        /** The first reply that slowed us down (rate limit): it and every item after it wait for the pause. */
+        let throttle: SmtpReply | null = null;
         const unanswered: WindowItem[] = [];
+        const throttled: WindowItem[] = [];
+        const answers: PolicyEvidence[] = [];
+        const answered: WindowItem[] = [];
+        const verdicts: Array<() => void> = [];
         window.forEach((item, i) => {
           const reply = replies[prefix + i];
           if (!reply) {
@@ -413,7 +578,15 @@ export class MxSessionPool {
             errors += 1;
             this.stats.errors += 1;
           }
-          const replyClass = classifyReply('RCPT', reply);
+          const judged = judgeReply('rcpt', reply);
+          if (judged.pause) {
+            // Not an answer about the mailbox: it is asked again after the pause, never in a loop.
+            throttle ??= reply;
+            throttled.push(item);
+            return;
+          }
+          this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: judged.refusesUs, reply });
+          const replyClass = classifyReply('RCPT', reply, { recipient: windowAddress(item), sender: s.mailFrom });
           if (replyClass.kind === 'too_many_recipients') {
             restartTransaction = true;
             unanswered.push(item);
@@ -424,15 +597,33 @@ export class MxSessionPool {
             unanswered.push(item);
             return;
           }
-          this.notePolicy(item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass);
+          answers.push({ domain: item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass });
+          answered.push(item);
           if (item.kind === 'catch-all') {
             const state = catchAllFrom(replyClass);
-            this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500);
+            verdicts.push(() => this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500));
             return;
           }
-          void this.answer(item.request, reply, replyClass);
+          verdicts.push(() => void this.answer(item.request, reply, replyClass));
         });
+        // What the host says about us does not depend on which reply belongs to which address: learnt now.
+        this.notePolicy(answers);
+        if (answered.length > 0) held = { items: answered, commit: () => verdicts.forEach((settle) => settle()) };
         if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
+
+        // A 421 that closed the session because of our rate ("try again later", "too many connections").
+        const closing = failure?.code === 'SMTP_SERVICE_CLOSING' ? (failure.context.reply as SmtpReply | undefined) : undefined;
+        if (!throttle && closing && judgeReply('rcpt', closing).pause) throttle = closing;
+        if (throttle) {
+          if (failure) {
+            // The server closed the session (a 421): a reconnect, after the pause.
+            this.stats.reconnects += 1;
+            for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
+          }
+          this.deferItems([...throttled, ...unanswered], await this.pauseServer(throttle, 'rcpt'));
+          await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
+          continue;
+        }
 
         if (failure || closingReply) {
           // The session is over (RFC 5321 §3.8: a dropped connection counts as a 451). Only sessions
@@ -443,11 +634,11 @@ export class MxSessionPool {
           for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
           const why = closingReply ? `the server closed the session: ${(closingReply as SmtpReply).raw}` : (failure?.message ?? 'connection lost');
           this.deps.logger.warn({ mx: this.mx, unanswered: unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
-          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'smtp_error' : 'connection_failed';
+          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'smtp_error' : 'connection_failed';
           for (const item of unanswered) this.requeueLost(item, lostReason, why);
           await endSession('drop');
           if (consecutiveLosses >= MAX_LOSSES) {
-            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' ? 'protocol' : 'refused');
+            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'protocol' : 'refused');
             break;
           }
           // Back off before reconnecting (SMTP-FACTS politeness: back off on 421 and on drops).
@@ -467,6 +658,8 @@ export class MxSessionPool {
       this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail: `Unexpected error while probing ${this.mx}: ${(err as Error).message}`, retryable: true });
     } finally {
       await endSession('quit').catch(() => undefined);
+      // endSession released the held window; never leave one unsettled.
+      release(true);
       await lease.release();
     }
   }
@@ -506,29 +699,42 @@ export class MxSessionPool {
   }
 
   /**
-   * Learns from policy rejections. Two in a row that are about our client (blocklist, HELO, sender,
-   * client host) mean the host refuses us whatever the mailbox: the rest of its queue is answered
-   * with that reply instead of collecting more rejections (each one counts against us). "Relay
-   * access denied" is about the domain: its other addresses get the same answer.
+   * Learns from the policy rejections of one answered window. Only replies the classifier says are
+   * about us count, never a mailbox verdict. "Relay access denied" is about the domain: its other
+   * addresses get the same answer, unless one of them was accepted in the window. Two refusals of
+   * our client (blocklist, HELO, sender, client host) in a row mean the host refuses us whatever the
+   * mailbox: the rest of its queue is answered with that reply instead of collecting more rejections
+   * (each one counts against us). One accepted RCPT in the window proves it does not refuse us: the
+   * refusals were about those recipients (Postfix check_recipient_access REJECT is a 5.7.1 too).
    */
-  private notePolicy(domain: string, reply: SmtpReply, replyClass: ReplyClass): void {
-    if (replyClass.kind !== 'verdict' || replyClass.reason !== 'policy_block') {
-      if (reply.code < 400) this.policyStrikes = 0;
-      return;
+  private notePolicy(answers: PolicyEvidence[]): void {
+    const acceptedDomains = new Set(answers.filter((a) => a.replyClass.kind === 'accepted').map((a) => a.domain));
+    if (acceptedDomains.size > 0) this.policyStrikes = 0;
+    for (const { domain, reply, replyClass } of answers) {
+      if (replyClass.kind !== 'verdict' || replyClass.reason !== 'policy_block') continue;
+      if (replyClass.refuses === 'domain') {
+        if (!acceptedDomains.has(domain)) {
+          this.relayDenied.set(domain, { reply, detail: `${replyClass.detail} The server does not accept mail for ${domain} from us, so its other addresses were not probed.` });
+        }
+        continue;
+      }
+      if (acceptedDomains.size > 0) continue;
+      this.policyStrikes += 1;
+      if (this.policyStrikes >= 2) {
+        this.policyBlock = {
+          until: this.now() + POLICY_BLOCK_HOLD_MS,
+          reply,
+          detail: `${replyClass.detail} ${this.mx} refuses us for every address, so the rest were not probed.`,
+        };
+      }
     }
-    const text = reply.lines.join(' ').toLowerCase();
-    if (RELAY_DENIED.test(text)) {
-      this.relayDenied.set(domain, { reply, detail: `${replyClass.detail} The server does not accept mail for ${domain} from us, so its other addresses were not probed.` });
-      return;
-    }
-    this.policyStrikes += 1;
-    if (this.policyStrikes >= 2) {
-      this.policyBlock = {
-        until: this.now() + POLICY_BLOCK_HOLD_MS,
-        reply,
-        detail: `${replyClass.detail} ${this.mx} refuses us for every address, so the rest were not probed.`,
-      };
-    }
+  }
+
+  /** Replies fell out of step with our commands: never pipeline to this host again (for the pool's life); said once. */
+  private noteDesync(detail: string): void {
+    if (this.pipeliningOff) return;
+    this.pipeliningOff = true;
+    this.deps.logger.warn({ mx: this.mx, detail }, 'SMTP replies out of step with our commands: their answers were discarded and this host is probed without pipelining from now on');
   }
 
   private refusal(domain: string): { reply: SmtpReply; detail: string } | undefined {

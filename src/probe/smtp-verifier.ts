@@ -2,7 +2,13 @@
  * The production BatchVerifier: suppression list first, then the verdict cache (entries older than
  * the batch's maxVerdictAgeMs are misses), then MX resolution per domain, then RCPT probes
  * through one MxSessionPool per MX host (so domains that share a host share its sessions), moving to
- * the next MX by preference when a host cannot be used.
+ * the next MX by preference when a host cannot be used. A host paused because it slowed us down is
+ * not a reason to try the next MX (a backup MX often accepts everything, and a provider's other
+ * hosts count the same rate): its probes come back as a retry when the pause ends.
+ *
+ * With a fault guard (probe/fault-guard.ts), what may be cached is the guard's decision (facts only;
+ * "no such domain" only once DNS has proven healthy), and once it trips the verifier stops: no new
+ * lookup or probe starts and queued probes are handed back.
  */
 import type { Logger } from 'pino';
 import { localPartVariants } from '../domain/local-part-variants.ts';
@@ -11,9 +17,22 @@ import type { Verdict } from '../domain/verdict.ts';
 import type { AddressToVerify, BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
 import type { MxHost, MxResolver } from '../dns/mx-resolver.ts';
 import type { CatchAllRegistry } from './catch-all-registry.ts';
+import { allowedMxHosts, mxNotAllowedVerdict } from './mx-address-policy.ts';
 import { MxSessionPool, type HostFailureCause, type MxSessionPoolDeps, type PoolStats, type RcptResult } from './mx-session-pool.ts';
 import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
 import type { VerdictCache } from './verdict-cache.ts';
+import type { CacheDecision } from './fault-guard.ts';
+import type { HygieneError } from '../errors.ts';
+import type { MxPause } from './mx-pause-store.ts';
+
+/** What the verifier asks of the run's fault guard. */
+export interface VerifierGuard {
+  readonly error: HygieneError | null;
+  cacheDecision(verdict: Verdict): CacheDecision;
+  onTrip(listener: (error: HygieneError) => void): void;
+  /** Resolves when no decision of the guard is pending (a DNS canary check in flight). */
+  settled(): Promise<void>;
+}
 
 export interface SmtpVerifierDeps {
   resolver: MxResolver;
@@ -31,6 +50,8 @@ export interface SmtpVerifierDeps {
   dnsConcurrency?: number;
   /** mailbox_not_found: probe up to this many close spellings, suggest the one that exists (0 = off). */
   suggestVariants?: number;
+  /** The run's fault guard: cache decisions and the early stop. */
+  guard?: VerifierGuard;
 }
 
 export interface SmtpVerifier extends BatchVerifier {
@@ -41,7 +62,16 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
   const pools = new Map<string, MxSessionPool>();
   const now = deps.now ?? (() => new Date());
 
-  const cacheWriter = createCacheWriter(deps.cache);
+  const guard = deps.guard;
+  const cacheWriter = createCacheWriter(deps.cache, guard);
+  guard?.onTrip((error) => {
+    for (const pool of pools.values()) pool.abandonQueued(`Stopped before this address was asked: ${error.message}`);
+  });
+  /** The answer for addresses not asked because the run stopped (never recorded: the list fails). */
+  const halted = (error: HygieneError): ProbeOutcome => ({
+    kind: 'verdict',
+    verdict: { status: 'unknown', reason: 'not_verified', detail: `Stopped before this address was checked: ${error.message}`, checkedAt: now().toISOString() },
+  });
 
   function poolFor(host: MxHost): MxSessionPool {
     const key = host.exchange.toLowerCase();
@@ -60,6 +90,11 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
     let rejection: SmtpReply | undefined;
     return new Promise((resolve) => {
       const tryHost = (index: number, losses: number) => {
+        const stopped = guard?.error;
+        if (stopped) {
+          resolve(halted(stopped));
+          return;
+        }
         const host = hosts[index];
         if (!host) {
           const verdict = allHostsFailed(address.domain, hosts, attempts, causes, rejection, now());
@@ -74,6 +109,10 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
             address,
             losses,
             resolve: (result: RcptResult) => {
+              if (result.kind === 'paused') {
+                resolve(pausedOutcome(address.address, result.mx, result.pause, now()));
+                return;
+              }
               if (result.kind === 'host-failed') {
                 attempts.push(result.detail);
                 causes.add(result.cause);
@@ -159,6 +198,11 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
       const resolveWorker = async () => {
         while (next < domains.length) {
           const [domain, addresses] = domains[next++]!;
+          const stopped = guard?.error;
+          if (stopped) {
+            for (const a of addresses) outcomes.set(a.address, halted(stopped));
+            continue;
+          }
           const resolution = await deps.resolver.resolve(domain);
           if (resolution.kind === 'none') {
             for (const a of addresses) {
@@ -168,13 +212,20 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
             }
             continue;
           }
+          // API work: MX hosts on private addresses are refused; what that policy shaped is never cached.
+          const hosts = batch.refusePrivateMx ? allowedMxHosts(resolution.hosts) : resolution.hosts;
+          if (hosts.length === 0) {
+            const verdict = mxNotAllowedVerdict(domain, resolution.hosts, now());
+            for (const a of addresses) outcomes.set(a.address, { kind: 'verdict', verdict });
+            continue;
+          }
           for (const a of addresses) {
             probes.push(
-              probeWithSuggestion(batch.listId, a, resolution.hosts).then((outcome) => {
+              probeWithSuggestion(batch.listId, a, hosts).then((outcome) => {
                 outcomes.set(a.address, outcome);
                 // Into the cache as soon as it is known, not at the end of the batch: a worker killed
                 // mid-job leaves these answers behind, and the job's re-run asks the server nothing twice.
-                if (outcome.kind === 'verdict') cacheWriter.write(keyOf(a), outcome.verdict);
+                if (outcome.kind === 'verdict' && hosts.length === resolution.hosts.length) cacheWriter.write(keyOf(a), outcome.verdict);
               }),
             );
           }
@@ -182,6 +233,8 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
       };
       await Promise.all(Array.from({ length: Math.min(dnsConcurrency, domains.length) }, resolveWorker));
       await Promise.all(probes);
+      // A decision about our own faults may be pending (a canary check): the batch's answers wait for it.
+      await guard?.settled();
 
       await cacheWriter.flush();
       return outcomes;
@@ -213,30 +266,65 @@ function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], cau
   };
 }
 
+/** A probe the paused server was not asked: retry when the pause ends (a little after, so the pause is over). */
+function pausedOutcome(address: string, mx: string, pause: MxPause, at: Date): ProbeOutcome {
+  return {
+    kind: 'retry',
+    notAsked: true,
+    retryAfterMs: Math.max(1_000, pause.until - at.getTime() + 250),
+    verdict: {
+      status: 'unknown',
+      // Slowed down because of our rate: throttled (about us). A server that was not taking connections: connection_failed.
+      reason: pause.kind === 'rate' ? 'throttled' : 'connection_failed',
+      detail: `${pause.detail}; it was paused until ${new Date(pause.until).toISOString()} and the retries ran out before it could be asked about ${address}.`,
+      smtpReply: pause.reason || undefined,
+      mx,
+      checkedAt: at.toISOString(),
+    },
+  };
+}
+
 /**
  * Verdicts go to the cache in small batches as they arrive (one Redis round trip per 100 ms or 200
- * verdicts), so answers survive a crash of the job that asked for them.
+ * verdicts), so answers survive a crash of the job that asked for them. Only what the guard allows:
+ * a verdict it holds (a DNS-derived "does not exist" before DNS has proven healthy) waits for the end
+ * of the batch and is written only if DNS has proven healthy by then; once the guard trips, nothing
+ * more is written, not even what is buffered.
  */
-function createCacheWriter(cache: VerdictCache) {
+function createCacheWriter(cache: VerdictCache, guard: VerifierGuard | undefined) {
   let buffer: Array<[string, Verdict]> = [];
+  let held: Array<[string, Verdict]> = [];
   let timer: NodeJS.Timeout | null = null;
   let inFlight: Promise<void> = Promise.resolve();
+  const decide = (verdict: Verdict): CacheDecision => (guard ? guard.cacheDecision(verdict) : 'write');
   const flushNow = (): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = null;
-    if (buffer.length === 0) return inFlight;
-    const entries = buffer;
+    const entries = buffer.filter(([, verdict]) => decide(verdict) === 'write');
     buffer = [];
+    if (entries.length === 0) return inFlight;
+    // A cache write that fails only costs a probe next time: losing it is safe.
     inFlight = inFlight.then(() => cache.setMany(entries)).catch(() => undefined);
     return inFlight;
   };
   return {
     write(key: string, verdict: Verdict): void {
       if (verdict.cached) return;
+      const decision = decide(verdict);
+      if (decision === 'drop') return;
+      if (decision === 'hold') {
+        held.push([key, verdict]);
+        return;
+      }
       buffer.push([key, verdict]);
       if (buffer.length >= 200) void flushNow();
       else timer ??= setTimeout(() => void flushNow(), 100);
     },
-    flush: flushNow,
+    /** End of a batch: held verdicts are written if DNS has proven healthy meanwhile, else forgotten. */
+    flush(): Promise<void> {
+      buffer.push(...held);
+      held = [];
+      return flushNow();
+    },
   };
 }

@@ -1,16 +1,19 @@
 /**
  * Verdict cache per address, shared by every list and every worker: re-running a list within the
  * TTL sends no RCPT for cached addresses. TTLs follow Postfix's own verify cache idea: long for
- * definite answers, shorter for negative ones, short for unknown.
+ * definite answers, shorter for negative ones. Facts only (domain/fault-owner.ts cachePolicy): an
+ * unknown verdict is at best the remote server's state of the moment and at worst our own fault, so
+ * it is never cached; a re-run after fixing the configuration probes again.
  * Key: {p}:verdict:{address key}  STRING Verdict JSON, with TTL.
  */
 import type { Redis } from 'ioredis';
+import { cachePolicy } from '../domain/fault-owner.ts';
 import type { Verdict } from '../domain/verdict.ts';
+import { verdictCacheKey } from '../queue/list-keys.ts';
 
 export interface VerdictCacheTtls {
   positiveTtlSeconds: number;
   negativeTtlSeconds: number;
-  unknownTtlSeconds: number;
 }
 
 export interface VerdictCache {
@@ -18,14 +21,15 @@ export interface VerdictCache {
   setMany(entries: Array<[string, Verdict]>): Promise<void>;
 }
 
+/** Seconds a verdict stays cached; 0 = never cached (unknown verdicts, and anything not a fact). */
 export function ttlFor(verdict: Verdict, ttls: VerdictCacheTtls): number {
+  if (cachePolicy(verdict) === 'never') return 0;
   if (verdict.status === 'deliverable' || verdict.status === 'risky') return ttls.positiveTtlSeconds;
-  if (verdict.status === 'undeliverable') return ttls.negativeTtlSeconds;
-  return ttls.unknownTtlSeconds;
+  return ttls.negativeTtlSeconds;
 }
 
 export function createVerdictCache(redis: Redis, keyPrefix: string, ttls: VerdictCacheTtls): VerdictCache {
-  const keyOf = (key: string) => `${keyPrefix}:verdict:${key}`;
+  const keyOf = (key: string) => verdictCacheKey(keyPrefix, key);
   return {
     async getMany(keys) {
       const found = new Map<string, Verdict>();

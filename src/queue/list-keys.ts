@@ -10,14 +10,23 @@
  *   {p}:list:{id}:verdicts      HASH   de-dup key -> Verdict JSON, or "#id" for a text shared by many (verdict-texts.ts)
  *   {p}:list:{id}:vtext         HASH   id -> Verdict JSON shared by several addresses
  *   {p}:list:{id}:owner         STRING id of the API process running the parse pass, with a TTL (lease)
- *   {p}:list:{id}:mxstats       HASH   "{mx}|{field}" -> counter (sessions, rcpt, replies by code, reconnects, ms)
+ *   {p}:list:{id}:mxstats       HASH   "{mx}|{field}" -> counter (sessions, rcpt, replies by code, reconnects, ms, deferred);
+ *                                      "{mx}|pause@{since}" -> "{until}|{reply}" per pause that made the list wait
  *   {p}:lists                   ZSET   list ids by creation time
+ *   {p}:tenant:{t}:lists        ZSET   ids of the lists tenant t uploaded through the API, by creation time
  *
  * Shared across lists:
  *   {p}:verdict:{key}           STRING Verdict JSON, TTL by outcome (verdict cache)
  *   {p}:mx:{domain}             STRING MX resolution JSON, TTL (DNS cache)
  *   {p}:mxlease:{mx}            ZSET   fleet-wide session leases per MX host (member -> expiry ms)
+ *   {p}:mxpause:{server}        HASH   fleet-wide pause of an MX server that slowed us down (probe/mx-pause-store.ts)
+ *   {p}:mxstarts:{server}       HASH   session-start token bucket of an MX server (probe/session-start-budget.ts)
+ *   {p}:catchall:{domain}       STRING catch-all answer (probe/catch-all-registry.ts)
  *   {p}:bull:...                       BullMQ queues "verify" and "finalize" (BullMQ prefix "{p}:bull")
+ *
+ * The HTTP API:
+ *   {p}:authfail:{address}      STRING failed authentications from one client address (or IPv6 /64), TTL
+ *   {p}:session:{id}            STRING a dashboard session (JSON: tenant, key label, expiry), TTL
  *
  * All per-list keys are deleted by `deleteList` (and expire 7 days after the list finishes).
  */
@@ -55,6 +64,9 @@ export function listKeys(prefix: string, listId: string): ListKeys {
 }
 
 export const listsIndexKey = (prefix: string): string => `${prefix}:lists`;
+export const tenantListsIndexKey = (prefix: string, tenant: string): string => `${prefix}:tenant:${tenant}:lists`;
+export const authFailuresKey = (prefix: string, address: string): string => `${prefix}:authfail:${address}`;
+export const dashboardSessionKey = (prefix: string, sessionId: string): string => `${prefix}:session:${sessionId}`;
 export const verdictCacheKey = (prefix: string, key: string): string => `${prefix}:verdict:${key}`;
 export const bullPrefix = (prefix: string): string => `${prefix}:bull`;
 

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Verdict } from '../domain/verdict.ts';
 import { claimKeyLease, releaseKeyLease, renewKeyLease } from './key-lease.ts';
 import { luaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
-import { listKeys, listsIndexKey } from './list-keys.ts';
+import { listKeys, listsIndexKey, tenantListsIndexKey } from './list-keys.ts';
 import { resolveVerdictTexts, VERDICT_REF_MARK } from './verdict-texts.ts';
 
 export type ListState = 'parsing' | 'enqueuing' | 'verifying' | 'collecting' | 'done' | 'failed';
@@ -16,8 +16,23 @@ export interface ListOptions {
   reject: string;
   neutraliseFormulas: boolean;
   webhookUrl?: string;
-  /** Re-verification (scheduled runs): cached verdicts older than this are probed again. */
+  /** Re-verification (scheduled runs, verify --max-age): cached verdicts older than this are probed again. */
   maxVerdictAgeMs?: number;
+  /** Uploaded through the HTTP API: MX hosts on private addresses are refused (VerifyBatch.refusePrivateMx). */
+  refusePrivateMx?: boolean;
+  /** verify --no-cache: the verdict cache is not read (fresh answers are still written to it). */
+  skipCache?: boolean;
+}
+
+/**
+ * What the parse pass read (stored as inputSha256, inputBytes, inputLayout): the collector proves it
+ * reads the same bytes the same way before it writes anything (see csv/input-digest.ts).
+ */
+export interface InputIdentity {
+  sha256: string;
+  bytes: number;
+  /** ListInput.layout: dialect, header, email column, width. */
+  layout: string;
 }
 
 export interface ListRecord {
@@ -37,10 +52,28 @@ export interface ListRecord {
   /** Addresses saved as mailbox_not_found; undefined for lists created before it was counted. */
   notFound?: number;
   jobs: number;
+  /** Undefined for lists parsed before it was recorded. */
+  inputIdentity?: InputIdentity;
   error?: string;
+  /** The error's code when the list failed with a coded error (INPUT_CHANGED, or a stop for our own fault: OUTBOUND_SMTP_BLOCKED, DNS_FAILED...). */
+  errorCode?: string;
   reportPath?: string;
   cleanedPath?: string;
   rejectedPath?: string;
+  /** The API tenant that uploaded the list (config/api-keys.ts); unset for CLI, watch and schedule lists. */
+  tenant?: string;
+}
+
+/** A page of lists, newest first; `next` continues after the last one. */
+export interface ListPage {
+  lists: ListRecord[];
+  next?: string;
+}
+
+/** A page cursor ("{score}.{id}") as the index position it stands for; undefined when absent or malformed. */
+function decodePageCursor(cursor: string | undefined): { score: number; id: string } | undefined {
+  const match = /^(\d{1,16})\.([0-9a-f]{1,64})$/.exec(cursor ?? '');
+  return match ? { score: Number(match[1]), id: match[2]! } : undefined;
 }
 
 /** Seconds the per-list keys live after the list finishes (the verdict cache lives on separately). */
@@ -56,11 +89,12 @@ export class ListStore {
     return listKeys(this.prefix, listId);
   }
 
-  async create(record: Pick<ListRecord, 'id' | 'input' | 'name' | 'outDir' | 'options'>): Promise<void> {
+  async create(record: Pick<ListRecord, 'id' | 'input' | 'name' | 'outDir' | 'options' | 'tenant'>): Promise<void> {
     const keys = this.keys(record.id);
     const now = new Date().toISOString();
-    await this.redis
-      .multi()
+    const multi = this.redis.multi();
+    if (record.tenant !== undefined) multi.hset(keys.list, 'tenant', record.tenant).zadd(tenantListsIndexKey(this.prefix, record.tenant), Date.now(), record.id);
+    await multi
       .hset(keys.list, {
         id: record.id,
         state: 'parsing',
@@ -97,11 +131,46 @@ export class ListStore {
       verified: Number(raw.verified ?? 0),
       notFound: raw.notFound === undefined ? undefined : Number(raw.notFound),
       jobs: Number(raw.jobs ?? 0),
+      inputIdentity: raw.inputSha256 === undefined ? undefined : { sha256: raw.inputSha256, bytes: Number(raw.inputBytes ?? -1), layout: raw.inputLayout ?? '' },
       error: raw.error,
+      errorCode: raw.errorCode,
       reportPath: raw.reportPath,
       cleanedPath: raw.cleanedPath,
       rejectedPath: raw.rejectedPath,
+      tenant: raw.tenant,
     };
+  }
+
+  /**
+   * Lists newest first: one tenant's (API uploads) or, with `tenant` null, every list. `cursor` is a
+   * page's `next`: the index score and id of the last list returned (lists created in the same
+   * millisecond share a score and come in descending id order). Ids whose list has expired are
+   * dropped from the index on the way.
+   */
+  async page(tenant: string | null, limit: number, cursor?: string): Promise<ListPage> {
+    const index = tenant === null ? listsIndexKey(this.prefix) : tenantListsIndexKey(this.prefix, tenant);
+    let last = decodePageCursor(cursor);
+    const lists: ListRecord[] = [];
+    const batch = Math.max(2 * limit, 50);
+    for (let round = 0; round < 20 && lists.length < limit; round++) {
+      const raw = await this.redis.zrevrangebyscore(index, last ? String(last.score) : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
+      const entries: Array<{ id: string; score: number }> = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const entry = { id: raw[i]!, score: Number(raw[i + 1]) };
+        if (!last || entry.score < last.score || entry.id < last.id) entries.push(entry);
+      }
+      const records = await Promise.all(entries.map((e) => this.get(e.id)));
+      const gone = entries.filter((_, i) => records[i] === null).map((e) => e.id);
+      if (gone.length > 0) await this.redis.zrem(index, ...gone);
+      for (const [i, entry] of entries.entries()) {
+        if (lists.length === limit) break;
+        last = entry;
+        const record = records[i];
+        if (record) lists.push(record);
+      }
+      if (raw.length < 2 * batch) break; // the index has nothing older
+    }
+    return { lists, ...(lists.length === limit && last ? { next: `${last.score}.${last.id}` } : {}) };
   }
 
   async update(listId: string, fields: Record<string, string | number>): Promise<void> {
@@ -110,6 +179,11 @@ export class ListStore {
 
   async setState(listId: string, state: ListState, fields: Record<string, string | number> = {}): Promise<void> {
     await this.redis.hset(this.keys(listId).list, { state, ...fields });
+  }
+
+  /** The parse pass is over: record what it read, and move on to enqueuing. */
+  async markParsed(listId: string, input: InputIdentity): Promise<void> {
+    await this.setState(listId, 'enqueuing', { parsedAt: new Date().toISOString(), inputSha256: input.sha256, inputBytes: input.bytes, inputLayout: input.layout });
   }
 
   /** Drops everything the parse pass wrote, so an interrupted parse can start again from row 0. */
@@ -229,8 +303,10 @@ export class ListStore {
 
   async deleteList(listId: string): Promise<void> {
     const keys = this.keys(listId);
+    const tenant = await this.redis.hget(keys.list, 'tenant');
     await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
+    if (tenant) pipeline.zrem(tenantListsIndexKey(this.prefix, tenant), listId);
     pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.owner, keys.list);
     pipeline.zrem(listsIndexKey(this.prefix), listId);
     await pipeline.exec();

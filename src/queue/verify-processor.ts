@@ -3,6 +3,11 @@
  * verdict (a job re-run after a crash probes nothing twice), ask the verifier, record verdicts,
  * schedule greylisting retries as delayed jobs (no worker is held while waiting), and trigger the
  * list's finalize step when this was the last job.
+ *
+ * Probes a paused MX sent back unasked become delayed jobs due when the pause ends (at most
+ * pauseRetries times; then unknown/throttled). When the run's fault guard has tripped (our port 25,
+ * resolver or IP), the job records nothing: the list is failed with the guard's message instead, so
+ * our fault never becomes a row's verdict.
  */
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -11,7 +16,8 @@ import { parseEmailAddress } from '../domain/email-address.ts';
 import type { AddressToVerify, BatchVerifier } from '../domain/verifier.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import type { FinalizeJobData, VerifyJobData } from './job-types.ts';
-import { finalizeJobId, retryJobId } from './job-types.ts';
+import { deferredJobId, finalizeJobId, retryJobId } from './job-types.ts';
+import type { HygieneError } from '../errors.ts';
 import type { ListStore } from './list-store.ts';
 
 export interface VerifyProcessorDeps {
@@ -21,7 +27,13 @@ export interface VerifyProcessorDeps {
   verifyQueue: Queue<VerifyJobData>;
   finalizeQueue: Queue<FinalizeJobData>;
   greylistMaxAttempts: number;
+  /** How many times an address may be sent back unasked by a paused MX (HYGIENE_MX_PAUSE_RETRIES). Default 6. */
+  pauseRetries?: number;
   logger: Logger;
+  /** The run's fault guard error once tripped (our own fault), else null. */
+  stoppedBy?: () => HygieneError | null;
+  /** Fails the list with that error (runtime.failList). */
+  failList?: (listId: string, error: HygieneError) => Promise<void>;
 }
 
 export async function loadJobAddresses(redis: Redis, store: ListStore, data: VerifyJobData): Promise<string[]> {
@@ -70,6 +82,18 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
       log.warn('verify job for a list that no longer exists; skipped');
       return { verified: 0, retried: 0 };
     }
+    if (list.state === 'failed') {
+      // Stopped (our own fault, see failList): nothing more is probed for it.
+      log.info('verify job for a failed list; skipped');
+      return { verified: 0, retried: 0 };
+    }
+    const stopped = async (): Promise<boolean> => {
+      const error = deps.stoppedBy?.();
+      if (!error) return false;
+      await deps.failList?.(listId, error);
+      return true;
+    };
+    if (await stopped()) return { verified: 0, retried: 0 };
     const toVerify: AddressToVerify[] = [];
     const keyOf = new Map<string, string>();
     const add = (found: { key: string; item: AddressToVerify } | null): void => {
@@ -95,14 +119,30 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     const verdicts = new Map<string, Verdict>();
     const retry: string[] = [];
     let retryAfterMs = 0;
+    const deferrals = job.data.deferrals ?? 0;
+    /** Addresses a paused MX sent back, by when to ask again (rounded to the second). */
+    const deferred = new Map<number, string[]>();
     if (pending.length > 0) {
-      const outcomes = await deps.verifier.verify({ listId, addresses: pending, attempt, maxAttempts: deps.greylistMaxAttempts, maxVerdictAgeMs: list.options.maxVerdictAgeMs });
+      const outcomes = await deps.verifier.verify({
+        listId,
+        addresses: pending,
+        attempt,
+        maxAttempts: deps.greylistMaxAttempts,
+        maxVerdictAgeMs: list.options.maxVerdictAgeMs,
+        skipCache: list.options.skipCache,
+        refusePrivateMx: list.options.refusePrivateMx,
+      });
+      // Our own fault tripped the guard meanwhile: these outcomes are not facts about the addresses.
+      if (await stopped()) return { verified: 0, retried: 0 };
       for (const item of pending) {
         const key = keyOf.get(item.address) ?? item.address.toLowerCase();
         const outcome = outcomes.get(item.address);
         if (!outcome) {
           verdicts.set(key, { status: 'unknown', reason: 'smtp_error', detail: 'The verifier returned no answer for this address.', checkedAt: new Date().toISOString() });
-        } else if (outcome.kind === 'retry' && attempt < deps.greylistMaxAttempts) {
+        } else if (outcome.kind === 'retry' && outcome.notAsked === true && deferrals < (deps.pauseRetries ?? 6)) {
+          const due = Math.ceil(outcome.retryAfterMs / 1_000) * 1_000;
+          deferred.set(due, [...(deferred.get(due) ?? []), item.address]);
+        } else if (outcome.kind === 'retry' && outcome.notAsked !== true && attempt < deps.greylistMaxAttempts) {
           retry.push(item.address);
           retryAfterMs = Math.max(retryAfterMs, outcome.retryAfterMs);
         } else {
@@ -114,8 +154,17 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     if (retry.length > 0) {
       const id = retryJobId(String(job.id), attempt + 1);
       await deps.store.registerJobs(listId, [id]);
-      await deps.verifyQueue.add('verify', { listId, addresses: retry, attempt: attempt + 1 }, { jobId: id, delay: retryAfterMs });
+      await deps.verifyQueue.add('verify', { listId, addresses: retry, attempt: attempt + 1, deferrals }, { jobId: id, delay: retryAfterMs });
       log.info({ addresses: retry.length, delayMs: retryAfterMs, attempt: attempt + 1 }, 'greylisted; retry scheduled');
+    }
+    if (deferred.size > 0) {
+      // Delayed jobs, due when the pause ends: no worker is held while a server makes us wait.
+      const groups = [...deferred.entries()].map(([delay, addresses], index) => ({ id: deferredJobId(String(job.id), deferrals + 1, index), delay, addresses }));
+      await deps.store.registerJobs(listId, groups.map((g) => g.id));
+      for (const group of groups) {
+        await deps.verifyQueue.add('verify', { listId, addresses: group.addresses, attempt, deferrals: deferrals + 1 }, { jobId: group.id, delay: group.delay });
+      }
+      log.info({ addresses: groups.reduce((n, g) => n + g.addresses.length, 0), delaysMs: groups.map((g) => g.delay), deferral: deferrals + 1 }, 'MX paused; probes scheduled for when the pause ends');
     }
     const added = await deps.store.saveVerdicts(listId, verdicts);
     if (await deps.store.markJobDone(listId, String(job.id))) {

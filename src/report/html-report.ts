@@ -127,9 +127,11 @@ function mxTable(mx: readonly MxReport[]): string {
       .map(([code, n]) => `<span class="code code-${escapeHtml(code.slice(0, 1))}">${escapeHtml(code)}×${fmt(n)}</span>`)
       .join(' ');
     const perSession = m.sessions > 0 ? (m.rcpts / m.sessions).toFixed(1) : '–';
-    return `<tr><td class="name">${escapeHtml(m.mx)}</td><td class="num">${fmt(m.sessions)}</td><td class="num">${fmt(m.rcpts)}</td><td class="num">${perSession}</td><td class="num">${fmt(m.reconnects)}</td><td>${codes}</td><td class="num">${duration(m.durationMs)}</td></tr>`;
+    // Paused: the server slowed us down and was left alone fleet-wide for this long (why: its reply).
+    const paused = (m.pauses ?? 0) > 0 ? `${fmt(m.pauses ?? 0)}× ${duration(m.pausedMs ?? 0)}<div class="muted">${escapeHtml((m.pauseReasons ?? []).join(' · '))}</div>` : '–';
+    return `<tr><td class="name">${escapeHtml(m.mx)}</td><td class="num">${fmt(m.sessions)}</td><td class="num">${fmt(m.rcpts)}</td><td class="num">${perSession}</td><td class="num">${fmt(m.reconnects)}</td><td>${codes}</td><td class="num">${duration(m.durationMs)}</td><td>${paused}</td></tr>`;
   });
-  return `<table><thead><tr><th>MX host</th><th class="num">Sessions</th><th class="num">RCPTs</th><th class="num">RCPTs / session</th><th class="num">Reconnects</th><th>Replies by code</th><th class="num">Time waiting</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>MX host</th><th class="num">Sessions</th><th class="num">RCPTs</th><th class="num">RCPTs / session</th><th class="num">Reconnects</th><th>Replies by code</th><th class="num">Time waiting</th><th>Paused (why)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function timingsTable(t: ListReport['timings']): string {

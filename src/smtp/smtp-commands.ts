@@ -8,7 +8,7 @@
  * There is deliberately no builder for DATA or BDAT: this program never sends a message.
  * `assertSafeCommandLine` is the session's last guard on its write path.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isAddressLiteral, isLdhLabel, isSmtpLocalPart, parseHeloName, parseMailFrom, type HeloName, type MailFrom } from '../config/setting-values.ts';
 import { HygieneError } from '../errors.ts';
 
 /** RFC 5321 §4.5.3.1.3 path limit is 256 including the brackets; RFC 3696 errata: 254 for the address. */
@@ -21,18 +21,28 @@ export interface MailFromOptions {
   smtputf8?: boolean;
 }
 
-export function ehlo(name: string): string {
+/** The name is checked by parseHeloName, the same rule loadConfig applies to HYGIENE_HELO_NAME. */
+export function ehlo(name: HeloName | string): string {
   return `EHLO ${checkHeloName(name)}`;
 }
 
-export function helo(name: string): string {
+export function helo(name: HeloName | string): string {
   return `HELO ${checkHeloName(name)}`;
 }
 
-/** `MAIL FROM:<address>`; an empty address gives the null reverse-path `<>` (RFC 5321 §4.5.5). */
-export function mailFrom(address: string, options: MailFromOptions = {}): string {
+/**
+ * `MAIL FROM:<address>`; an empty address gives the null reverse-path `<>` (RFC 5321 §4.5.5). The
+ * address is checked by parseMailFrom, the rule loadConfig applies to HYGIENE_MAIL_FROM (non-ASCII
+ * only inside an SMTPUTF8 transaction).
+ */
+export function mailFrom(address: MailFrom | string, options: MailFromOptions = {}): string {
   const smtputf8 = options.smtputf8 === true;
-  const path = address === '' ? '' : checkAddress(address, { allowUtf8: smtputf8 });
+  let path = '';
+  if (address !== '') {
+    const parsed = parseMailFrom(address, { allowUtf8: smtputf8 });
+    if (!parsed.ok) throw unsafe(`The sender address ${parsed.problem}.`, String(address));
+    path = parsed.value;
+  }
   return `MAIL FROM:<${path}>${smtputf8 ? ' SMTPUTF8' : ''}`;
 }
 
@@ -83,15 +93,6 @@ export function assertSafeCommandLine(line: string): void {
 
 /** SMTP verbs; an "address" that starts with one followed by space/colon is an injection attempt. */
 const VERB_TRICK = /^\s*(HELO|EHLO|MAIL|RCPT|DATA|BDAT|RSET|VRFY|EXPN|HELP|NOOP|QUIT|STARTTLS|AUTH|TURN|ETRN)(\s|:|$)/i;
-/** atext (RFC 5322 §3.2.3) as used by RFC 5321 Dot-string. */
-const ATEXT_ASCII = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-";
-const DOT_STRING_ASCII = new RegExp(`^[${ATEXT_ASCII}]+(?:\\.[${ATEXT_ASCII}]+)*$`);
-/** RFC 6531 §3.3: atext extended with any non-ASCII UTF-8 character. */
-const DOT_STRING_UTF8 = new RegExp(`^[\\u0080-\\u{10FFFF}${ATEXT_ASCII}]+(?:\\.[\\u0080-\\u{10FFFF}${ATEXT_ASCII}]+)*$`, 'u');
-/** RFC 5321 §4.1.2 Quoted-string: qtextSMTP (%d32-33 / %d35-91 / %d93-126) or quoted-pairSMTP. */
-const QUOTED_STRING_ASCII = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"$/;
-const QUOTED_STRING_UTF8 = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10FFFF}]|\\[\x20-\x7e])*"$/u;
-const LDH_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const UTF8_LABEL = /^[\p{L}\p{N}\p{M}](?:[\p{L}\p{N}\p{M}-]*[\p{L}\p{N}\p{M}])?$/u;
 
 function checkAddress(address: string, { allowUtf8 }: { allowUtf8: boolean }): string {
@@ -116,35 +117,27 @@ function checkAddress(address: string, { allowUtf8 }: { allowUtf8: boolean }): s
   if (Buffer.byteLength(local, 'utf8') > MAX_LOCAL_PART_LENGTH) {
     throw unsafe(`The local part is longer than ${MAX_LOCAL_PART_LENGTH} bytes.`, address);
   }
-  const quoted = local.startsWith('"');
-  const localOk = quoted
-    ? (allowUtf8 ? QUOTED_STRING_UTF8 : QUOTED_STRING_ASCII).test(local)
-    : (allowUtf8 ? DOT_STRING_UTF8 : DOT_STRING_ASCII).test(local);
-  // Whitespace is only possible inside a quoted local part; the patterns above enforce that.
-  if (!localOk) throw unsafe('The local part has characters SMTP does not allow (whitespace outside quotes?).', address);
+  // Whitespace is only possible inside a quoted local part; isSmtpLocalPart enforces that.
+  if (!isSmtpLocalPart(local, allowUtf8)) throw unsafe('The local part has characters SMTP does not allow (whitespace outside quotes?).', address);
   if (!isDomainOrLiteral(domain, allowUtf8)) throw unsafe('The domain is not a valid host name or address literal.', address);
   return address;
 }
 
-function checkHeloName(name: string): string {
-  if (typeof name !== 'string' || !isDomainOrLiteral(name, false)) {
-    throw unsafe('The EHLO/HELO name must be a host name or an address literal like [192.0.2.1].', String(name));
+function checkHeloName(name: string): HeloName {
+  const parsed = parseHeloName(name);
+  if (!parsed.ok) {
+    throw unsafe(`The EHLO/HELO name ${parsed.problem}: it must be a fully qualified host name or an address literal like [192.0.2.1].`, String(name));
   }
-  return name;
+  return parsed.value;
 }
 
+/** A recipient's domain: a host name (U-labels with allowUtf8) or an RFC 5321 §4.1.3 address literal. */
 function isDomainOrLiteral(domain: string, allowUtf8: boolean): boolean {
-  if (domain.startsWith('[')) {
-    // RFC 5321 §4.1.3 address literals.
-    const inner = /^\[(.*)\]$/.exec(domain)?.[1];
-    if (inner === undefined) return false;
-    if (inner.toLowerCase().startsWith('ipv6:')) return isIPv6(inner.slice(5));
-    return isIPv4(inner);
-  }
+  if (domain.startsWith('[')) return isAddressLiteral(domain);
   if (domain.length === 0 || domain.length > 253) return false;
   const labels = domain.split('.');
   if (labels.length < 2) return false;
-  return labels.every((label) => LDH_LABEL.test(label) || (allowUtf8 && /[^\x00-\x7f]/.test(label) && UTF8_LABEL.test(label)));
+  return labels.every((label) => isLdhLabel(label) || (allowUtf8 && /[^\x00-\x7f]/.test(label) && UTF8_LABEL.test(label)));
 }
 
 function unsafe(message: string, input: string): HygieneError {

@@ -8,6 +8,13 @@
  * (RFC 5321 §3.8: the server may announce it is closing at any time). Any failure — socket error,
  * close, timeout, protocol error, 421 — ends the session: the socket is destroyed, the timer
  * cleared, and every waiting handler is rejected with the same coded error. Nothing is left running.
+ *
+ * Replies out of step (SMTP_DESYNC): matching replies to a pipelined group by count is only right if
+ * the server answers each command once, in order. A reply that cannot be its command's
+ * (reply-sequence.ts), a reply or bytes no command waits for, or a pipelined group left part-answered
+ * at the timeout end the session with SMTP_DESYNC, and the group's replies are not returned. A group
+ * counts as answered only after everything already received was read (one event-loop turn), and
+ * settle() gives late extras a round trip to show up.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -16,6 +23,7 @@ import type { SmtpReply } from '../domain/smtp-reply.ts';
 import { replyToText } from '../domain/smtp-reply.ts';
 import { HygieneError, isHygieneError, type HygieneErrorCode } from '../errors.ts';
 import { ReplyParser } from './reply-parser.ts';
+import { commandAddress, replyMisfit } from './reply-sequence.ts';
 import { assertSafeCommandLine, commandVerb, ehlo, helo, quit as quitCommand, starttls } from './smtp-commands.ts';
 
 export interface SmtpTimeouts {
@@ -52,10 +60,21 @@ export interface SmtpSessionOptions {
   heloName: string;
   /** Optional source address to bind. */
   localAddress?: string;
-  /** 'opportunistic': STARTTLS when advertised; 'required': fail without it; 'off': never. */
+  /**
+   * Send MAIL/RCPT/RSET groups without waiting when the server advertises PIPELINING. Default true;
+   * the pool turns it off for a host whose replies fell out of step (SMTP_DESYNC).
+   */
+  pipelining?: boolean;
+  /**
+   * 'opportunistic': STARTTLS when advertised, certificate not checked (as Postfix's "may": MX
+   * certificates are often self-signed, and unverified TLS is still better than none);
+   * 'required': STARTTLS or fail, and the certificate must verify like MTA-STS "enforce" (RFC 8461
+   * §4.2): a chain to a trusted CA and the MX host name in it (RFC 6125: SAN dNSName, a wildcard
+   * only as the whole leftmost label); 'off': never.
+   */
   tls: 'opportunistic' | 'required' | 'off';
-  /** Default false: MX certificates are often self-signed; TLS here is for privacy only. */
-  tlsRejectUnauthorized?: boolean;
+  /** With tls 'required': CA certificates (PEM) trusted on top of the system's (a private CA). */
+  tlsCa?: string;
   timeouts: SmtpTimeouts;
   onTranscript?: (entry: TranscriptEntry) => void;
 }
@@ -83,6 +102,8 @@ const GROUPABLE = new Set(['MAIL', 'RCPT', 'RSET']);
 interface ExpectedReply {
   /** The command line this reply answers ('<greeting>' for the banner). */
   command: string;
+  /** The group it was written in: how many commands, how many answered so far. */
+  group: { size: number; answered: number };
   timeoutMs: number;
   onReply: (reply: SmtpReply) => void;
   onFail: (err: HygieneError) => void;
@@ -97,7 +118,7 @@ export class SmtpSession {
   }
   /** True only if EHLO (not HELO) advertised PIPELINING (RFC 2920 §3). */
   get supportsPipelining(): boolean {
-    return this.usedEhlo && this._extensions.has('PIPELINING');
+    return this.options.pipelining !== false && this.usedEhlo && this._extensions.has('PIPELINING');
   }
   get supportsSmtputf8(): boolean {
     return this.usedEhlo && this._extensions.has('SMTPUTF8');
@@ -143,6 +164,12 @@ export class SmtpSession {
   private upgrading = false;
   /** Serialises exchange() and quit() calls so groups never interleave on the wire. */
   private lane: Promise<unknown> = Promise.resolve();
+  /** What the sequence checks know of this session (see reply-sequence.ts). */
+  private mailFromSent: string | undefined;
+  private mailReply: SmtpReply | undefined;
+  private rcptAnsweredWith215 = false;
+  /** How long the last group took, from writing it to its last reply. */
+  private lastGroupMs = 0;
 
   private constructor(options: SmtpSessionOptions, timeouts: SmtpTimeouts, socket: net.Socket, startedAt: number) {
     this.options = options;
@@ -216,6 +243,31 @@ export class SmtpSession {
         // Best effort: whatever the server does, we close below.
       }
       this.close();
+    });
+    this.lane = run.catch(noop);
+    await run.catch(noop);
+  }
+
+  /**
+   * Waits two round trips (the last group's) plus 50 ms, at most 1 s, for anything the server sends
+   * late after its last reply, which would fail the session as out of step (SMTP_DESYNC): the pool
+   * calls it before it counts the last group's replies as final and lets the session idle. The 50 ms
+   * cover a small second write held back by the server's Nagle algorithm until our delayed ACK
+   * (Linux: up to 40 ms). Never throws.
+   */
+  async settle(): Promise<void> {
+    const run = this.lane.then(async () => {
+      if (this._closed) return;
+      const socket = this.socket;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          socket.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(1_000, Math.round(2 * this.lastGroupMs) + 50));
+        socket.once('close', done);
+      });
     });
     this.lane = run.catch(noop);
     await run.catch(noop);
@@ -333,11 +385,16 @@ export class SmtpSession {
     // RFC 3207 §6: discard anything the server sent after its 220 and before the handshake.
     this.parser = new ReplyParser();
     return new Promise<void>((resolve, reject) => {
-      const serverName = this.options.serverName;
+      const serverName = this.options.serverName.replace(/\.$/, '');
+      const verify = this.options.tls === 'required';
       const secure = tls.connect({
         socket: plain,
         servername: net.isIP(serverName) === 0 ? serverName : undefined,
-        rejectUnauthorized: this.options.tlsRejectUnauthorized ?? false,
+        rejectUnauthorized: verify,
+        // Node's `ca` replaces the system roots: keep them and add the configured ones.
+        ...(verify && this.options.tlsCa ? { ca: [...tls.rootCertificates, this.options.tlsCa] } : {}),
+        // The MX host name, not the IP we connected to (MTA-STS checks the name from the MX record).
+        ...(verify ? { checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(serverName, cert) } : {}),
       });
       this.socket = secure;
       let settled = false;
@@ -361,10 +418,17 @@ export class SmtpSession {
         this.note(`TLS established (${secure.getProtocol() ?? 'unknown protocol'}, ${secure.getCipher()?.name ?? 'unknown cipher'})`);
         resolve();
       };
-      const tlsFailed = (message: string, cause?: unknown): HygieneError =>
-        new HygieneError('SMTP_TLS_FAILED', message, this.context(), cause === undefined ? undefined : { cause });
+      const tlsFailed = (message: string, cause?: unknown, extra: Record<string, unknown> = {}): HygieneError =>
+        new HygieneError('SMTP_TLS_FAILED', message, { ...this.context(), ...extra }, cause === undefined ? undefined : { cause });
       const onSecure = (): void => finish();
-      const onError = (err: Error): void => finish(tlsFailed(`The TLS handshake failed: ${err.message.replace(/\s+/g, ' ').trim()}`, err));
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const why = err.message.replace(/\s+/g, ' ').trim();
+        if (verify && isCertificateError(err)) {
+          finish(tlsFailed(`The TLS certificate of ${serverName} could not be verified (TLS is required, so it must chain to a trusted CA and name the MX host): ${why}`, err, { certificate: true, tlsError: err.code }));
+          return;
+        }
+        finish(tlsFailed(`The TLS handshake failed: ${why}`, err));
+      };
       const onClose = (): void => finish(tlsFailed('The connection closed during the TLS handshake.'));
       const timer = setTimeout(() => finish(tlsFailed(`The TLS handshake took longer than ${this.timeouts.commandMs} ms.`)), this.timeouts.commandMs);
       secure.once('secureConnect', onSecure);
@@ -422,6 +486,11 @@ export class SmtpSession {
   private request(lines: string[], timeoutMs: number): Promise<SmtpReply[]> {
     for (const line of lines) assertSafeCommandLine(line); // last guard: never DATA/BDAT/CRLF
     const replies = this.expectReplies(lines, timeoutMs);
+    for (const line of lines) {
+      if (commandVerb(line) !== 'MAIL') continue;
+      this.mailFromSent = commandAddress(line);
+      this.mailReply = undefined;
+    }
     if (!this._closed) {
       for (const line of lines) this.emit('client', line);
       this._commandsSent += lines.length;
@@ -445,15 +514,27 @@ export class SmtpSession {
         settled = true;
         reject(this.exchangeError(err, replies));
       };
+      const group = { size: labels.length, answered: 0 };
+      const sentAt = performance.now();
       labels.forEach((command, index) => {
         this.expected.push({
           command,
+          group,
           timeoutMs,
           onReply: (reply) => {
             replies.push(reply);
+            group.answered += 1;
             if (index === labels.length - 1 && !settled) {
               settled = true;
-              resolve(replies);
+              this.lastGroupMs = performance.now() - sentAt;
+              // Read what has already arrived before the group counts as answered: a reply more
+              // than we asked for (a doubled one) fails the session as out of step, and then none
+              // of the group's replies may be used. setImmediate runs after libuv has read every
+              // byte already received on the socket.
+              setImmediate(() => {
+                if (this.failure?.code === 'SMTP_DESYNC') reject(this.exchangeError(this.failure, replies));
+                else resolve(replies);
+              });
             }
           },
           onFail,
@@ -470,7 +551,9 @@ export class SmtpSession {
     try {
       replies = this.parser.push(chunk);
     } catch (err) {
-      this.fail(err instanceof HygieneError ? withContext(err, this.context()) : this.protocolError(String(err)));
+      const coded = err instanceof HygieneError ? withContext(err, this.context()) : this.protocolError(String(err));
+      // Bytes no command was waiting for (after a group was answered) are a sign of replies out of step.
+      this.fail(this.expected.length === 0 ? this.desyncError(`it sent bytes no command was waiting for (${coded.message})`) : coded);
       return;
     }
     for (const reply of replies) {
@@ -497,9 +580,24 @@ export class SmtpSession {
     }
     const handler = this.expected.shift();
     if (!handler) {
-      this.fail(this.protocolError(`The mail server sent a reply nobody asked for: ${replyToText(reply)}`, { reply }));
+      this.fail(this.desyncError(`it sent a reply no command was waiting for: ${replyToText(reply)}`, { reply }));
       return;
     }
+    const misfit = replyMisfit(handler.command, reply, {
+      mailFrom: this.mailFromSent,
+      mailReply: this.mailReply,
+      rcptAnsweredWith215: this.rcptAnsweredWith215,
+      pipelined: handler.group.size > 1,
+    });
+    if (misfit) {
+      // Back in the queue, so that its group is rejected with the others.
+      this.expected.unshift(handler);
+      this.fail(this.desyncError(misfit, { reply, command: handler.command }));
+      return;
+    }
+    const verb = verbOf(handler.command);
+    if (verb === 'MAIL') this.mailReply = reply;
+    if (verb === 'RCPT' && reply.code < 300 && reply.enhanced?.endsWith('.1.5')) this.rcptAnsweredWith215 = true;
     if (verbOf(handler.command) === 'STARTTLS' && reply.code === 220) {
       // RFC 3207 §6: stop reading plaintext now; bytes already buffered are dropped in upgradeToTls.
       this.upgrading = true;
@@ -517,6 +615,12 @@ export class SmtpSession {
     this.replyTimer = setTimeout(() => {
       this.replyTimer = undefined;
       const phase = head.command === '<greeting>' ? 'greeting' : verbOf(head.command);
+      if (head.group.size > 1 && head.group.answered > 0) {
+        // Some replies of a pipelined group came, then none: which command did the server skip?
+        // Matching the ones that came by count could pin them on the wrong addresses.
+        this.fail(this.desyncError(`only ${head.group.answered} of ${head.group.size} replies to a pipelined group arrived within ${head.timeoutMs} ms`, { phase, timeoutMs: head.timeoutMs }));
+        return;
+      }
       this.fail(
         new HygieneError('SMTP_TIMEOUT', `No reply from the mail server within ${head.timeoutMs} ms (${phase}).`, {
           ...this.context(),
@@ -566,6 +670,10 @@ export class SmtpSession {
   private exchangeError(err: HygieneError | undefined, answered: SmtpReply[]): SmtpExchangeError {
     if (!err) return new SmtpExchangeError('SMTP_CLOSED', 'The session is closed.', [...answered], this.context());
     return new SmtpExchangeError(err.code, err.message, [...answered], { ...err.context }, { cause: err.cause ?? err });
+  }
+
+  private desyncError(why: string, extra: Record<string, unknown> = {}): HygieneError {
+    return new HygieneError('SMTP_DESYNC', `The mail server's replies are out of step with our commands: ${why}.`, { ...this.context(), ...extra });
   }
 
   private protocolError(message: string, extra: Record<string, unknown> = {}): HygieneError {
@@ -632,6 +740,11 @@ function parseExtensions(reply: SmtpReply): Set<string> {
     if (keyword) keywords.add(keyword.toUpperCase());
   }
   return keywords;
+}
+
+/** OpenSSL's verification failures and Node's name check (ERR_TLS_CERT_ALTNAME_INVALID). */
+function isCertificateError(err: NodeJS.ErrnoException): boolean {
+  return typeof err.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|ALTNAME/.test(err.code);
 }
 
 function verbOf(command: string): string {

@@ -10,6 +10,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ListReport } from '../collector/report.ts';
+import { withoutServerPaths } from '../domain/public-text.ts';
 import type { ListStore } from '../queue/list-store.ts';
 
 export const WEBHOOK_QUEUE = 'webhook';
@@ -58,9 +59,9 @@ export function completedPayload(report: ListReport): Record<string, unknown> {
   };
 }
 
-/** The list.failed payload. The error may name server paths: only its first line, bounded, goes out. */
+/** The list.failed payload: the error's first line, bounded, with server paths reduced to file names. */
 export function failedPayload(listId: string, error: string): Record<string, unknown> {
-  return { state: 'failed', error: error.split('\n')[0]?.slice(0, 500) ?? 'failed', links: { self: `/v1/lists/${listId}` } };
+  return { state: 'failed', error: withoutServerPaths(error.split('\n')[0] ?? 'failed').slice(0, 500), links: { self: `/v1/lists/${listId}` } };
 }
 
 /** Queues the event when the list asked for a webhook (its webhookUrl option); otherwise nothing. */

@@ -3,11 +3,18 @@
  * and finalize queues), so pending deliveries and their retries survive a restart. Each event has a
  * deterministic job id ("{listId}-{event}"), so a completion seen twice is delivered once.
  *
- * A delivery is a JSON POST with `X-Hygiene-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body)
- * and `X-Hygiene-Timestamp` (Unix seconds of this attempt); any 2xx is success, anything else (or no
- * answer within the timeout) is retried with exponential backoff up to the configured attempts.
- * Redirects are not followed (a redirect could point at an internal address). Every attempt is logged
- * with list id, URL (without its query string, which may hold a token), status and attempt number.
+ * A delivery is a JSON POST signed twice (webhook-signature.ts): `Hygiene-Signature: t=<unix>,v1=<hex>`
+ * (the attempt's timestamp signed with the body) and the legacy `X-Hygiene-Signature: sha256=<hex>`
+ * with `X-Hygiene-Timestamp`. Any 2xx is success, anything else (or no status line within the
+ * deadline) is retried with exponential backoff up to the configured attempts. Redirects are not
+ * followed (a redirect could point at an internal address). Every attempt is logged with list id,
+ * URL (without its query string, which may hold a token), status and attempt number.
+ *
+ * A slow receiver must not hold up other lists' events: each attempt has ONE total deadline (DNS,
+ * connect, sending, the answer's status line), not an idle timeout that a receiver dripping a byte
+ * at a time keeps resetting; the answer's body is never read. Deliveries run concurrently (bounded
+ * by `concurrency`), so a few stuck receivers delay nobody, and many delay others by at most the
+ * deadline.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -15,7 +22,7 @@ import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isHygieneError } from '../errors.ts';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from './webhook-signature.ts';
+import { SIGNATURE_HEADER, TIMESTAMPED_SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody, signWebhookDelivery } from './webhook-signature.ts';
 import { checkWebhookUrl, checkedLookup, type WebhookUrlPolicy } from './webhook-url-policy.ts';
 import { WEBHOOK_QUEUE, createWebhookQueue, queueWebhook, type WebhookEvent, type WebhookJobData } from './list-webhooks.ts';
 
@@ -31,8 +38,10 @@ export interface WebhookDispatcherOptions {
   backoffMs: number;
   policy: WebhookUrlPolicy;
   logger: Logger;
-  /** Per-attempt timeout. */
+  /** Total deadline of one attempt (default 10 s). */
   timeoutMs?: number;
+  /** Deliveries in flight at once in this process (default 16). */
+  concurrency?: number;
 }
 
 /** The URL as it may appear in logs: no query string or fragment. */
@@ -64,7 +73,7 @@ export class WebhookDispatcher {
 
   /** Starts delivering; `connection` must be a client of its own (BullMQ workers block on it). */
   startWorker(connection: Redis): void {
-    this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, (job) => this.deliver(job), { connection, prefix: this.options.prefix, concurrency: 8 });
+    this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, (job) => this.deliver(job), { connection, prefix: this.options.prefix, concurrency: this.options.concurrency ?? 16 });
     this.worker.on('error', (err) => this.options.logger.warn({ err: err.message }, 'webhook worker error'));
   }
 
@@ -85,12 +94,14 @@ export class WebhookDispatcher {
       throw new UnrecoverableError((err as Error).message);
     }
     const started = Date.now();
+    const timestamp = Math.floor(started / 1000);
     try {
       const status = await post(target, body, {
         'content-type': 'application/json',
         'user-agent': 'list-hygiene-webhook/1',
+        [TIMESTAMPED_SIGNATURE_HEADER]: signWebhookDelivery(secret, body, timestamp),
         [SIGNATURE_HEADER]: signWebhookBody(secret, body),
-        [TIMESTAMP_HEADER]: String(Math.floor(Date.now() / 1000)),
+        [TIMESTAMP_HEADER]: String(timestamp),
       }, this.options.policy, this.options.timeoutMs ?? 10_000);
       const ms = Date.now() - started;
       if (status >= 200 && status < 300) {
@@ -117,20 +128,32 @@ export class WebhookDispatcher {
   }
 }
 
-function post(url: URL, body: string, headers: Record<string, string>, policy: WebhookUrlPolicy, timeoutMs: number): Promise<number> {
+/**
+ * One attempt: resolves with the answer's status code once its status line and headers are in, or
+ * rejects at `deadlineMs` after the start whatever the receiver is still sending. The connection is
+ * not kept alive (agent: false) and the answer's body is not read: it is closed with the request.
+ */
+function post(url: URL, body: string, headers: Record<string, string>, policy: WebhookUrlPolicy, deadlineMs: number): Promise<number> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.request(
-      url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: checkedLookup(policy), timeout: timeoutMs },
-      (res) => {
-        res.resume(); // the answer's body is of no interest; drain it so the socket is freed
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    const req = client.request(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      lookup: checkedLookup(policy),
+      agent: false,
+    });
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within the ${deadlineMs} ms deadline`)), deadlineMs);
+    req.on('response', (res) => {
+      clearTimeout(deadline);
+      resolve(res.statusCode ?? 0);
+      // The status is all we wanted; an "aborted" error from closing the rest of the answer is expected.
+      res.on('error', () => undefined);
+      res.destroy();
+    });
+    req.on('error', (err) => {
+      clearTimeout(deadline);
+      reject(err);
+    });
     req.end(body);
   });
 }

@@ -1,12 +1,14 @@
 /**
  * The allow-list policy for webhook targets (server-side request forgery guard): http(s) only, and
- * no loopback, private, link-local, CGNAT, multicast or reserved address — checked for EVERY address
- * the host name resolves to, at submission and again at connect time (the delivery's own DNS lookup
+ * no loopback, private, link-local, CGNAT, multicast or reserved address (the classification is
+ * domain/special-address.ts, shared with the API's MX policy) — checked for EVERY address the host
+ * name resolves to, at submission and again at connect time (the delivery's own DNS lookup
  * goes through `checkedLookup`, so a name that re-resolves to 127.0.0.1 later is still refused).
  * HYGIENE_WEBHOOK_ALLOW_PRIVATE=true turns the address check off (tests, private networks).
  */
 import dns from 'node:dns';
-import net, { BlockList } from 'node:net';
+import net from 'node:net';
+import { isSpecialPurposeAddress } from '../domain/special-address.ts';
 import { HygieneError } from '../errors.ts';
 
 export type HostLookup = (host: string) => Promise<Array<{ address: string; family: number }>>;
@@ -17,48 +19,8 @@ export interface WebhookUrlPolicy {
   lookup?: HostLookup;
 }
 
-const BLOCKED = new BlockList();
-for (const [prefix, bits] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.0.2.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['198.51.100.0', 24],
-  ['203.0.113.0', 24],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  BLOCKED.addSubnet(prefix, bits, 'ipv4');
-}
-for (const [prefix, bits] of [
-  ['::', 128],
-  ['::1', 128],
-  ['64:ff9b::', 96],
-  ['100::', 64],
-  ['2001:db8::', 32],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
-] as const) {
-  BLOCKED.addSubnet(prefix, bits, 'ipv6');
-}
-
-/** True for addresses a webhook may not target (IPv4-mapped IPv6 is judged as the IPv4 inside). */
-export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return BLOCKED.check(mapped[1], 'ipv4');
-  const family = net.isIP(address);
-  if (family === 4) return BLOCKED.check(address, 'ipv4');
-  if (family === 6) return BLOCKED.check(address, 'ipv6');
-  return true;
-}
+/** True for addresses a webhook may not target (the shared special-purpose classification). */
+export const isPrivateAddress = isSpecialPurposeAddress;
 
 const defaultLookup: HostLookup = (host) => dns.promises.lookup(host, { all: true, verbatim: true });
 

@@ -1,13 +1,15 @@
 /**
  * Starts a whole simulated mail world: the DNS server and one Postfix-like MTA per MX host, all MTAs
  * on the same port on their own 127.x.y.z address (so an engine that always dials port N, like a
- * real one dials 25, finds every host).
+ * real one dials 25, finds every host). Hosts with the same `operator` share one OperatorState:
+ * per-client blocks and rate windows, and the operator-wide counters of operatorStats().
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HygieneError } from '../errors.ts';
 import { makeSelfSignedCertificate } from './self-signed-certificate.ts';
 import { startSimDnsServer, type SimDnsStats } from './sim-dns-server.ts';
+import { newOperatorState, type OperatorState, type OperatorStats } from './client-ledger.ts';
 import { startSimMta, type MtaStats, type SimMta, type TranscriptEvent } from './sim-mta.ts';
 import { parseWorldSpec, type WorldSpec } from './world-spec.ts';
 
@@ -19,7 +21,7 @@ export interface MailWorldOptions {
   /** STARTTLS certificate; default: the files named in spec.tls, or a throwaway one for "self-signed". */
   tls?: { cert: string | Buffer; key: string | Buffer } | null;
   onTranscript?: (event: TranscriptEvent) => void;
-  /** Clock for greylisting. Default Date.now. */
+  /** Clock for greylisting, rate windows and blocks. Default Date.now. */
   now?: () => number;
 }
 
@@ -35,6 +37,8 @@ export interface MailWorld {
   tlsUnavailable: string | null;
   /** Live per-MX-host counters, keyed by host name. */
   stats(): Record<string, MtaStats>;
+  /** Live counters per operator (hosts that share one), keyed by operator name: sessions at once across all its hosts and addresses, blocks, RCPTs while blocked. */
+  operatorStats(): Record<string, OperatorStats>;
   dnsStats(): SimDnsStats;
   stop(): Promise<void>;
 }
@@ -67,31 +71,46 @@ export async function startMailWorld(spec: WorldSpec, options: MailWorldOptions 
     tlsMaterial = { cert: await readFile(spec.tls.certFile), key: await readFile(spec.tls.keyFile) };
   }
   const dns = await startSimDnsServer(spec, { port: options.dnsPort ?? 0 });
-  let mtas: SimMta[];
+  let mtas: Awaited<ReturnType<typeof startMtas>>;
   try {
     mtas = await startMtas(spec, options, tlsMaterial);
   } catch (err) {
     await dns.stop();
     throw err;
   }
-  const smtpPort = mtas[0]?.port ?? options.smtpPort ?? 0;
+  const smtpPort = mtas.port;
   let stopped: Promise<void> | null = null;
   return {
     spec,
     dnsServers: [dns.address],
     smtpPort,
     tlsUnavailable,
-    stats: () => Object.fromEntries(mtas.map((m) => [m.hostname, m.stats])),
+    stats: () => Object.fromEntries(mtas.list.map((m) => [m.hostname, m.stats])),
+    operatorStats: () => Object.fromEntries([...mtas.operators].map(([name, o]) => [name, o.stats])),
     dnsStats: () => dns.stats,
     stop: () => {
       // Runs once; a failing step does not keep the others from running.
-      stopped ??= Promise.allSettled([dns.stop(), ...mtas.map((m) => m.stop())]).then(() => undefined);
+      stopped ??= Promise.allSettled([dns.stop(), ...mtas.list.map((m) => m.stop())]).then(() => undefined);
       return stopped;
     },
   };
 }
 
-async function startMtas(spec: WorldSpec, options: MailWorldOptions, tls: MailWorldOptions['tls']): Promise<SimMta[]> {
+/** One shared state per operator named in the spec. */
+function operatorStates(spec: WorldSpec, now: () => number): Map<string, OperatorState> {
+  const hostsOf = new Map<string, string[]>();
+  for (const [name, host] of Object.entries(spec.mxHosts)) {
+    if (host.operator !== null) hostsOf.set(host.operator, [...(hostsOf.get(host.operator) ?? []), name]);
+  }
+  return new Map([...hostsOf].map(([operator, hosts]) => [operator, newOperatorState(operator, hosts, now)]));
+}
+
+async function startMtas(
+  spec: WorldSpec,
+  options: MailWorldOptions,
+  tls: MailWorldOptions['tls'],
+): Promise<{ list: SimMta[]; port: number; operators: Map<string, OperatorState> }> {
+  const operators = operatorStates(spec, options.now ?? Date.now);
   const names = Object.keys(spec.mxHosts);
   // Listening hosts first, so the port is chosen by a real bind, not by a refusing host.
   names.sort((a, b) => Number(spec.mxHosts[a]?.behaviour.refuse) - Number(spec.mxHosts[b]?.behaviour.refuse));
@@ -101,11 +120,13 @@ async function startMtas(spec: WorldSpec, options: MailWorldOptions, tls: MailWo
     let port = fixed ? (options.smtpPort ?? 0) : 0;
     try {
       for (const name of names) {
-        const mta = await startSimMta(spec, name, { port, tls, onTranscript: options.onTranscript, now: options.now });
+        const operatorName = spec.mxHosts[name]?.operator ?? null;
+        const operator = operatorName === null ? undefined : operators.get(operatorName);
+        const mta = await startSimMta(spec, name, { port, tls, onTranscript: options.onTranscript, now: options.now, operator });
         port = mta.port;
         started.push(mta);
       }
-      return started;
+      return { list: started, port: started[0]?.port ?? port, operators };
     } catch (err) {
       await Promise.allSettled(started.map((m) => m.stop()));
       const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';

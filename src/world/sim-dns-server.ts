@@ -73,7 +73,7 @@ export function answerQuestion(spec: WorldSpec, rawName: string, type: number): 
     if (domain.nullMx) answers.push({ ...base, type: Packet.TYPE.MX, priority: 0, exchange: '' });
     for (const r of domain.mx) answers.push({ ...base, type: Packet.TYPE.MX, priority: r.preference, exchange: r.host });
   } else if (type === Packet.TYPE.A) {
-    const addrs = new Set([...(domain?.a ?? []), ...(host !== undefined ? [host.ip] : [])]);
+    const addrs = new Set([...(domain?.a ?? []), ...(host !== undefined ? [host.ip, ...host.extraIps] : [])]);
     for (const address of addrs) answers.push({ ...base, type: Packet.TYPE.A, address });
   } else if (type === Packet.TYPE.AAAA) {
     const addrs = new Set([...(domain?.aaaa ?? []), ...(host?.ipv6 ?? [])]);

@@ -10,12 +10,19 @@
  * reject_rbl_client, reject_unauth_destination, check_policy_service for postgrey, then the
  * implicit reject_unlisted_recipient at the end): limits/faults, DNSBL, null-MX domain, relay,
  * greylisting, mailbox lookup. So a greylisting host greylists unknown users too.
+ *
+ * Provider-like hosts (host-rules.ts) add, in this order at RCPT: rate limits (anvil checks before
+ * any restriction), the sender-reputation block, the per-transaction RCPT count, then the usual
+ * checks with the host's own reply wording and `acceptAll`. A 421 from any rule closes the session.
+ * Hosts of one operator share per-client state and counters (client-ledger.ts).
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { domainToASCII } from 'node:url';
 import type { MtaBehaviour, WorldSpec } from './world-spec.ts';
 import { domainsServedBy } from './world-spec.ts';
+import { newOperatorState, type OperatorState } from './client-ledger.ts';
+import { greetingDate, renderReply, replyCode, type RateLimitRule, type ReplyTemplate, type TemplateVars } from './host-rules.ts';
 
 export interface MtaStats {
   /** TCP sessions accepted (refused ones by the connection limit included). */
@@ -45,6 +52,12 @@ export interface MtaStats {
   faultCloses: number;
   /** Successful STARTTLS handshakes. */
   tlsHandshakes: number;
+  /** Replies that carried the block rule's reply (see OperatorStats for the operator-wide figures). */
+  blocksServed: number;
+  /** Replies of a rate limit (connection, MAIL or RCPT). */
+  rateLimited: number;
+  /** RCPTs refused with tooManyRecipients (recipientLimit or rcptsPerTransaction). */
+  tooManyRecipients: number;
 }
 
 export interface TranscriptEvent {
@@ -62,13 +75,17 @@ export interface SimMtaOptions {
   /** Certificate for STARTTLS; without it STARTTLS is never advertised. */
   tls?: { cert: string | Buffer; key: string | Buffer } | null;
   onTranscript?: (event: TranscriptEvent) => void;
-  /** Clock for greylisting (ms). Default Date.now. */
+  /** Clock for greylisting, rate windows and blocks (ms). Default Date.now. */
   now?: () => number;
+  /** State shared with the other hosts of this host's operator; default: the host's own. */
+  operator?: OperatorState;
 }
 
 export interface SimMta {
   hostname: string;
   ip: string;
+  /** Every address it listens on: ip and the extra ones. */
+  ips: string[];
   /** The listening port (the requested one when the host refuses connections). */
   port: number;
   behaviour: MtaBehaviour;
@@ -93,6 +110,9 @@ export function emptyMtaStats(): MtaStats {
     faultDrops: 0,
     faultCloses: 0,
     tlsHandshakes: 0,
+    blocksServed: 0,
+    rateLimited: 0,
+    tooManyRecipients: 0,
   };
 }
 
@@ -112,6 +132,7 @@ interface World {
   secureContext: tls.SecureContext | null;
   greylist: Map<string, number>;
   sessionsByClient: Map<string, number>;
+  operator: OperatorState;
   now: () => number;
   emit: (event: TranscriptEvent) => void;
 }
@@ -120,6 +141,7 @@ export async function startSimMta(spec: WorldSpec, hostname: string, options: Si
   const host = spec.mxHosts[hostname];
   if (host === undefined) throw new Error(`startSimMta: ${hostname} is not an MX host of the world`);
   const onTranscript = options.onTranscript;
+  const now = options.now ?? Date.now;
   const world: World = {
     hostname,
     ip: host.ip,
@@ -130,17 +152,18 @@ export async function startSimMta(spec: WorldSpec, hostname: string, options: Si
     secureContext: options.tls ? tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key }) : null,
     greylist: new Map(),
     sessionsByClient: new Map(),
-    now: options.now ?? Date.now,
+    operator: options.operator ?? newOperatorState(hostname, [hostname], now),
+    now,
     emit: onTranscript ? (e) => onTranscript(e) : () => undefined,
   };
   const requestedPort = options.port ?? 0;
   if (host.behaviour.refuse) {
     // Nothing listens on this IP: connections are refused by the kernel.
-    return { hostname, ip: host.ip, port: requestedPort, behaviour: host.behaviour, stats: world.stats, stop: async () => undefined };
+    return { hostname, ip: host.ip, ips: [host.ip, ...host.extraIps], port: requestedPort, behaviour: host.behaviour, stats: world.stats, stop: async () => undefined };
   }
   const sessions = new Set<Session>();
   let counter = 0;
-  const server = net.createServer((socket) => {
+  const onConnection = (socket: net.Socket): void => {
     // Replies go out as they are made, as from a real MTA that flushes per reply group: without
     // this, Nagle + the client's delayed ACK stall pipelined replies by ~40 ms each window.
     socket.setNoDelay(true);
@@ -148,26 +171,43 @@ export async function startSimMta(spec: WorldSpec, hostname: string, options: Si
     sessions.add(session);
     socket.once('close', () => sessions.delete(session));
     session.start();
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: requestedPort, host: host.ip, exclusive: true }, () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : requestedPort);
+  };
+  // One server per address, all on the port of the first (like one MTA bound to several IPs).
+  const servers: net.Server[] = [];
+  const close = (): Promise<void> =>
+    Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => {
+      for (const s of sessions) s.destroy();
     });
-  });
+  let port = requestedPort;
+  try {
+    for (const ip of [host.ip, ...host.extraIps]) {
+      const server = net.createServer(onConnection);
+      port = await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port, host: ip, exclusive: true }, () => {
+          server.off('error', reject);
+          const address = server.address();
+          resolve(typeof address === 'object' && address !== null ? address.port : port);
+        });
+      });
+      servers.push(server);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
   return {
     hostname,
     ip: host.ip,
+    ips: [host.ip, ...host.extraIps],
     port,
     behaviour: host.behaviour,
     stats: world.stats,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sessions) s.destroy();
-      }),
+    stop: () => {
+      const stopped = close();
+      for (const s of sessions) s.destroy();
+      return stopped;
+    },
   };
 }
 
@@ -188,7 +228,11 @@ class Session {
   private mailFrom: string | null = null;
   private mailSmtputf8 = false;
   private rcptAccepted = 0;
+  /** RCPTs of the current transaction, whatever their answer (rcptsPerTransaction). */
+  private rcptInTransaction = 0;
   private rcptSeen = 0;
+  /** Per-session token in provider replies ({sid}), like Gmail's "f188si464031wme.109". */
+  private readonly sid: string;
   private errorCount = 0;
   private junkCount = 0;
 
@@ -199,13 +243,19 @@ class Session {
   ) {
     this.socket = socket;
     this.client = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+    this.sid = `${id.toString(36)}si${(w.now() % 1e9).toString(36)}.${id % 1000}`;
   }
 
   start(): void {
-    const { stats, behaviour } = this.w;
+    const { stats, behaviour, operator } = this.w;
     stats.sessionsOpened++;
     stats.currentSessions++;
     stats.maxConcurrentSessions = Math.max(stats.maxConcurrentSessions, stats.currentSessions);
+    const shared = operator.stats;
+    shared.sessionsOpened++;
+    shared.currentSessions++;
+    shared.maxConcurrentSessions = Math.max(shared.maxConcurrentSessions, shared.currentSessions);
+    if (behaviour.block !== null && operator.ledger.isBlocked(this.client)) shared.sessionsWhileBlocked++;
     const perClient = (this.w.sessionsByClient.get(this.client) ?? 0) + 1;
     this.w.sessionsByClient.set(this.client, perClient);
     this.event(`connect from [${this.client}]`);
@@ -222,6 +272,13 @@ class Session {
       // anvil: smtpd_client_connection_count_limit.
       stats.connectionLimitHits++;
       this.send([`421 4.7.0 ${this.w.hostname} Error: too many connections from ${this.client}`]);
+      this.end();
+      return;
+    }
+    const limited = this.overRateLimit('connection');
+    if (limited !== null) {
+      // Answered before the greeting, like Postfix's smtpd_client_connection_rate_limit.
+      this.send(renderReply(limited.reply, this.vars()));
       this.end();
       return;
     }
@@ -264,7 +321,50 @@ class Session {
     }
     this.greeted = true;
     this.rejected = !behaviour.greeting.startsWith('220');
-    this.send([behaviour.greeting]);
+    this.send(renderReply(behaviour.greeting, this.vars()));
+  }
+
+  /** The placeholders of this session's replies (host-rules.ts). */
+  private vars(extra: TemplateVars = {}): TemplateVars {
+    return { host: this.w.hostname, client: this.client, sid: this.sid, date: greetingDate(this.w.now()), sender: this.mailFrom ?? '', ...extra };
+  }
+
+  /** Counts one event against the host's rate limits of this kind; the rule it breaks, or null. */
+  private overRateLimit(count: RateLimitRule['count']): RateLimitRule | null {
+    const { behaviour, operator, stats } = this.w;
+    let broken: RateLimitRule | null = null;
+    for (const rule of behaviour.rateLimits) {
+      if (rule.count !== count) continue;
+      // Hosts of one operator with the same rule share its count: one window per client, provider-wide.
+      const seen = operator.ledger.countInWindow(`${count}|${rule.max}|${rule.windowMs}|${this.client}`, rule.windowMs);
+      if (seen > rule.max) broken ??= rule;
+    }
+    if (broken !== null) {
+      stats.rateLimited++;
+      operator.stats.rateLimited++;
+      this.event(`rate limit: too many ${count === 'connection' ? 'connections' : `${count.toUpperCase()} commands`} from ${this.client}`);
+    }
+    return broken;
+  }
+
+  /** A reply from a template; a 421 ends the session, as every real server does after it. */
+  private async replyWith(template: ReplyTemplate, extra: TemplateVars = {}): Promise<void> {
+    await this.reply(renderReply(template, this.vars(extra)));
+    if (replyCode(template) === 421) this.end();
+  }
+
+  /** Whether this client is blocked now; a block reply served counts in the host's and operator's figures. */
+  private blockedNow(): boolean {
+    return this.w.behaviour.block !== null && this.w.operator.ledger.isBlocked(this.client);
+  }
+
+  private async serveBlock(): Promise<void> {
+    const { behaviour, operator, stats } = this.w;
+    if (behaviour.block === null) return;
+    stats.blocksServed++;
+    operator.stats.blocksServed++;
+    operator.stats.firstBlockAt ??= this.w.now();
+    await this.replyWith(behaviour.block.reply);
   }
 
   private async pump(): Promise<void> {
@@ -319,8 +419,14 @@ class Session {
       return;
     }
     if (JUNK.has(verb) && ++this.junkCount > behaviour.junkCommandLimit) this.errorCount++;
-    if (verb === 'DATA') stats.dataSeen++;
-    if (verb === 'RCPT') stats.rcptCount++;
+    if (verb === 'DATA') {
+      stats.dataSeen++;
+      this.w.operator.stats.dataSeen++;
+    }
+    if (verb === 'RCPT') {
+      stats.rcptCount++;
+      this.w.operator.stats.rcptCount++;
+    }
 
     if (this.rejected) {
       if (verb === 'QUIT') return this.quit();
@@ -363,7 +469,7 @@ class Session {
       return this.reply(`250 ${hostname}`);
     }
     this.pipelining = behaviour.pipelining;
-    const ext = [hostname];
+    const ext = [renderReply(behaviour.replies.ehlo, this.vars())[0] ?? hostname];
     if (behaviour.pipelining) ext.push('PIPELINING');
     ext.push('SIZE 10240000');
     if (this.starttlsAvailable()) ext.push('STARTTLS');
@@ -420,9 +526,12 @@ class Session {
     const sender = m[1] ?? '';
     // RFC 6531 §3.4: a non-ASCII address needs the SMTPUTF8 parameter.
     if (!smtputf8 && /[^\x00-\x7f]/.test(sender)) return this.reply('553 5.6.7 Must declare SMTPUTF8 to send unicode address');
+    if (this.blockedNow() && behaviour.block?.stage === 'MAIL') return this.serveBlock();
+    const limited = this.overRateLimit('mail');
+    if (limited !== null) return this.replyWith(limited.reply);
     this.mailFrom = sender;
     this.mailSmtputf8 = smtputf8;
-    return this.reply('250 2.1.0 Ok');
+    return this.replyWith(behaviour.replies.mailOk, { sender });
   }
 
   private async rcpt(arg: string): Promise<void> {
@@ -443,7 +552,26 @@ class Session {
       this.end();
       return;
     }
-    if (this.rcptAccepted >= behaviour.recipientLimit) return this.reply('452 4.5.3 Error: too many recipients');
+    const limited = this.overRateLimit('rcpt');
+    if (limited !== null) return this.replyWith(limited.reply, { rcpt: m[1] ?? '' });
+    if (behaviour.block !== null) {
+      if (this.blockedNow()) {
+        this.w.operator.stats.rcptsWhileBlocked++;
+        return this.serveBlock();
+      }
+      // Sender reputation: after afterRcpts RCPTs from this client (operator-wide), the client is blocked.
+      if (this.w.operator.ledger.countTowardsBlock(this.client, behaviour.block.windowMs) > behaviour.block.afterRcpts) {
+        this.w.operator.ledger.block(this.client, behaviour.block.durationMs);
+        this.event(`block: ${this.client} is blocked`);
+        return this.serveBlock();
+      }
+    }
+    this.rcptInTransaction++;
+    const overTransaction = behaviour.rcptsPerTransaction !== null && this.rcptInTransaction > behaviour.rcptsPerTransaction;
+    if (overTransaction || this.rcptAccepted >= behaviour.recipientLimit) {
+      stats.tooManyRecipients++;
+      return this.replyWith(behaviour.replies.tooManyRecipients, { rcpt: m[1] ?? '', limit: String(behaviour.rcptsPerTransaction ?? behaviour.recipientLimit) });
+    }
     const rcpt = m[1] ?? '';
     const at = rcpt.lastIndexOf('@');
     if (at <= 0 || at === rcpt.length - 1) return this.reply('501 5.1.3 Bad recipient address syntax');
@@ -471,17 +599,21 @@ class Session {
     }
     const lp = local.toLowerCase();
     const has = (list: readonly string[]): boolean => list.some((x) => x.toLowerCase() === lp);
-    if (has(d.disabled)) return this.reply(`550 5.2.1 <${rcpt}>: Recipient address rejected: Mailbox disabled, not accepting messages`);
-    if (has(d.full)) return this.reply(`552 5.2.2 <${rcpt}>: Recipient address rejected: Mailbox full`);
-    if (d.catchAll || has(d.mailboxes)) {
+    const vars = { rcpt, local, domain };
+    const { replies } = behaviour;
+    // A host that accepts every RCPT (Yahoo, most gateways) says 250 before it knows the mailbox.
+    if (!behaviour.acceptAll && has(d.throttled)) return this.replyWith(replies.recipientThrottled, vars);
+    if (!behaviour.acceptAll && has(d.disabled)) return this.replyWith(replies.mailboxDisabled, vars);
+    if (!behaviour.acceptAll && has(d.full)) return this.replyWith(replies.mailboxFull, vars);
+    if (behaviour.acceptAll || d.catchAll || has(d.mailboxes)) {
       this.rcptAccepted++;
-      return this.reply('250 2.1.5 Ok');
+      return this.replyWith(replies.rcptOk, vars);
     }
-    return this.reply(`550 5.1.1 <${rcpt}>: Recipient address rejected: User unknown in virtual mailbox table`);
+    return this.replyWith(replies.unknownUser, vars);
   }
 
   private async quit(): Promise<void> {
-    await this.reply('221 2.0.0 Bye');
+    await this.reply(renderReply(this.w.behaviour.replies.quit, this.vars()));
     this.end();
   }
 
@@ -489,6 +621,7 @@ class Session {
     this.mailFrom = null;
     this.mailSmtputf8 = false;
     this.rcptAccepted = 0;
+    this.rcptInTransaction = 0;
   }
 
   /**
@@ -522,6 +655,7 @@ class Session {
     if (this.countedOut) return;
     this.countedOut = true;
     this.w.stats.currentSessions--;
+    this.w.operator.stats.currentSessions--;
     const n = (this.w.sessionsByClient.get(this.client) ?? 1) - 1;
     if (n <= 0) this.w.sessionsByClient.delete(this.client);
     else this.w.sessionsByClient.set(this.client, n);

@@ -7,7 +7,8 @@
  * {
  *   "tls": { "certFile": "...pem", "keyFile": "...pem" },      // optional; paths relative to the spec file,
  *          or "self-signed": a throwaway certificate made when the world starts (self-signed-certificate.ts)
- *   "mxHosts": { "mx1.example.test": { "ip": "127.0.0.11", "ipv6": [], "behaviour": { ... } } },
+ *   "mxHosts": { "mx1.example.test": { "ip": "127.0.0.11", "ipv6": [], "behaviour": { ... } },
+ *                "alt1.mx.big.test": { "ip": "127.0.0.21", "extraIps": ["127.0.0.22"], "operator": "big", "behaviour": { ... } } },
  *   "domains": {
  *     "acme.test":     { "mx": [{ "host": "mx1.example.test", "preference": 10 }],
  *                        "mailboxes": ["john.doe"], "catchAll": false, "disabled": ["old"], "full": ["busy"] },
@@ -17,12 +18,20 @@
  *     "slow.test":     { "dns": { "failure": "no_answer" } }             // or { "delayMs": 300 } for slow answers
  *   }
  * }
- * Names not listed answer NXDOMAIN. An MX may name a host that is not in mxHosts (and not a
+ * `behaviours`: named behaviours a host takes with `"uses": "<name>"`, its own `behaviour` laid
+ * over it (`replies` merge reply by reply), so one provider's many hosts are written once.
+ * `extraIps`: more addresses the host answers on (more A records, one MTA, one set of counters).
+ * `operator`: hosts run by one operator share per-client blocks and rate windows and are counted
+ * together (MailWorld.operatorStats), like one provider behind many MX names and addresses.
+ * The provider-like rules of `behaviour` (replies, acceptAll, rcptsPerTransaction, block,
+ * rateLimits) are described in host-rules.ts. Names not listed answer NXDOMAIN. An MX may name a host that is not in mxHosts (and not a
  * domain with `a`): it then has no address. Domain keys are lower-case A-labels (punycode).
  */
 import { HygieneError } from '../errors.ts';
+import { checkReplyTemplate, defaultHostRules, parseHostRules, type HostRules } from './host-rules.ts';
 
-export interface MtaBehaviour {
+/** Postfix-like session rules, plus the provider-like rules of HostRules (host-rules.ts). */
+export interface MtaBehaviour extends HostRules {
   /** Advertise PIPELINING in the EHLO reply (RFC 2920). */
   pipelining: boolean;
   /** Advertise STARTTLS (only if the world has a certificate). */
@@ -49,7 +58,7 @@ export interface MtaBehaviour {
   refuse: boolean;
   /** Accept the TCP connection but never send a greeting. */
   silent: boolean;
-  /** The final greeting line; a non-220 greeting rejects the session (every command but QUIT gets 503). */
+  /** The final greeting (a reply template: {host}, {sid}, {date}, {client}); a non-220 greeting rejects the session (every command but QUIT gets 503). */
   greeting: string;
   /** DNSBL name: when set, every RCPT gets "554 5.7.1 Service unavailable; Client host [ip] blocked using <name>". */
   policyBlock: string | null;
@@ -63,7 +72,11 @@ export interface MtaBehaviour {
 
 export interface MxHostSpec {
   ip: string;
+  /** More IPv4 addresses of the same host (more A records); one MTA listens on all of them. */
+  extraIps: string[];
   ipv6: string[];
+  /** Hosts with the same operator share per-client blocks and rate windows, and are counted together. */
+  operator: string | null;
   behaviour: MtaBehaviour;
 }
 
@@ -89,6 +102,8 @@ export interface DomainSpec {
   disabled: string[];
   /** Local parts answered 552 5.2.2 (mailbox full). */
   full: string[];
+  /** Local parts answered with the host's recipientThrottled reply (a per-recipient "try later", Gmail 450-4.2.1). */
+  throttled: string[];
   /** How the DNS server misbehaves for every question about this name. */
   dns: { failure: DnsFailure | null; delayMs: number };
 }
@@ -120,10 +135,12 @@ export function defaultBehaviour(hostname: string): MtaBehaviour {
     maxConnectionsPerClient: 50,
     dropAfterRcpts: null,
     closeAfterRcpts: null,
+    ...defaultHostRules(),
   };
 }
 
 const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const OPERATOR = /^[a-z][a-z0-9-]{0,31}$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 function isLoopbackV4(ip: string): boolean {
@@ -180,8 +197,10 @@ export function parseWorldSpec(input: unknown): WorldSpec {
 
   if (!isRecord(input)) throw new HygieneError('WORLD_SPEC_INVALID', 'The world description must be a JSON object.');
   for (const key of Object.keys(input)) {
-    if (!['tls', 'mxHosts', 'domains', '$comment'].includes(key)) problem(key, 'unknown field');
+    if (!['tls', 'behaviours', 'mxHosts', 'domains', '$comment'].includes(key)) problem(key, 'unknown field');
   }
+  const named = input.behaviours ?? {};
+  if (!isRecord(named)) problem('behaviours', 'must be an object of named behaviours');
 
   let tls: WorldSpec['tls'] = null;
   if (input.tls !== undefined && input.tls !== null) {
@@ -207,25 +226,44 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         problem(path, 'must be an object');
         continue;
       }
-      for (const key of Object.keys(raw)) if (!['ip', 'ipv6', 'behaviour', '$comment'].includes(key)) problem(`${path}.${key}`, 'unknown field');
+      for (const key of Object.keys(raw)) if (!['ip', 'extraIps', 'ipv6', 'operator', 'uses', 'behaviour', '$comment'].includes(key)) problem(`${path}.${key}`, 'unknown field');
       const ip = typeof raw.ip === 'string' ? raw.ip : '';
       if (!isLoopbackV4(ip)) problem(`${path}.ip`, 'must be an IPv4 address in 127.0.0.0/8');
-      const other = usedIps.get(ip);
-      if (other !== undefined) problem(`${path}.ip`, `${ip} is already used by ${other}; every MX host needs its own IP`);
-      usedIps.set(ip, name);
+      const extraIps = stringList(raw.extraIps, `${path}.extraIps`, checkV4);
+      for (const address of [ip, ...extraIps]) {
+        const other = usedIps.get(address);
+        if (other !== undefined) problem(`${path}.ip`, `${address} is already used by ${other}; every MX host needs its own IP`);
+        usedIps.set(address, name);
+      }
       const ipv6 = stringList(raw.ipv6, `${path}.ipv6`, checkV6);
-      const b = raw.behaviour ?? {};
+      let operator: string | null = null;
+      if (raw.operator !== undefined && raw.operator !== null) {
+        if (typeof raw.operator !== 'string' || !OPERATOR.test(raw.operator)) problem(`${path}.operator`, 'must be a lower-case name such as "google"');
+        else operator = raw.operator;
+      }
+      let b = raw.behaviour ?? {};
+      if (raw.uses !== undefined) {
+        const base = isRecord(named) && typeof raw.uses === 'string' ? named[raw.uses] : undefined;
+        if (!isRecord(base)) problem(`${path}.uses`, `must name one of the world's behaviours (${isRecord(named) ? Object.keys(named).join(', ') : 'none'})`);
+        else if (isRecord(b)) {
+          const replies = isRecord(base.replies) || isRecord(b.replies) ? { replies: { ...(isRecord(base.replies) ? base.replies : {}), ...(isRecord(b.replies) ? b.replies : {}) } } : {};
+          b = { ...base, ...b, ...replies };
+        }
+      }
       const d = defaultBehaviour(name);
       const bp = `${path}.behaviour`;
       if (!isRecord(b)) {
         problem(bp, 'must be an object');
-        mxHosts[name] = { ip, ipv6, behaviour: d };
+        mxHosts[name] = { ip, extraIps, ipv6, operator, behaviour: d };
         continue;
       }
       for (const key of Object.keys(b)) if (!(key in d) && key !== '$comment') problem(`${bp}.${key}`, 'unknown field');
       const greeting = b.greeting === undefined ? d.greeting : b.greeting;
       if (typeof greeting !== 'string' || !/^[2-5]\d\d( |$)/.test(greeting) || /[\r\n]/.test(greeting)) {
         problem(`${bp}.greeting`, 'must be one reply line starting with a 3-digit code');
+      } else {
+        const err = checkReplyTemplate(greeting);
+        if (err) problem(`${bp}.greeting`, err);
       }
       const policyBlock = b.policyBlock ?? null;
       if (policyBlock !== null && (typeof policyBlock !== 'string' || /[\r\n]/.test(policyBlock))) {
@@ -250,10 +288,11 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         maxConnectionsPerClient: int(b.maxConnectionsPerClient, `${bp}.maxConnectionsPerClient`, d.maxConnectionsPerClient, 1),
         dropAfterRcpts: intOrNull(b.dropAfterRcpts, `${bp}.dropAfterRcpts`),
         closeAfterRcpts: intOrNull(b.closeAfterRcpts, `${bp}.closeAfterRcpts`),
+        ...parseHostRules(b, bp, problem),
       };
       if (behaviour.hardErrorLimit < behaviour.softErrorLimit) problem(`${bp}.hardErrorLimit`, 'must be >= softErrorLimit');
       if (behaviour.refuse && behaviour.silent) problem(bp, 'refuse and silent are mutually exclusive');
-      mxHosts[name] = { ip, ipv6, behaviour };
+      mxHosts[name] = { ip, extraIps, ipv6, operator, behaviour };
     }
   }
 
@@ -268,7 +307,7 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         problem(path, 'must be an object');
         continue;
       }
-      const known = ['mx', 'nullMx', 'a', 'aaaa', 'mailboxes', 'catchAll', 'disabled', 'full', 'servfail', 'dns', '$comment'];
+      const known = ['mx', 'nullMx', 'a', 'aaaa', 'mailboxes', 'catchAll', 'disabled', 'full', 'throttled', 'servfail', 'dns', '$comment'];
       for (const key of Object.keys(raw)) if (!known.includes(key)) problem(`${path}.${key}`, 'unknown field');
       const mx: MxRecordSpec[] = [];
       if (raw.mx !== undefined) {
@@ -305,6 +344,7 @@ export function parseWorldSpec(input: unknown): WorldSpec {
         catchAll: bool(raw.catchAll, `${path}.catchAll`, false),
         disabled: stringList(raw.disabled, `${path}.disabled`, checkLocal),
         full: stringList(raw.full, `${path}.full`, checkLocal),
+        throttled: stringList(raw.throttled, `${path}.throttled`, checkLocal),
         dns: { failure, delayMs },
       };
     }
@@ -332,7 +372,7 @@ export function domainsServedBy(spec: WorldSpec, hostName: string): Set<string> 
   const served = new Set<string>();
   for (const [name, d] of Object.entries(spec.domains)) {
     if (d.mx.some((r) => r.host === hostName)) served.add(name);
-    else if (host !== undefined && !d.nullMx && d.mx.length === 0 && d.a.includes(host.ip)) served.add(name);
+    else if (host !== undefined && !d.nullMx && d.mx.length === 0 && d.a.some((a) => a === host.ip || host.extraIps.includes(a))) served.add(name);
   }
   return served;
 }

@@ -14,6 +14,8 @@ import { loadWorldSpecFile, startMailWorld, type MailWorld } from '../../src/wor
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const API_KEY = 'test-key-0123456789abcdef';
 export const OTHER_KEY = 'other-key-0123456789abcdef';
+/** An admin key (HYGIENE_API_ADMIN_KEYS): every list, the dashboard, /metrics. */
+export const ADMIN_KEY = 'admin-key-0123456789abcdef';
 export const WEBHOOK_SECRET = 'webhook-secret-0123456789';
 
 export interface ApiHarness {
@@ -37,6 +39,7 @@ export async function startApiHarness(env: Record<string, string> = {}): Promise
     HYGIENE_PREFIX: prefix,
     HYGIENE_DATA_DIR: dataDir,
     HYGIENE_API_KEYS: `${API_KEY},${OTHER_KEY}`,
+    HYGIENE_API_ADMIN_KEYS: `ops:${ADMIN_KEY}`,
     HYGIENE_API_PORT: '0',
     HYGIENE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     HYGIENE_WEBHOOK_ALLOW_PRIVATE: 'true',

@@ -4,8 +4,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhookSignature } from '../../src/webhook/webhook-signature.ts';
-import { API_KEY, OTHER_KEY, WEBHOOK_SECRET, pollUntilFinished, startApiHarness, type ApiHarness } from './api-harness.ts';
+import { verifyWebhookRequest, verifyWebhookSignature } from '../../src/webhook/webhook-signature.ts';
+import { ADMIN_KEY, API_KEY, OTHER_KEY, WEBHOOK_SECRET, pollUntilFinished, startApiHarness, type ApiHarness } from './api-harness.ts';
 
 const CSV = [
   'name,email,company',
@@ -114,6 +114,7 @@ describe('hygiene api: lists', () => {
     expect(verifyWebhookSignature(WEBHOOK_SECRET, hook.body, hook.headers['x-hygiene-signature'] as string)).toBe(true);
     expect(verifyWebhookSignature(WEBHOOK_SECRET, `${hook.body} `, hook.headers['x-hygiene-signature'] as string)).toBe(false);
     expect(Number(hook.headers['x-hygiene-timestamp'])).toBeGreaterThan(Date.now() / 1000 - 120);
+    expect(verifyWebhookRequest(WEBHOOK_SECRET, hook.body, hook.headers['hygiene-signature'] as string)).toEqual({ ok: true, timestamp: Number(hook.headers['x-hygiene-timestamp']) });
     const payload = JSON.parse(hook.body) as { event: string; listId: string; rows: number; counts: unknown };
     expect(payload).toMatchObject({ event: 'list.completed', listId: id, rows: DATA_ROWS, state: 'done' });
     expect(hook.body).not.toContain(h.dataDir);
@@ -244,7 +245,9 @@ describe('hygiene api: boundary', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/lists', '/v1/lists/{id}', '/v1/lists/{id}/cleaned.csv', '/v1/verify', '/healthz']));
 
     expect((await fetch(`${h.url}/metrics`)).status).toBe(401);
-    const metrics = await (await fetch(`${h.url}/metrics`, { headers: h.auth })).text();
+    // Per-MX counters and queue sizes span every tenant: admin keys only.
+    expect((await fetch(`${h.url}/metrics`, { headers: h.auth })).status).toBe(403);
+    const metrics = await (await fetch(`${h.url}/metrics`, { headers: { 'x-api-key': ADMIN_KEY } })).text();
     for (const name of ['hygiene_probe_outcomes_total', 'hygiene_verdicts_total', 'hygiene_smtp_replies_total', 'hygiene_smtp_sessions_total', 'hygiene_smtp_exchange_seconds_bucket', 'hygiene_queue_jobs']) {
       expect(metrics, name).toContain(name);
     }
@@ -254,11 +257,12 @@ describe('hygiene api: boundary', () => {
     expect(metrics).toMatch(/hygiene_queue_jobs\{queue="verify",state="completed"\} [1-9]/);
   });
 
-  it('the queue dashboard is behind the API key', async () => {
-    expect((await fetch(`${h.url}/admin/queues`)).status).toBe(401);
-    const page = await fetch(`${h.url}/admin/queues`, { headers: h.auth });
+  it('the queue dashboard is behind an admin key', async () => {
+    expect((await fetch(`${h.url}/admin/queues/api/queues`)).status).toBe(401);
+    expect((await fetch(`${h.url}/admin/queues`, { headers: h.auth })).status).toBe(403);
+    const page = await fetch(`${h.url}/admin/queues`, { headers: { 'x-api-key': ADMIN_KEY } });
     expect(page.status).toBe(200);
-    const queues = (await (await fetch(`${h.url}/admin/queues/api/queues`, { headers: h.auth })).json()) as { queues: Array<{ name: string }> };
+    const queues = (await (await fetch(`${h.url}/admin/queues/api/queues`, { headers: { 'x-api-key': ADMIN_KEY } })).json()) as { queues: Array<{ name: string }> };
     expect(queues.queues.map((q) => q.name).sort()).toEqual(['finalize', 'verify', 'webhook']);
   });
 });

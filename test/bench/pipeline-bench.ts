@@ -6,8 +6,10 @@
  * process (pipeline-child.ts) so its peak RSS is its own.
  */
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InputDigest } from '../../src/csv/input-digest.ts';
 import { seededRandom } from '../../src/world/world-generator.ts';
 import { writeLines } from './bench-support.ts';
 
@@ -73,4 +75,22 @@ export function runChild(mode: 'pipeline' | 'raw', file: string, extraArgs: stri
       }
     });
   });
+}
+
+/**
+ * What the input digest costs one pass (each of the two passes pays it once): the CPU time of
+ * InputDigest.update over the file's chunks as a pass reads them (64 KiB), the read itself excluded.
+ */
+export async function timeInputDigest(file: string): Promise<{ hashMs: number; bytes: number }> {
+  const digest = new InputDigest();
+  let hashMs = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>) {
+    const started = performance.now();
+    digest.update(chunk);
+    hashMs += performance.now() - started;
+  }
+  const started = performance.now();
+  const { bytes } = digest.result();
+  hashMs += performance.now() - started;
+  return { hashMs, bytes };
 }

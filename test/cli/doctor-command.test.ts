@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoEnvironment } from '../../src/cli/demo-command.ts';
 import { formatDoctor, runDoctor } from '../../src/cli/doctor-command.ts';
 import { main } from '../../src/cli/main.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { deletePrefix, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
@@ -94,5 +95,43 @@ describe('hygiene doctor', () => {
     const report = JSON.parse(out.join('')) as Awaited<ReturnType<typeof runDoctor>>;
     expect(report.checks.find((c) => c.name === 'redis')).toMatchObject({ status: 'fail' });
     expect(report.checks.find((c) => c.name === 'port25')).toMatchObject({ status: 'ok' });
+  });
+});
+
+describe('hygiene doctor on our own faults (issue 11)', () => {
+  const machine = { hostname: () => 'vm', hostsFile: () => '127.0.0.1 localhost\n127.0.0.1 vm\n' };
+  const env = (): Record<string, string> => ({ ...demoEnvironment(world.dnsServers, world.smtpPort), REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', HYGIENE_PREFIX: prefix });
+
+  it('fails on a single-label host name with no HYGIENE_HELO_NAME, naming the variable', async () => {
+    const { HYGIENE_HELO_NAME: _h, HYGIENE_MAIL_FROM: _m, ...rest } = env();
+    const report = await runDoctor(loadConfig(rest, {}, machine), { domain: 'good.test' });
+    const helo = report.checks.find((c) => c.name === 'helo')!;
+    expect(helo.status).toBe('fail');
+    expect(helo.detail).toContain('HYGIENE_HELO_NAME');
+    expect(helo.detail).toContain('"vm"');
+    expect(report.checks.find((c) => c.name === 'port25')?.detail).toContain('EHLO not tried');
+    expect(report.ok).toBe(false);
+    expect(formatDoctor(report)).not.toContain('Nothing blocks a verify run');
+  });
+
+  it('never says "Nothing blocks" while a check was skipped', async () => {
+    const report = await runDoctor(loadConfig({ ...env(), HYGIENE_DNS_CANARIES: 'good.test' }), {});
+    expect(report.checks.find((c) => c.name === 'port25')?.status).toBe('skip');
+    expect(report.complete).toBe(false);
+    const text = formatDoctor(report);
+    expect(text).not.toContain('Nothing blocks a verify run.');
+    expect(text).toContain('Not everything could be checked (skipped: Outbound SMTP)');
+  });
+
+  it('a domain that does not resolve while well-known names do not either: the resolver is failing or lying (FAIL, not "the domain does not exist")', async () => {
+    const lying = await runDoctor(loadConfig({ ...env(), HYGIENE_DNS_CANARIES: 'gmail.com,outlook.com' }), { domain: 'no-such-domain.test' });
+    const dns = lying.checks.find((c) => c.name === 'dns')!;
+    expect(dns.status).toBe('fail');
+    expect(dns.detail).toMatch(/failing or lying/);
+    expect(dns.fix).toContain('HYGIENE_DNS_SERVERS');
+    expect(formatDoctor(lying)).not.toContain('Nothing blocks');
+    // With canaries the resolver knows, the same answer is about the domain.
+    const honest = await runDoctor(loadConfig({ ...env(), HYGIENE_DNS_CANARIES: 'good.test' }), { domain: 'no-such-domain.test' });
+    expect(honest.checks.find((c) => c.name === 'dns')?.status).toBe('warn');
   });
 });

@@ -53,7 +53,7 @@ describe('describeError (unit)', () => {
   it('usage and config errors exit 2; a config error keeps its list of problems', () => {
     expect(describeError(new HygieneError('USAGE', 'verify takes exactly one CSV file'), false)).toEqual({ text: 'hygiene: verify takes exactly one CSV file\n', exitCode: 2 });
     const config = describeError(new HygieneError('CONFIG_INVALID', 'Invalid configuration:\n  - A\n  - B'), false);
-    expect(config).toEqual({ text: 'hygiene: Invalid configuration:\n  - A\n  - B\n', exitCode: 2 });
+    expect(config).toEqual({ text: 'hygiene: Invalid configuration:\nhygiene:   - A\nhygiene:   - B\n', exitCode: 2 });
     const parse = describeError(Object.assign(new TypeError("Option '--out <value>' argument missing"), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' }), false);
     expect(parse).toEqual({ text: "hygiene: Option '--out <value>' argument missing\n", exitCode: 2 });
   });
@@ -140,13 +140,13 @@ describe('the CLI (dist/cli/bin.js)', () => {
       // spawn (not spawnSync): the port's owner lives in this process and must keep accepting.
       const child = spawn(process.execPath, [CLI_BIN, 'api', '--host', '127.0.0.1', '--port', String(port), '--no-workers'], {
         cwd: dir,
-        env: { ...baseEnv, HYGIENE_API_KEYS: 'k'.repeat(24), LOG_LEVEL: 'warn' },
+        env: { ...baseEnv, HYGIENE_API_KEYS: 'k'.repeat(24), HYGIENE_HELO_NAME: 'verify.example.com', HYGIENE_MAIL_FROM: 'verify@example.com', LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const [code] = (await once(child, 'exit')) as [number | null];
-      expect(code).toBe(1);
+      expect(code, stderr).toBe(1);
       expect(errorLine(stderr)).toBe(`hygiene: listen EADDRINUSE: address already in use 127.0.0.1:${port}: another process already listens on 127.0.0.1:${port}: stop it, or choose another port (hygiene api: --port or HYGIENE_API_PORT)`);
     } finally {
       taken.close();

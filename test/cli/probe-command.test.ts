@@ -67,6 +67,16 @@ describe('hygiene probe', () => {
     expect(clientLines(again)).toContain('RCPT TO:<john.doe@acme.test>');
     expect(again.verdict.cached).toBeFalsy();
     expect(again.verdict).toMatchObject({ status: 'deliverable', reason: 'accepted' });
+    // It says where the answer came from and what the cache held (issue 11).
+    expect(again.cache.used).toBe(false);
+    expect(again.cache.before).toMatchObject({ status: 'deliverable', reason: 'accepted' });
+    expect(again.cache.after?.checkedAt).toBe(again.verdict.checkedAt);
+    expect(formatProbe(again)).toMatch(/Answer: from the mail server, not the cache \(probe always asks\)\. The cache held deliverable \/ accepted, checked .*; it now holds deliverable \/ accepted/);
+    // A greylisted (unknown) answer is shown, never cached.
+    const greylisted = await runProbe(config, 'art@vandelay.test');
+    expect(greylisted.verdict).toMatchObject({ status: 'unknown', reason: 'greylisted' });
+    expect(greylisted.cache).toEqual({ used: false, before: null, after: null });
+    expect(formatProbe(greylisted)).toContain('(an unknown answer is never cached)');
   });
 
   it('reports a catch-all domain as risky, with the probe that showed it', async () => {

@@ -127,3 +127,77 @@ describe('classifyReply for other commands', () => {
     expect(summary(classifyReply(command, reply(wire)))).toBe(expected);
   });
 });
+
+/**
+ * The server echoes the address back (Postfix `<x@d>:`, Exim `local part x in <x@d>`, bare
+ * addresses, the domain alone in null-MX replies). A local part or a domain is the list owner's data,
+ * not the server's words: none of them may turn a mailbox answer into a block of the whole host.
+ */
+describe('echoed addresses never decide', () => {
+  const HOSTILE_LOCAL_PARTS = ['blocked', 'spamhaus', 'relay', 'rbl', 'blacklist', 'blocklist', 'listed-in', 'dnsbl', 'spamcop', 'barracuda', 'sorbs', 'your.ip', 'ptr', 'client.host.rejected', '"blocked by spamhaus"', '"relay access denied"', '"client host rejected"', '"sender address rejected"', '"is listed in"', '"greylisted"', '"user unknown"', '"too many recipients"', '"over quota"'];
+  const HOSTILE_DOMAINS = ['acme.test', 'blocked.test', 'spamhaus.org', 'rbl.blocklist.test', 'relay-denied.test', 'listed-in.test'];
+  /** (name, reply with {a} = the address, {l} = its local part, {d} = its domain, expected). */
+  const TEMPLATES: Array<[string, string, Expected]> = [
+    ['Postfix 5.1.1', '550 5.1.1 <{a}>: Recipient address rejected: User unknown in virtual mailbox table', 'undeliverable/mailbox_not_found'],
+    ['Postfix 5.1.1 bare address first', '550 5.1.1 {a}: Recipient address rejected: User unknown', 'undeliverable/mailbox_not_found'],
+    ['sendmail style, no enhanced code', '550 <{a}>... User unknown', 'undeliverable/mailbox_not_found'],
+    ['address at the end, no enhanced code', '550 No such user here: {a}', 'undeliverable/mailbox_not_found'],
+    ['Exim local part echoed alone', '550 Unknown local part {l} in <{a}>', 'undeliverable/mailbox_not_found'],
+    ['qmail', '553 sorry, no mailbox here by that name: {a} (#5.7.1)', 'undeliverable/mailbox_not_found'],
+    ['multi-line, address in the second line', '550-5.1.1 The email account that you tried to reach does not exist.\r\n550 5.1.1 Recipient: <{a}>', 'undeliverable/mailbox_not_found'],
+    ['Office 365 5.1.10', '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient {a} not found by SMTP address lookup', 'undeliverable/mailbox_not_found'],
+    ['Postfix null MX (domain echoed alone)', '556 5.1.10 <{a}>: Recipient address rejected: Domain {d} does not accept mail (nullMX)', 'undeliverable/null_mx'],
+    ['domain not found', '550 5.1.2 <{a}>: Recipient address rejected: Domain {d} not found', 'undeliverable/no_mail_server'],
+    ['disabled', '550 5.2.1 <{a}>: Recipient address rejected: Mailbox disabled, not accepting messages', 'undeliverable/mailbox_disabled'],
+    ['full', '552 5.2.2 <{a}>: Recipient address rejected: Mailbox full', 'risky/mailbox_full'],
+    ['full, 4xx', '452 4.2.2 <{a}>: Recipient address rejected: Mailbox full', 'risky/mailbox_full'],
+    ['postgrey', '450 4.2.0 <{a}>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/{d}.html', 'greylisted'],
+    ['unverified (4xx)', '450 4.1.1 <{a}>: Recipient address rejected: unverified address: host mx.{d}[192.0.2.7] said: 550 5.1.1 <{a}>: User unknown', 'temporary:smtp_error'],
+    ['generic 4xx', '451 4.3.0 <{a}>: Temporary lookup failure', 'temporary:smtp_error'],
+    ['Exim local part echoed alone, 4xx', '450 Unknown local part {l} in <{a}>', 'temporary:smtp_error'],
+    ['generic 5xx', '550 5.0.0 <{a}>: Requested action not taken', 'unknown/smtp_error'],
+    ['accepted', '250 2.1.5 <{a}>... Recipient ok', 'accepted'],
+    // Real blocks stay blocks whatever the address is called.
+    ['relay denied', '554 5.7.1 <{a}>: Relay access denied', 'unknown/policy_block'],
+    ['Spamhaus', '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; <{a}>', 'unknown/policy_block'],
+    ['client host rejected with 5.1.1-looking text', '450 4.7.1 <{a}>: Client host rejected: cannot find your hostname, [192.0.2.1]', 'unknown/policy_block'],
+  ];
+  const cases: Array<[string, string, Expected, string]> = [];
+  for (const [name, template, expected] of TEMPLATES) {
+    for (const local of HOSTILE_LOCAL_PARTS) {
+      for (const domain of local === 'blocked' || local === 'relay' ? HOSTILE_DOMAINS : ['acme.test']) {
+        const address = `${local}@${domain}`;
+        cases.push([`${name} / ${address}`, template.replaceAll('{a}', address).replaceAll('{l}', local).replaceAll('{d}', domain), expected, address]);
+      }
+    }
+  }
+
+  it.each(cases)('%s', (_name, wire, expected, address) => {
+    expect(summary(classifyReply('RCPT', reply(wire), { recipient: address, sender: 'verify@probe.example.org' }))).toBe(expected);
+  });
+
+  it('strips angle-bracketed, quoted and bare addresses even when the recipient is not given', () => {
+    for (const [, wire, expected, address] of cases) {
+      if (wire.includes(` ${address.slice(address.lastIndexOf('@') + 1)} `) || /Unknown local part/.test(wire)) continue; // echoes only the context can name
+      expect(summary(classifyReply('RCPT', reply(wire))), wire).toBe(expected);
+    }
+  });
+
+  it('says whether a block is about our client or the domain', () => {
+    const relay = classifyReply('RCPT', reply('554 5.7.1 <x@d>: Relay access denied'), { recipient: 'x@d' });
+    expect(relay.kind === 'verdict' && relay.refuses).toBe('domain');
+    const spamhaus = classifyReply('RCPT', reply('554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org'));
+    expect(spamhaus.kind === 'verdict' && spamhaus.refuses).toBe('client');
+    const mailbox = classifyReply('RCPT', reply('550 5.1.1 <blocked@d>: Recipient address rejected: User unknown'), { recipient: 'blocked@d' });
+    expect(mailbox.kind === 'verdict' && mailbox.refuses).toBe(undefined);
+  });
+
+  it('the enhanced code decides before the words: x.7.x is about us, x.1.1 about the mailbox', () => {
+    expect(summary(classifyReply('RCPT', reply('550 5.7.1 Recipient address rejected: user unknown')))).toBe('unknown/policy_block');
+    expect(summary(classifyReply('RCPT', reply('550 5.1.1 Recipient address rejected: mailbox blocked')))).toBe('undeliverable/mailbox_not_found');
+    expect(summary(classifyReply('RCPT', reply('550 5.2.1 This account is blocked')))).toBe('undeliverable/mailbox_disabled');
+    // Generic codes leave it to the words.
+    expect(summary(classifyReply('RCPT', reply('550 5.0.0 Your IP is listed at bl.example')))).toBe('unknown/policy_block');
+    expect(summary(classifyReply('RCPT', reply('550 5.5.0 No such user')))).toBe('undeliverable/mailbox_not_found');
+  });
+});

@@ -25,6 +25,16 @@ describe('reject policy', () => {
     expect(isRejected(policy, { status: 'deliverable', reason: 'duplicate' })).toBe(true);
   });
 
+  it('never rejects a verdict about us by its status alone: only when its reason is named (issue 11)', () => {
+    const byStatus = parseRejectPolicy('undeliverable,unknown');
+    expect(isRejected(byStatus, { status: 'unknown', reason: 'policy_block' })).toBe(false);
+    expect(isRejected(byStatus, { status: 'unknown', reason: 'throttled' })).toBe(false);
+    expect(isRejected(byStatus, { status: 'unknown', reason: 'timeout' })).toBe(true);
+    const byReason = parseRejectPolicy('undeliverable,policy_block');
+    expect(isRejected(byReason, { status: 'unknown', reason: 'policy_block' })).toBe(true);
+    expect(isRejected(byReason, { status: 'unknown', reason: 'throttled' })).toBe(false);
+  });
+
   it('names every unknown word at once', () => {
     expect(() => parseRejectPolicy('undeliverable,bogus,nope')).toThrow(/"bogus", "nope"/);
   });

@@ -40,6 +40,13 @@ describe('npm pack', () => {
     for (const f of js) expect(files, `declaration of ${f}`).toContain(f.replace(/\.js$/, '.d.ts'));
   });
 
+  it('ships the files of src/ that tsc does not emit (providers.json...) beside the JavaScript', () => {
+    const src = path.join(REPO_ROOT, 'src');
+    const assets = (readdirSync(src, { recursive: true }) as string[]).filter((f) => /\.\w+$/.test(f) && !/\.(ts|mjs)$/.test(f));
+    expect(assets).toContain(path.join('providers', 'providers.json'));
+    for (const f of assets) expect(files, f).toContain(`dist/${f.split(path.sep).join('/')}`);
+  });
+
   it('keeps tests, fixtures (the TLS private key), .ci, docs, sources and build leftovers out', () => {
     const unwanted = files.filter((f) => /^(test|\.ci|docs|src|node_modules|results)\//.test(f) || /^tsconfig.*\.json$/.test(f) || f === 'dist/.tsbuildinfo' || f === 'docker-compose.yml' || /\.(key|pem)$/.test(f) || /\.test\./.test(f));
     expect(unwanted).toEqual([]);

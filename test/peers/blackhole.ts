@@ -18,7 +18,8 @@ time.sleep(600)
 `;
 
 export interface Blackhole {
-  stop(): void;
+  /** Kills the listener; resolves once its process is gone (the address is free again). */
+  stop(): Promise<void>;
 }
 
 export async function startBlackhole(host: string, port: number): Promise<Blackhole> {
@@ -33,7 +34,10 @@ export async function startBlackhole(host: string, port: number): Promise<Blackh
   return {
     stop() {
       filler.destroy();
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGKILL');
+      return exited;
     },
   };
 }

@@ -3,8 +3,9 @@
  * a world whose every MX host drops connection attempts (blackholes on loopback: connects time out,
  * as behind a firewall that blocks port 25). The run must stop with OUTBOUND_SMTP_BLOCKED instead of
  * writing a list of unknowns. Refused connections do not count: a dead MX is not a blocked port.
+ * Nothing of the stopped run is cached (issue 11): once the port is open, a re-run probes again.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runVerify } from '../../src/cli/verify-command.ts';
@@ -74,7 +75,7 @@ describe('verify on a host whose outbound SMTP is blocked', () => {
     prefix = uniquePrefix('guard');
   });
   afterAll(async () => {
-    for (const hole of blackholes) hole.stop();
+    await Promise.all(blackholes.map((hole) => hole.stop()));
     await world?.stop();
     await deletePrefix(prefix);
   });
@@ -109,5 +110,35 @@ describe('verify on a host whose outbound SMTP is blocked', () => {
     }
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(dir)).filter((f) => f.includes('.cleaned.') || f.includes('.report.'))).toEqual([]);
+
+    // Issue 11: the timeouts seen before the stop were not cached (nor anything after it)...
+    const check = new Redis(REDIS_URL);
+    try {
+      const [, cached] = await check.scan('0', 'MATCH', `${prefix}:verdict:*`, 'COUNT', 10_000);
+      expect(cached).toEqual([]);
+    } finally {
+      check.disconnect();
+    }
+
+    // ...so once port 25 is open (the same MX hosts now answer), the same list is probed again and
+    // gets the right answers, none from the cache.
+    await Promise.all(blackholes.splice(0).map((hole) => hole.stop()));
+    const mxHosts: Record<string, unknown> = {};
+    const worldDomains: Record<string, unknown> = {};
+    domains.forEach((d, i) => {
+      mxHosts[`mx.${d}.test`] = { ip: `127.0.0.${60 + i}` };
+      worldDomains[`${d}.test`] = { mx: [{ host: `mx.${d}.test`, preference: 10 }], mailboxes: ['person1', 'person2'] };
+    });
+    const open = await startMailWorld(parseWorldSpec({ mxHosts, domains: worldDomains }), { smtpPort: world.smtpPort });
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await runVerify(worldConfig(open, prefix, { LOG_LEVEL: 'silent' }), { file: input, outDir: dir, localWorkers: true, json: true, syntaxOnly: false })).toBe(0);
+    } finally {
+      out.mockRestore();
+      await open.stop();
+    }
+    const report = JSON.parse(await readFile(path.join(dir, 'blocked.report.json'), 'utf8')) as { cache: { hits: number }; counts: { byReason: Record<string, number> } };
+    expect(report.cache.hits).toBe(0);
+    expect(report.counts.byReason).toEqual({ accepted: 14, mailbox_not_found: 7 });
   });
 });

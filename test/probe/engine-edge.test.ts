@@ -84,11 +84,16 @@ describe('engine edges', () => {
     const { world, runtimes, dir } = await setup(
       { mxHosts: { 'mx.flaky.test': { ip: '127.0.4.3', behaviour: { closeAfterRcpts: 7 } } }, domains: { 'flaky.test': { mx: [{ host: 'mx.flaky.test', preference: 10 }], mailboxes } } },
       'flaky',
+      // The 421 says "too many recipients from this client, try again later": the MX is paused (issue 11); keep the pauses short.
+      { HYGIENE_MX_PAUSE_MS: '200', HYGIENE_MX_PAUSE_MAX_MS: '400', HYGIENE_MX_PAUSE_RETRIES: '20' },
     );
     const out = await runList(runtimes[0]!, await csv(dir, 'flaky.csv', mailboxes.map((m) => `${m}@flaky.test`)), path.join(dir, 'out'));
     expect(out.report.counts.byReason.accepted).toBe(30);
     const report = out.report.mx.find((m) => m.mx === 'mx.flaky.test');
     expect(report?.reconnects).toBeGreaterThan(0);
+    // Each 421 paused the MX instead of reconnecting at once, and the report says so.
+    expect(report?.pauses).toBeGreaterThan(0);
+    expect(report?.pauseReasons?.[0]).toMatch(/^421 4\.7\.0 .*too many recipients from this client/);
     // Accepted RCPTs: exactly one per address (+1 catch-all probe); the 421'd ones were re-asked.
     const stats = world.stats()['mx.flaky.test']!;
     expect(stats.faultCloses).toBeGreaterThan(0);
@@ -166,7 +171,8 @@ describe('engine edges', () => {
         domains: { 'busy.test': { mx: [{ host: 'mx.busy.test', preference: 10 }], mailboxes: ['a'] } },
       },
       'busy',
-      { HYGIENE_GREYLIST_ATTEMPTS: '3' },
+      // A "busy" greeting pauses the MX fleet-wide (issue 11): the first try and 2 retries after the pause.
+      { HYGIENE_GREYLIST_ATTEMPTS: '3', HYGIENE_MX_PAUSE_RETRIES: '2' },
     );
     const out = await runList(runtimes[0]!, await csv(dir, 'busy.csv', ['a@busy.test']), path.join(dir, 'out'));
     const row = out.byEmail.get('a@busy.test');

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
@@ -150,4 +150,30 @@ describe('a scheduled run', () => {
     expect((await listScheduleRuns(deps, schedule.id, 100)).length).toBeGreaterThanOrEqual(2);
     await removeSchedule(deps, schedule.id);
   });
+
+  it('a run whose input changes while it verifies fails with INPUT_CHANGED and writes nothing; its retry verifies the file as it now is', async () => {
+    // Slow replies keep the list verifying long enough to change its input.
+    await world.stop();
+    world = await startSmallWorld(['alice', 'bob', 'carol'], {}, { replyDelayMs: 150 });
+    runtime = await startRuntime(testConfig(world, prefix));
+    const rt = runtime;
+    const schedule = await addSchedule(deps, { input, outDir: dir, every: '1h', maxAge: 0 });
+    const runAt = Date.UTC(2024, 0, 1);
+    const run = runSchedule(rt, schedule.id, runAt);
+    run.catch(() => undefined);
+    await eventually(async () => {
+      const [id] = await rt.redis.zrange(`${prefix}:lists`, '0', '-1');
+      return id ? (await rt.store.get(id))?.state === 'verifying' : false;
+    }, 'the run to be verifying');
+    await writeFile(input, 'email,name\ncarol@w.test,Carol\nalice@w.test,Alice\nbob@w.test,Bob\nnobody@w.test,Nobody\n');
+    await expect(run).rejects.toMatchObject({ code: 'INPUT_CHANGED' });
+    expect((await readdir(dir)).filter((f) => f.startsWith('team.2024'))).toEqual([]);
+
+    // BullMQ retries the job: the same due run, now on the new content.
+    const retried = await runSchedule(rt, schedule.id, runAt);
+    expect(retried).toMatchObject({ firstRun: true, probed: 4 });
+    const report = JSON.parse(await readFile(retried!.outputs.report, 'utf8')) as { rows: number };
+    expect(report.rows).toBe(4);
+  });
 });
+

@@ -74,6 +74,8 @@ async function answerOneByOne(c: ScriptedConnection, answer: (line: string) => s
 function simpleAnswer(line: string): string {
   if (/^QUIT/i.test(line)) return '221 2.0.0 Bye\r\n';
   if (/^RCPT TO:<nobody@/i.test(line)) return '550 5.1.1 <nobody@d.test>: Recipient address rejected: User unknown in local recipient table\r\n';
+  if (/^MAIL/i.test(line)) return '250 2.1.0 Ok\r\n';
+  if (/^RSET/i.test(line)) return '250 2.0.0 Ok\r\n';
   return '250 2.1.5 Ok\r\n';
 }
 
@@ -501,7 +503,7 @@ describe('SmtpSession: hostile servers', () => {
     expect(session.closed).toBe(true);
   });
 
-  it('closes on replies nobody asked for', async () => {
+  it('closes on replies nobody asked for, and returns none of them (issue 12: out of step)', async () => {
     const server = await serve(async (c) => {
       await greetAndEhlo(c, []);
       await c.expectLine(/^RCPT/);
@@ -509,14 +511,15 @@ describe('SmtpSession: hostile servers', () => {
       await c.closed;
     });
     const session = await open(server);
-    // The first reply answers the RCPT; the rest are unsolicited, so the session dies after it.
-    const replies = await session.exchange([rcptTo('x@d.test')]);
-    expect(replies.map((r) => r.code)).toEqual([250]);
+    // One RCPT, 300 replies: which one answers it? None is returned; the session dies.
+    const err = await rejection(session.exchange([rcptTo('x@d.test')]));
+    expect(err.code).toBe('SMTP_DESYNC');
+    expect(err.message).toMatch(/out of step with our commands: it sent a reply no command was waiting for/);
     await server.connections[0]?.closed;
     expect(session.closed).toBe(true);
-    expect(session.closeReason?.code).toBe('SMTP_PROTOCOL');
-    const err = await rejection(session.exchange([rset()]));
-    expect(err.code).toBe('SMTP_PROTOCOL');
+    expect(session.closeReason?.code).toBe('SMTP_DESYNC');
+    const again = await rejection(session.exchange([rset()]));
+    expect(again.code).toBe('SMTP_DESYNC');
   });
 
   it('rejects a garbage greeting', async () => {
@@ -558,5 +561,114 @@ describe('SmtpSession: unsafe input never reaches the wire', () => {
     expect(replies[0]?.code).toBe(250);
     await session.quit();
     expect(server.connections[0]?.lines).toEqual(['EHLO probe.example.org', 'RSET', 'QUIT']);
+  });
+});
+
+describe('SmtpSession: replies out of step with the commands (issue 12)', () => {
+  /** Greets with PIPELINING, then hands each group of lines (what arrived together) to `answer`. */
+  function pipelinedServer(answer: (c: ScriptedConnection, group: string[]) => Promise<void> | void): Promise<ScriptedSmtpServer> {
+    return serve(async (c) => {
+      await greetAndEhlo(c, ['PIPELINING']);
+      for (;;) {
+        const first = await c.readLine(2_000);
+        if (first === null) return;
+        await sleep(20); // the rest of the group
+        const group = [first];
+        while (c.unread() > 0) group.push((await c.readLine())!);
+        if (group.length === 1 && /^QUIT/.test(first)) {
+          c.send('221 2.0.0 Bye\r\n');
+          c.end();
+          return;
+        }
+        await answer(c, group);
+      }
+    });
+  }
+  /** Postfix's answers: MAIL 2.1.0, RCPT 2.1.5 or 5.1.1 with the address echoed, RSET 2.0.0. */
+  const postfix = (line: string): string => {
+    if (/^MAIL/.test(line)) return '250 2.1.0 Ok\r\n';
+    if (/^RSET/.test(line)) return '250 2.0.0 Ok\r\n';
+    if (/^QUIT/.test(line)) return '221 2.0.0 Bye\r\n';
+    const address = /<(.*)>/.exec(line)?.[1] ?? '';
+    return address.startsWith('no') ? `550 5.1.1 <${address}>: Recipient address rejected: User unknown in local recipient table\r\n` : '250 2.1.5 Ok\r\n';
+  };
+  const GROUP = [mailFrom('bounce@probe.example.org'), rcptTo('yes1@d.test'), rcptTo('no2@d.test'), rcptTo('yes3@d.test'), rcptTo('no4@d.test')];
+
+  it('a skipped reply: fewer replies than commands before the timeout is out of step, not a timeout', async () => {
+    // Without the echo (Gmail, Office 365 answer so), only the count tells.
+    const server = await pipelinedServer((c, group) => {
+      c.send(group.filter((_, i) => i !== 2).map((line) => postfix(line).replace(/<[^>]*>: /, '')).join(''));
+    });
+    const session = await open(server);
+    const err = await rejection(session.exchange(GROUP));
+    expect(err.code).toBe('SMTP_DESYNC');
+    expect(err.message).toMatch(/only 4 of 5 replies to a pipelined group arrived within 400 ms/);
+  });
+
+  it('a reply sent twice in one write: the group is never answered', async () => {
+    const server = await pipelinedServer((c, group) => {
+      c.send(group.map((line, i) => (i === 1 ? postfix(line) + postfix(line) : postfix(line))).join(''));
+    });
+    const session = await open(server);
+    const err = await rejection(session.exchange(GROUP));
+    expect(err.code).toBe('SMTP_DESYNC');
+    expect(session.closed).toBe(true);
+  });
+
+  it('a reply sent twice, the copy a moment later: the session dies before anything else is matched to it', async () => {
+    // No echo: the copy is told only by being one reply too many.
+    const server = await pipelinedServer(async (c, group) => {
+      c.send(group.map((line) => postfix(line).replace(/<[^>]*>: /, '')).join(''));
+      await sleep(10);
+      c.send('250 2.1.5 Ok\r\n');
+    });
+    const session = await open(server);
+    await session.exchange(GROUP);
+    // What the pool does before it counts a window as final and idles: the late copy shows itself.
+    await session.settle();
+    expect(session.closeReason?.code).toBe('SMTP_DESYNC');
+    const err = await rejection(session.exchange([rset()]));
+    expect(err.code).toBe('SMTP_DESYNC');
+  });
+
+  it('replies out of order, told by the address the server echoes', async () => {
+    const server = await pipelinedServer((c, group) => {
+      const replies = group.map(postfix);
+      [replies[2], replies[4]] = [replies[4]!, replies[2]!];
+      c.send(replies.join(''));
+    });
+    const session = await open(server);
+    const err = await rejection(session.exchange(GROUP));
+    expect(err.code).toBe('SMTP_DESYNC');
+    expect(err.message).toMatch(/echoes <no4@d\.test>, but came for RCPT TO:<no2@d\.test>/);
+  });
+
+  it("a DATA-style 354, a RCPT's 2.1.5 for MAIL, a MAIL's 2.1.0 for RCPT: each is out of step", async () => {
+    const cases: Array<[(group: string[]) => string, RegExp]> = [
+      [(group) => group.map((l, i) => (i === 3 ? '354 End data with <CR><LF>.<CR><LF>\r\n' : postfix(l))).join(''), /"354 End data.*intermediate reply/],
+      [(group) => ['250 2.1.5 Ok\r\n', ...group.slice(1).map(postfix)].join(''), /is a recipient's reply \(2\.1\.5\), but came for MAIL FROM/],
+      [(group) => [postfix(group[0]!), '250 2.1.0 Ok\r\n', ...group.slice(2).map(postfix)].join(''), /repeats the reply to MAIL FROM, but came for RCPT TO/],
+    ];
+    for (const [replies, message] of cases) {
+      const server = await pipelinedServer((c, group) => c.send(replies(group)));
+      const session = await open(server);
+      const err = await rejection(session.exchange(GROUP));
+      expect(err.code).toBe('SMTP_DESYNC');
+      expect(err.message).toMatch(message);
+    }
+  });
+
+  it('with pipelining off, sends one command at a time even to a server that advertises PIPELINING', async () => {
+    const state = { overlap: false };
+    const server = await serve(async (c) => {
+      await greetAndEhlo(c, ['PIPELINING']);
+      await answerOneByOne(c, simpleAnswer, state);
+    });
+    const session = await open(server, { pipelining: false });
+    expect(session.supportsPipelining).toBe(false);
+    const replies = await session.exchange([mailFrom('bounce@probe.example.org'), rcptTo('a@d.test'), rcptTo('nobody@d.test')]);
+    expect(replies.map((r) => r.code)).toEqual([250, 250, 550]);
+    await session.quit();
+    expect(state.overlap).toBe(false);
   });
 });

@@ -21,9 +21,9 @@ export const uniquePrefix = (label: string): string => `t-${label}-${randomBytes
 export const tempDir = (label: string): Promise<string> => mkdtemp(path.join(os.tmpdir(), `hygiene-${label}-`));
 
 /** One MX host serving w.test with the given mailboxes (everything else there is 550 5.1.1). */
-export function startSmallWorld(mailboxes: string[], ports: { smtpPort?: number; dnsPort?: number } = {}): Promise<MailWorld> {
+export function startSmallWorld(mailboxes: string[], ports: { smtpPort?: number; dnsPort?: number } = {}, behaviour: Record<string, unknown> = {}): Promise<MailWorld> {
   const spec = parseWorldSpec({
-    mxHosts: { 'mx.w.test': { ip: '127.0.0.61' } },
+    mxHosts: { 'mx.w.test': { ip: '127.0.0.61', behaviour } },
     domains: { 'w.test': { mx: [{ host: 'mx.w.test', preference: 10 }], mailboxes } },
   });
   return startMailWorld(spec, ports);

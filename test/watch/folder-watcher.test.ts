@@ -180,4 +180,36 @@ describe('hygiene watch', () => {
     expect(done?.outcome).toBe('done');
     expect((await readJson<ListReport>(path.join(done!.folder, 'finished.report.json'))).input).toBe(path.join(done!.folder, 'finished.csv'));
   });
+
+  it('a file changed in processing/ while it verifies goes to failed/ with INPUT_CHANGED and no outputs; dropped again, it is verified', async () => {
+    // Slow replies keep the list verifying long enough to change its input.
+    await world.stop();
+    world = await startSmallWorld(['alice', 'bob', 'new'], {}, { replyDelayMs: 150 });
+    await start();
+    await writeFile(inbox('contacts.csv'), CONTACTS);
+    await eventually(async () => {
+      const [id] = await runtime!.redis.zrange(`${prefix}:lists`, '0', '-1');
+      return id ? (await runtime!.store.get(id))?.state === 'verifying' : false;
+    }, 'the list to be verifying');
+    // A writer that still had the file open adds rows at the top (the rename into processing/ keeps the inode).
+    const [jobId] = await readdir(path.join(root, 'processing'));
+    const taken = path.join(root, 'processing', jobId!, 'contacts.csv');
+    await writeFile(taken, `email,name\nnew@w.test,New\nalice@w.test,Alice again\n${CONTACTS.slice('email,name\n'.length)}`);
+
+    const [job] = await settledFor('contacts.csv');
+    expect(job?.outcome).toBe('failed');
+    const error = await readFile(path.join(job!.folder, 'error.txt'), 'utf8');
+    expect(error).toContain('code: INPUT_CHANGED');
+    expect(error).toMatch(/contacts\.csv changed while it was being verified/);
+    expect(error).not.toContain(root);
+    // No output under any name: only the input (as it is now) and the job's own files.
+    expect((await readdir(job!.folder)).sort()).toEqual(['.watch.json', 'contacts.csv', 'error.txt'].sort());
+
+    await writeFile(inbox('contacts.csv'), await readFile(path.join(job!.folder, 'contacts.csv')));
+    const both = await settledFor('contacts.csv', 2);
+    expect(both[1]?.outcome).toBe('done');
+    const report = await readJson<ListReport>(path.join(both[1]!.folder, 'contacts.report.json'));
+    expect(report.rows).toBe(5);
+    expect(report.counts.byReason).toEqual({ accepted: 3, duplicate: 1, mailbox_not_found: 1 });
+  });
 });

@@ -1,13 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisClient } from '../../src/app/redis-connection.ts';
 import { isHygieneError } from '../../src/errors.ts';
 import { WebhookDispatcher } from '../../src/webhook/webhook-dispatcher.ts';
-import { signWebhookBody, verifyWebhookSignature } from '../../src/webhook/webhook-signature.ts';
+import { signWebhookBody, signWebhookDelivery, verifyWebhookRequest, verifyWebhookSignature } from '../../src/webhook/webhook-signature.ts';
 import { checkWebhookUrl, isPrivateAddress } from '../../src/webhook/webhook-url-policy.ts';
 import { clearPrefix, REDIS_URL } from '../api/api-harness.ts';
 
@@ -21,6 +21,41 @@ describe('webhook signature', () => {
     expect(verifyWebhookSignature('other-secret-0123', '{"a":1}', sig)).toBe(false);
     expect(verifyWebhookSignature('secret-0123456789', '{"a":1}', undefined)).toBe(false);
     expect(verifyWebhookSignature('secret-0123456789', '{"a":1}', 'sha256=00')).toBe(false);
+  });
+});
+
+describe('timestamped webhook signature (Hygiene-Signature: t=...,v1=...)', () => {
+  const secret = 'secret-0123456789';
+  const body = '{"event":"list.completed","listId":"abc"}';
+
+  it('v1 is HMAC-SHA256 of "t.body"; verification checks it in a tolerance window', () => {
+    const header = signWebhookDelivery(secret, body, 1_800_000_000);
+    // printf '1800000000.{"event":"list.completed","listId":"abc"}' | openssl dgst -sha256 -hmac secret-0123456789
+    expect(header).toMatch(/^t=1800000000,v1=[0-9a-f]{64}$/);
+    expect(header.split('v1=')[1]).toBe(createHmac('sha256', secret).update(`1800000000.${body}`).digest('hex'));
+    expect(verifyWebhookRequest(secret, body, header, { nowSeconds: 1_800_000_000 })).toEqual({ ok: true, timestamp: 1_800_000_000 });
+    expect(verifyWebhookRequest(secret, body, header, { nowSeconds: 1_800_000_299 }).ok).toBe(true);
+    expect(verifyWebhookRequest(secret, body, header, { nowSeconds: 1_800_000_301 })).toEqual({ ok: false, reason: 'expired' });
+    expect(verifyWebhookRequest(secret, body, header, { nowSeconds: 1_800_000_600, toleranceSeconds: 600 }).ok).toBe(true);
+    expect(verifyWebhookRequest(secret, `${body} `, header, { nowSeconds: 1_800_000_000 })).toEqual({ ok: false, reason: 'signature' });
+    expect(verifyWebhookRequest('other-secret-0123', body, header, { nowSeconds: 1_800_000_000 })).toEqual({ ok: false, reason: 'signature' });
+    expect(verifyWebhookRequest(secret, body, undefined)).toEqual({ ok: false, reason: 'missing' });
+    expect(verifyWebhookRequest(secret, body, 'v1=00')).toEqual({ ok: false, reason: 'malformed' });
+    // Several v1 values (a receiver rotating secrets): one match is enough.
+    const rotated = `t=1800000000,v1=${'0'.repeat(64)},v1=${header.split('v1=')[1]}`;
+    expect(verifyWebhookRequest(secret, body, rotated, { nowSeconds: 1_800_000_000 }).ok).toBe(true);
+  });
+
+  it('a replay with a fresh timestamp fails: the timestamp is signed with the body', () => {
+    const captured = signWebhookDelivery(secret, body, 1_800_000_000);
+    const v1 = captured.split('v1=')[1]!;
+    // An hour later the attacker resends the body with t set to "now" and the captured v1.
+    const later = 1_800_003_600;
+    expect(verifyWebhookRequest(secret, body, `t=${later},v1=${v1}`, { nowSeconds: later })).toEqual({ ok: false, reason: 'signature' });
+    // Unchanged, it is too old.
+    expect(verifyWebhookRequest(secret, body, captured, { nowSeconds: later })).toEqual({ ok: false, reason: 'expired' });
+    // The legacy body-only header cannot tell the two deliveries apart (why t=...,v1= exists).
+    expect(verifyWebhookSignature(secret, body, signWebhookBody(secret, body))).toBe(true);
   });
 });
 
@@ -60,14 +95,19 @@ describe('WebhookDispatcher', () => {
   it('retries with backoff until the receiver accepts; refuses a private target at delivery without the allow flag', async () => {
     const prefix = `t-webhook-${randomUUID().slice(0, 8)}`;
     cleanups.push(() => clearPrefix(prefix));
-    const bodies: Array<{ body: string; sig: string }> = [];
+    const bodies: Array<{ body: string; sig: string; stamped: string; timestamp: string }> = [];
     let failures = 2;
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         if (failures-- > 0) return void res.writeHead(503).end();
-        bodies.push({ body: Buffer.concat(chunks).toString(), sig: String(req.headers['x-hygiene-signature']) });
+        bodies.push({
+          body: Buffer.concat(chunks).toString(),
+          sig: String(req.headers['x-hygiene-signature']),
+          stamped: String(req.headers['hygiene-signature']),
+          timestamp: String(req.headers['x-hygiene-timestamp']),
+        });
         res.writeHead(200).end('ok');
       });
     });
@@ -96,6 +136,9 @@ describe('WebhookDispatcher', () => {
     while (!logs.some((l) => l.listId === 'list1' && l.status === 200) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     expect(bodies).toHaveLength(1);
     expect(verifyWebhookSignature('secret-0123456789', bodies[0]!.body, bodies[0]!.sig)).toBe(true);
+    const stamped = verifyWebhookRequest('secret-0123456789', bodies[0]!.body, bodies[0]!.stamped);
+    expect(stamped.ok).toBe(true);
+    expect(stamped.ok && String(stamped.timestamp)).toBe(bodies[0]!.timestamp);
     expect(JSON.parse(bodies[0]!.body)).toMatchObject({ event: 'list.completed', listId: 'list1', rows: 3 });
     const attempts = logs.filter((l) => l.listId === 'list1');
     expect(attempts.map((l) => [l.status, l.attempt])).toEqual([

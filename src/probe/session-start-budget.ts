@@ -1,0 +1,105 @@
+/**
+ * Fleet-wide budget of SMTP session starts per MX server (issue 11: "no bug can become a connection
+ * flood"). Whatever the cause — a server that closes every session, a retry loop, a bug — a server
+ * sees at most `perMinute` connection attempts a minute from the whole fleet, after a burst of
+ * `burst`. A token bucket in Redis, shared by every worker process: each connect attempt takes one
+ * token; without one, the caller waits until the bucket has refilled enough.
+ *
+ * Default 60 a minute with a burst of 5: far above what a healthy run needs (one session serves
+ * many RCPTs; the session cap per MX is 2), far below a flood.
+ *
+ * Key: {p}:mxstarts:{server}  HASH  tokens (float), at (ms since epoch of the last update); TTL a
+ * few minutes. {server} is the server's address, as for the session lease (mx-lease.ts).
+ *
+ * A Redis error never becomes a tight loop: the caller waits (1 s, doubling to 30 s) and tries again.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { luaScript, runScript } from '../queue/lua-script.ts';
+
+export interface SessionStartBudget {
+  /** Resolves true once a session may start to `server`; false when the signal aborted the wait. */
+  take(server: string, signal?: AbortSignal): Promise<boolean>;
+}
+
+export interface SessionStartBudgetOptions {
+  keyPrefix: string;
+  perMinute: number;
+  burst: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export const sessionStartKey = (prefix: string, server: string): string => `${prefix}:mxstarts:${server}`;
+
+/**
+ * KEYS[1] bucket hash. ARGV[1] now ms, ARGV[2] tokens per minute, ARGV[3] burst.
+ * Returns 0 when a token was taken, else the milliseconds until one will be there.
+ */
+const TAKE = luaScript(`
+local now = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2]) / 60000
+local burst = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1] or '')
+local at = tonumber(state[2] or '')
+if tokens == nil or at == nil then
+  tokens = burst
+  at = now
+end
+if now > at then
+  tokens = math.min(burst, tokens + (now - at) * rate)
+  at = now
+end
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 60000)
+return wait
+`);
+
+const ERROR_BACKOFF_FIRST_MS = 1_000;
+const ERROR_BACKOFF_MAX_MS = 30_000;
+
+export function createSessionStartBudget(redis: Redis, options: SessionStartBudgetOptions): SessionStartBudget {
+  const now = options.now ?? Date.now;
+  return {
+    async take(server, signal) {
+      let errorBackoff = ERROR_BACKOFF_FIRST_MS;
+      for (;;) {
+        if (signal?.aborted) return false;
+        let waitMs: number;
+        try {
+          waitMs = Number(await runScript(redis, TAKE, [sessionStartKey(options.keyPrefix, server)], [now(), options.perMinute, options.burst]));
+          errorBackoff = ERROR_BACKOFF_FIRST_MS;
+        } catch (err) {
+          options.logger.warn({ server, err: (err as Error).message, retryInMs: errorBackoff }, 'session-start budget unavailable (Redis); waiting before trying again');
+          waitMs = errorBackoff;
+          errorBackoff = Math.min(ERROR_BACKOFF_MAX_MS, errorBackoff * 2);
+        }
+        if (waitMs <= 0) return true;
+        if (!(await sleep(waitMs, signal))) return false;
+      }
+    },
+  };
+}
+
+/** Resolves true after `ms`, false at once when the signal aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
