@@ -168,6 +168,10 @@ export class HygieneRuntime {
       concurrency: 2,
       stalledInterval: this.config.queue.stalledIntervalMs,
       lockDuration: this.config.queue.lockDurationMs,
+      // Collecting is idempotent (outputs are renamed into place only when complete), so a finalize
+      // job whose lock lapsed (a dead process, or a busy machine that renewed it late) is simply
+      // collected again; BullMQ's default of 1 stall failed the whole list on the second one.
+      maxStalledCount: 3,
     });
     worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
       this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message }, 'finalize job failed');
