@@ -45,7 +45,14 @@ export type HygieneErrorCode =
   | 'SMTP_TLS_FAILED'
   | 'SMTP_TLS_REQUIRED'
   | 'SMTP_MAIL_REJECTED'
-  | 'SMTP_UNSAFE_INPUT';
+  | 'SMTP_UNSAFE_INPUT'
+  // outbound through a SOCKS5 proxy (smtp/socks5-connector.ts): the proxy down or not speaking SOCKS5,
+  // our proxy credentials refused, the proxy refusing a CONNECT itself (its rules, a general failure);
+  // and the early stop they lead to (probe/proxy-guard.ts). Ours, never a verdict.
+  | 'SMTP_PROXY_UNREACHABLE'
+  | 'SMTP_PROXY_AUTH_FAILED'
+  | 'SMTP_PROXY_REFUSED'
+  | 'OUTBOUND_PROXY_FAILED';
 
 export class HygieneError extends Error {
   readonly code: HygieneErrorCode;
@@ -61,7 +68,7 @@ export class HygieneError extends Error {
 }
 
 /** The codes a stored list may carry back (a list stopped by our own fault). */
-const STOP_CODES: ReadonlySet<string> = new Set<HygieneErrorCode>(['OUTBOUND_SMTP_BLOCKED', 'OUTBOUND_SMTP_REFUSED', 'DNS_FAILED']);
+const STOP_CODES: ReadonlySet<string> = new Set<HygieneErrorCode>(['OUTBOUND_SMTP_BLOCKED', 'OUTBOUND_SMTP_REFUSED', 'DNS_FAILED', 'OUTBOUND_PROXY_FAILED']);
 
 export function isRunStopCode(code: string): code is HygieneErrorCode {
   return STOP_CODES.has(code);

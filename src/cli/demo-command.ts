@@ -126,7 +126,9 @@ async function runDemo(ctx: CommandContext, mode: { sampleRun: boolean; keep: bo
       await deleteKeysWithPrefix(endpoint.url, prefix);
       process.stdout.write(`Cleared every Redis key under "${prefix}:" (--fresh).\n`);
     }
-    process.stdout.write(`Simulated mail world up (${path.relative(process.cwd(), choice.worldFile) || choice.worldFile}): DNS ${world.dnsServers.join(', ')}, SMTP port ${world.smtpPort} on 127.x.y.z; Redis ${endpoint.url}${endpoint.private ? ' (private)' : ''}, prefix "${prefix}"${own ? '' : ' (yours: nothing is cleared)'}\n\n`);
+    process.stdout.write(`Simulated mail world up (${path.relative(process.cwd(), choice.worldFile) || choice.worldFile}): DNS ${world.dnsServers.join(', ')}, SMTP port ${world.smtpPort} on 127.x.y.z; Redis ${endpoint.url}${endpoint.private ? ' (private)' : ''}, prefix "${prefix}"${own ? '' : ' (yours: nothing is cleared)'}\n`);
+    if (world.tlsUnavailable) process.stdout.write(`STARTTLS is off in this demo: ${world.tlsUnavailable}\n`);
+    process.stdout.write('\n');
     let code = 0;
     if (mode.sampleRun) {
       // Ask the servers even when this prefix has answers cached: the demo shows probing.

@@ -33,6 +33,7 @@ import type { AddressToVerify } from '../domain/verifier.ts';
 import { HygieneError, isHygieneError } from '../errors.ts';
 import { mailFrom, quit, rcptTo, rset } from '../smtp/smtp-commands.ts';
 import { SmtpExchangeError, SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../smtp/smtp-session.ts';
+import { isProxyFailure, type SmtpConnector } from '../smtp/smtp-connector.ts';
 import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
 import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
 import type { MxLeaseManager } from './mx-lease.ts';
@@ -46,6 +47,8 @@ export interface PoolSmtpSettings {
   heloName: HeloName;
   mailFrom: MailFrom;
   localAddress: string | undefined;
+  /** The way out (the outbound identity's: direct, or a SOCKS5 proxy); default direct from localAddress. */
+  connector?: SmtpConnector;
   tls: SmtpSessionOptions['tls'];
   tlsCa?: string;
   timeouts: SmtpSessionOptions['timeouts'];
@@ -313,6 +316,7 @@ export class MxSessionPool {
           serverName: this.mx,
           heloName: s.heloName,
           localAddress: s.localAddress,
+          connector: s.connector,
           tls,
           tlsCa: s.tlsCa,
           pipelining: !this.pipeliningOff,
@@ -335,7 +339,8 @@ export class MxSessionPool {
         return session;
       } catch (err) {
         const coded = isHygieneError(err) ? err : new HygieneError('SMTP_CONNECT_FAILED', String(err));
-        const tcpFailed = coded.code === 'SMTP_CONNECT_FAILED' || (coded.code === 'SMTP_TIMEOUT' && coded.context.phase === 'connect');
+        // A proxy's own failure reached no MX: never "ok" for the port-25 guard (the proxy guard judges it).
+        const tcpFailed = coded.code === 'SMTP_CONNECT_FAILED' || isProxyFailure(coded) || (coded.code === 'SMTP_TIMEOUT' && coded.context.phase === 'connect');
         this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && coded.code === 'SMTP_TIMEOUT' });
         failures.push(`${host}: ${coded.message}`);
         const reply = coded.context.reply as SmtpReply | undefined;
