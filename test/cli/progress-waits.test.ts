@@ -153,44 +153,41 @@ describe('progress during a wait, on a real run', () => {
 
 describe('hygiene verify --json: the final progress event', () => {
   it('ends with {"progress":"done"} naming every output, the HTML report included', async () => {
-    const w = await startMailWorld(parseWorldSpec({ mxHosts: { 'mx.final.test': { ip: '127.0.6.23' } }, domains: { 'final.test': { mx: [{ host: 'mx.final.test', preference: 10 }], mailboxes: ['ann'] } } }));
-    const prefix = uniquePrefix('finalevent');
-    const dir = await tempDir('finalevent');
-    cleanups.push(async () => {
-      await w.stop();
-      await deletePrefix(prefix);
-    });
-    const file = path.join(dir, 'final.csv');
-    await writeFile(file, 'email\nann@final.test\nnobody@final.test\n');
-    const run = runCli(['verify', file, '--out', path.join(dir, 'out'), '--json'], { ...worldEnv(w.dnsServers, w.smtpPort, prefix), REDIS_URL });
+    const { dir, file, run } = await verifyJson('finalevent', { ip: '127.0.6.23', behaviour: {} }, ['ann'], 'email\nann@one.test\nnobody@one.test\n');
     expect((await run.exit).code, run.stderr()).toBe(0);
     const final = progressEvents(run.stderr()).at(-1)!;
     expect(final.progress).toBe('done');
     expect(final.rows).toBe(2);
     expect(Object.keys(final.outputs ?? {})).toEqual(['cleaned', 'rejected', 'report', 'html']);
-    expect(final.outputs!.html).toBe(path.join(dir, 'out', 'final.report.html'));
+    expect(final.outputs!.html).toBe(path.join(dir, 'out', `${path.basename(file, '.csv')}.report.html`));
     for (const output of Object.values(final.outputs!)) expect(existsSync(output), output).toBe(true);
   });
 
   it('a run that fails after it printed progress ends with {"progress":"failed", code, error}', async () => {
     // Slow replies keep the list verifying long enough to change its file (INPUT_CHANGED at collect time).
-    const w = await startMailWorld(parseWorldSpec({ mxHosts: { 'mx.slowfinal.test': { ip: '127.0.6.24', behaviour: { replyDelayMs: 150 } } }, domains: { 'slowfinal.test': { mx: [{ host: 'mx.slowfinal.test', preference: 10 }], mailboxes: ['a', 'b', 'c'] } } }));
-    const prefix = uniquePrefix('failevent');
-    const dir = await tempDir('failevent');
-    cleanups.push(async () => {
-      await w.stop();
-      await deletePrefix(prefix);
-    });
-    const file = path.join(dir, 'changing.csv');
-    await writeFile(file, 'id,email\n1,a@slowfinal.test\n2,b@slowfinal.test\n3,c@slowfinal.test\n4,x@slowfinal.test\n');
-    const run = runCli(['verify', file, '--out', path.join(dir, 'out'), '--json'], { ...worldEnv(w.dnsServers, w.smtpPort, prefix), REDIS_URL });
+    const { file, run } = await verifyJson('failevent', { ip: '127.0.6.24', behaviour: { replyDelayMs: 150 } }, ['a', 'b', 'c'], 'id,email\n1,a@one.test\n2,b@one.test\n3,c@one.test\n4,x@one.test\n');
     await waitFor('progress lines', () => progressEvents(run.stderr()).length > 0 || run.child.exitCode !== null);
-    await writeFile(file, 'id,email\n9,a@slowfinal.test\n1,a@slowfinal.test\n2,b@slowfinal.test\n3,c@slowfinal.test\n4,x@slowfinal.test\n');
+    await writeFile(file, 'id,email\n9,a@one.test\n1,a@one.test\n2,b@one.test\n3,c@one.test\n4,x@one.test\n');
     expect((await run.exit).code, run.stderr()).toBe(1);
     const final = progressEvents(run.stderr()).at(-1)!;
-    expect(final).toMatchObject({ progress: 'failed', code: 'INPUT_CHANGED', error: expect.stringContaining('changing.csv changed while it was being verified') });
+    expect(final).toMatchObject({ progress: 'failed', code: 'INPUT_CHANGED', error: expect.stringContaining(`${path.basename(file)} changed while it was being verified`) });
   });
 });
+
+/** `hygiene verify FILE --json` as a child process on a one-host world serving one.test; cleaned up after the test. */
+async function verifyJson(label: string, host: { ip: string; behaviour: Record<string, unknown> }, mailboxes: string[], csv: string) {
+  const w = await startMailWorld(parseWorldSpec({ mxHosts: { 'mx.one.test': host }, domains: { 'one.test': { mx: [{ host: 'mx.one.test', preference: 10 }], mailboxes } } }));
+  const prefix = uniquePrefix(label);
+  const dir = await tempDir(label);
+  cleanups.push(async () => {
+    await w.stop();
+    await deletePrefix(prefix);
+  });
+  const file = path.join(dir, `${label}.csv`);
+  await writeFile(file, csv);
+  const run = runCli(['verify', file, '--out', path.join(dir, 'out'), '--json'], { ...worldEnv(w.dnsServers, w.smtpPort, prefix), REDIS_URL });
+  return { dir, file, run };
+}
 
 function progressEvents(stderr: string): Array<{ progress: string; outputs?: Record<string, string>; rows?: number; code?: string; error?: string }> {
   return stderr
