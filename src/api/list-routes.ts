@@ -46,7 +46,12 @@ interface UploadOptions {
 
 const OPTION_PROPERTIES = {
   emailColumn: { type: 'string', minLength: 1, maxLength: 200, description: 'Header name or 1-based number of the email column (default: detected).' },
-  reject: { type: 'string', minLength: 1, maxLength: 500, description: 'Statuses/reasons routed to rejected.csv (default: the server\'s HYGIENE_REJECT).' },
+  reject: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 500,
+    description: 'Statuses, reasons and flags routed to rejected.csv, added to the server\'s policy (HYGIENE_REJECT): "risky,-duplicate" adds risky and keeps duplicates; a leading "=" replaces the policy ("=undeliverable").',
+  },
   webhookUrl: { type: 'string', minLength: 1, maxLength: 2048, description: 'Called (signed POST) when the list is done or failed.' },
   name: { type: 'string', minLength: 1, maxLength: 200, description: 'Output base name (default: the uploaded file name, sanitised).' },
 } as const;
@@ -99,7 +104,15 @@ const LIST_SCHEMA = {
     finishedAt: { type: 'string' },
     error: { type: 'string' },
     tenant: { type: ['string', 'null'], description: 'Admin keys only: the tenant that uploaded the list (null: not uploaded through the API).' },
-    counts: { type: 'object', properties: { byStatus: COUNTS_SCHEMA, byReason: COUNTS_SCHEMA } },
+    counts: {
+      type: 'object',
+      properties: {
+        byOutcome: { ...COUNTS_SCHEMA, description: 'Each row once: a verified address under its status; duplicate, invalid_syntax, missing_email and malformed_row on their own lines. Adds up to rows.' },
+        byFile: { type: 'object', properties: { cleaned: COUNTS_SCHEMA, rejected: COUNTS_SCHEMA }, description: 'byOutcome per output file.' },
+        byStatus: { ...COUNTS_SCHEMA, description: "By hygiene_status: a duplicate counts under its first occurrence's status." },
+        byReason: COUNTS_SCHEMA,
+      },
+    },
     links: { type: 'object', additionalProperties: { type: 'string' } },
   },
 } as const;
@@ -183,7 +196,8 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
     }
     let reject: string;
     try {
-      reject = describePolicy(options.reject === undefined ? config.output.rejectPolicy : parseRejectPolicy(options.reject));
+      // Like --reject: the list extends the server's policy (HYGIENE_REJECT); a leading "=" replaces it.
+      reject = describePolicy(parseRejectPolicy(options.reject, config.output.rejectPolicy, 'reject'));
     } catch (err) {
       throw new ApiError(400, 'VALIDATION_FAILED', (err as Error).message);
     }

@@ -14,7 +14,7 @@ import { collectList } from '../collector/list-collector.ts';
 import { InputDigest } from '../csv/input-digest.ts';
 import { HygieneError, isHygieneError } from '../errors.ts';
 import type { ListReport } from '../collector/report.ts';
-import { parseRejectPolicy } from '../domain/routing-policy.ts';
+import { restoreRejectPolicy } from '../domain/routing-policy.ts';
 import type { FinalizeJobData } from '../queue/job-types.ts';
 import type { ListStore } from '../queue/list-store.ts';
 import { openListInput } from './list-input.ts';
@@ -72,7 +72,8 @@ export function createFinalizeProcessor(deps: FinalizeDeps) {
       emailColumn: { index: input.emailColumn.index, name: input.emailColumn.name },
       dialect: { delimiter: input.sniffed.delimiter, encoding: input.sniffed.encoding, lineEnding: input.sniffed.lineEnding, hasHeader: input.header !== null },
       expectedCells: input.expectedCells,
-      rejectPolicy: parseRejectPolicy(list.options.reject),
+      // Exactly the policy the list was started with (stored as its full list of names).
+      rejectPolicy: restoreRejectPolicy(list.options.reject),
       openWriter: (file) => input.openWriter(file, list.options.neutraliseFormulas),
     });
     // The HTML report is for people; a failure to write it must not fail the list (report.json is there).

@@ -8,7 +8,8 @@ import { findEmailColumn, type EmailColumn } from '../csv/email-column.ts';
 import { openCsvRecords, readCsvSample, type CsvRecords } from '../csv/csv-row-stream.ts';
 import type { InputDigest } from '../csv/input-digest.ts';
 import { createCsvWriter } from '../csv/csv-writer.ts';
-import { HYGIENE_COLUMNS, type RowWriter } from '../collector/list-collector.ts';
+import { HYGIENE_COLUMNS } from '../collector/appended-columns.ts';
+import type { RowWriter } from '../collector/row-router.ts';
 import type { AtomicFile } from '../collector/atomic-file.ts';
 import { HygieneError } from '../errors.ts';
 

@@ -14,6 +14,7 @@ export const COMMANDS: Readonly<Record<string, CommandLoader>> = {
   worker: async () => (await import('./worker-command.ts')).workerCommand,
   status: async () => (await import('./status-command.ts')).statusCommand,
   demo: async () => (await import('./demo-command.ts')).demoCommand,
+  world: async () => (await import('./demo-command.ts')).worldCommand,
   probe: async () => (await import('./probe-command.ts')).probeCommand,
   doctor: async () => (await import('./doctor-command.ts')).doctorCommand,
   watch: async () => (await import('./watch-command.ts')).watchCommand,
@@ -32,6 +33,7 @@ Commands:
   worker                        run verify workers only (a fleet sharing one Redis)
   status LIST_ID                show a list's state and counts
   demo                          run everything against a simulated mail world on loopback
+  world                         keep that simulated world running and print the exports that point every command at it
   probe ADDRESS                 diagnose one address: MX lookup, live SMTP transcript, verdict
   doctor [--domain D]           check Redis, DNS, outbound port 25 and the HELO name's PTR
   watch DIR                     verify every CSV dropped into DIR/inbox (results in DIR/done, DIR/failed)

@@ -15,6 +15,7 @@ import { createDnsMxResolver, type MxResolution, type MxResolver } from '../dns/
 import { parseEmailAddress } from '../domain/email-address.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { HygieneError } from '../errors.ts';
+import { improbableLocalPart } from '../probe/catch-all-registry.ts';
 import { listKeys, verdictCacheKey } from '../queue/list-keys.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 
@@ -24,12 +25,27 @@ export interface ProbeTranscriptLine {
   text: string;
   /** Milliseconds since the probe started. */
   atMs: number;
+  /** 'catch-all probe': the RCPT of an address that cannot exist (or the server's words about it). */
+  role?: 'catch-all probe';
+}
+
+/** One host of the MX list, and what became of it in this probe. */
+export interface ProbeMxAttempt {
+  mx: string;
+  preference: number;
+  /** used: it answered about the address; not-used: tried and could not be used (why says why); not-tried: not needed. */
+  outcome: 'used' | 'not-used' | 'not-tried';
+  why?: string;
 }
 
 export interface ProbeResult {
   address: string;
   domain: string;
   mx: { resolution: MxResolution; ms: number };
+  /** Each MX host in the order of the lookup: used, tried and not used (refused, timed out, paused...) and why, or not needed. */
+  mxAttempts: ProbeMxAttempt[];
+  /** The improbable address asked to tell a catch-all domain (null when none was asked). */
+  catchAllProbe: string | null;
   transcript: ProbeTranscriptLine[];
   verdict: Verdict;
   /** True when the server answered "try again later" (greylisting): the verdict is provisional. */
@@ -59,6 +75,8 @@ export async function runProbe(config: Config, address: string, options: { resol
   const endpoint = await resolveRedisEndpoint(config.redisUrl, config.redisUrlExplicit);
   const transcript: ProbeTranscriptLine[] = [];
   const listId = `probe-${process.pid}-${Date.now().toString(36)}`;
+  /** Hosts that could not be used, with why (the first answer for each). */
+  const notUsed = new Map<string, string>();
   let verdict: Verdict;
   let retryLater = false;
   let smtpMs = 0;
@@ -73,7 +91,14 @@ export async function runProbe(config: Config, address: string, options: { resol
       verifier: 'smtp',
       // The resolver that answered above answers the engine too: what is shown is what was used.
       resolver,
-      poolEvents: { onTranscript: (mx, entry) => transcript.push({ mx, direction: entry.direction, text: entry.text, atMs: since() }) },
+      poolEvents: {
+        onTranscript: (mx, entry) => transcript.push({ mx, direction: entry.direction, text: entry.text, atMs: since() }),
+        onMxNotUsed: (mx, forList, why) => {
+          if (forList !== listId || notUsed.has(mx)) return;
+          notUsed.set(mx, why);
+          transcript.push({ mx, direction: 'info', text: `not used: ${why}`, atMs: since() });
+        },
+      },
     });
     const cached = async (): Promise<Verdict | null> => {
       const raw = await runtime.redis.get(verdictCacheKey(config.keyPrefix, parsed.key)).catch(() => null);
@@ -109,16 +134,46 @@ export async function runProbe(config: Config, address: string, options: { resol
   } finally {
     await endpoint.stop?.();
   }
+  const catchAllProbe = labelCatchAllProbe(transcript, parsed.domain);
   return {
     address: parsed.address,
     domain: parsed.domain,
     mx: { resolution, ms: dnsMs },
+    mxAttempts: mxAttempts(resolution, transcript, notUsed, verdict),
+    catchAllProbe,
     transcript,
     verdict,
     retryLater,
     cache,
     timings: { dnsMs, smtpMs, totalMs: Math.round(since()) },
   };
+}
+
+/**
+ * Marks the catch-all probe in the transcript: our RCPT of the domain's improbable address
+ * (catch-all-registry.ts) and the server lines that name it. Returns that address when it was asked.
+ */
+function labelCatchAllProbe(transcript: ProbeTranscriptLine[], domain: string): string | null {
+  const probe = `${improbableLocalPart(domain)}@${domain}`;
+  let asked = false;
+  for (const line of transcript) {
+    if (line.direction === 'info' || !line.text.toLowerCase().includes(`<${probe}>`)) continue;
+    line.role = 'catch-all probe';
+    if (line.direction === 'client') asked = true;
+  }
+  return asked ? probe : null;
+}
+
+function mxAttempts(resolution: MxResolution, transcript: readonly ProbeTranscriptLine[], notUsed: ReadonlyMap<string, string>, verdict: Verdict): ProbeMxAttempt[] {
+  if (resolution.kind === 'none') return [];
+  const spoke = new Set(transcript.filter((l) => l.direction !== 'info').map((l) => l.mx));
+  return resolution.hosts.map((host) => {
+    const mx = host.exchange.toLowerCase();
+    const why = notUsed.get(mx);
+    if (why !== undefined) return { mx: host.exchange, preference: host.preference, outcome: 'not-used', why };
+    const used = spoke.has(mx) || verdict.mx?.toLowerCase() === mx;
+    return { mx: host.exchange, preference: host.preference, outcome: used ? 'used' : 'not-tried' };
+  });
 }
 
 function describeCached(v: Verdict | null): string {
@@ -152,8 +207,19 @@ export function formatProbe(result: ProbeResult): string {
       const tag = line.direction === 'client' ? 'C:' : line.direction === 'server' ? 'S:' : '* ';
       const time = `+${line.atMs.toFixed(0)} ms`.padStart(10);
       const [first, ...rest] = line.text.split(/\r?\n/).filter((l) => l !== '');
-      out.push(`  ${time}  ${tag} ${first ?? ''}`);
+      out.push(`  ${time}  ${tag} ${first ?? ''}${line.role ? `   [${line.role}]` : ''}`);
       for (const more of rest) out.push(`  ${' '.repeat(10)}     ${more}`);
+    }
+    if (result.catchAllProbe) {
+      out.push(`  [catch-all probe]: ${result.catchAllProbe} is made up not to exist; a server that accepts it accepts every address (catch-all), so its "accepted" proves nothing.`);
+    }
+  }
+  if (result.mxAttempts.some((a) => a.outcome === 'not-used')) {
+    out.push('');
+    out.push('MX hosts (in the order tried):');
+    for (const attempt of result.mxAttempts) {
+      const what = attempt.outcome === 'used' ? 'used' : attempt.outcome === 'not-tried' ? 'not tried (not needed)' : `not used: ${attempt.why ?? ''}`;
+      out.push(`  ${String(attempt.preference).padStart(5)}  ${attempt.mx}  ${what}`);
     }
   }
   out.push('');
@@ -179,10 +245,11 @@ export const probeCommand: Command = {
 
 Diagnoses one address with the same engine and settings as "verify": the MX lookup (records,
 preferences, addresses), the live SMTP conversation with timings (greeting, EHLO, STARTTLS,
-MAIL FROM, RCPT TO, the catch-all probe, QUIT) and the verdict with its reason. Cached verdicts
+MAIL FROM, RCPT TO, the catch-all probe marked [catch-all probe], QUIT), each MX host that could
+not be used and why (refused, timed out, paused), and the verdict with its reason. Cached verdicts
 are ignored: the server is asked now; the output says what the cache held before and holds after.
 
-  --json    print the result as JSON (mx, transcript, verdict, timings)
+  --json    print the result as JSON (mx, mxAttempts, catchAllProbe, transcript, verdict, timings)
   plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --mail-from, ...`,
   options: { ...COMMON_OPTIONS, json: { type: 'boolean' } },
   async run({ config, flags, positionals }) {

@@ -1,6 +1,11 @@
-/** The final summary a person reads after `hygiene verify`: where the files are, counts by status and reason. */
+/**
+ * The final summary a person reads after `hygiene verify`: where the files are, the rows by outcome
+ * (each row once: duplicates and other row-level answers on their own lines, so the figures match
+ * the files) with their split between the two files, and the rows by reason.
+ */
 import { existsSync } from 'node:fs';
-import type { ListReport } from '../collector/report.ts';
+import type { ListReport, OutcomeCounts } from '../collector/report.ts';
+import { ROW_OUTCOMES } from '../domain/row-outcome.ts';
 
 export function formatSummary(report: ListReport): string {
   const lines: string[] = [];
@@ -11,7 +16,9 @@ export function formatSummary(report: ListReport): string {
   const html = report.outputs.report.replace(/\.report\.json$/, '.report.html');
   if (html !== report.outputs.report && existsSync(html)) lines.push(`  html:     ${html}`);
   lines.push('');
-  lines.push(table('status', report.counts.byStatus, report.rows));
+  const { byOutcome, byFile } = report.counts;
+  // Reports written before outcomes were counted (issue 16) have only the status split.
+  lines.push(byOutcome && byFile ? outcomeTable(byOutcome, byFile, report) : table('status', report.counts.byStatus, report.rows));
   lines.push('');
   lines.push(table('reason', report.counts.byReason, report.rows));
   lines.push('');
@@ -29,6 +36,18 @@ export function formatSummary(report: ListReport): string {
 
 function seconds(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Rows by outcome, with the cleaned/rejected split; lines with no row are left out, the total is not. */
+function outcomeTable(byOutcome: OutcomeCounts, byFile: { cleaned: OutcomeCounts; rejected: OutcomeCounts }, report: ListReport): string {
+  const shown = ROW_OUTCOMES.filter((outcome) => byOutcome[outcome] > 0);
+  const width = Math.max('outcome'.length, ...shown.map((o) => o.length));
+  const percent = (n: number) => (report.rows ? ((100 * n) / report.rows).toFixed(1).padStart(6) : '     -');
+  const line = (name: string, n: number, cleaned: number, rejected: number) => `${name.padEnd(width)} ${String(n).padStart(6)} ${percent(n)} ${String(cleaned).padStart(8)} ${String(rejected).padStart(9)}`;
+  const out = [`${'outcome'.padEnd(width)}   rows      %  cleaned  rejected`];
+  for (const outcome of shown) out.push(line(outcome, byOutcome[outcome], byFile.cleaned[outcome], byFile.rejected[outcome]));
+  out.push(line('total', report.rows, report.cleanedRows, report.rejectedRows));
+  return out.join('\n');
 }
 
 function table(title: string, counts: Partial<Record<string, number>>, total: number): string {

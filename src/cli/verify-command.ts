@@ -1,4 +1,5 @@
 /** `hygiene verify FILE.csv --out DIR`: producer, workers and collector in one process by default. */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createLogger } from '../app/logger.ts';
 import { resolveRedisEndpoint } from '../app/redis-connection.ts';
@@ -12,6 +13,7 @@ import { createProgressPrinter } from './progress.ts';
 import { parseDuration } from '../schedule/schedule-spec.ts';
 import { onShutdownSignal } from './shutdown.ts';
 import { formatSummary } from './summary.ts';
+import { htmlReportPath } from '../report/html-report.ts';
 
 export const verifyCommand: Command = {
   defaultLogLevel: 'warn',
@@ -20,14 +22,18 @@ export const verifyCommand: Command = {
 
   --out, -o DIR          where to write NAME.cleaned.csv, NAME.rejected.csv, NAME.report.json (default: .)
   --email-column NAME|N  the email column, by header name or 1-based number (default: detected)
-  --reject LIST          statuses/reasons routed to rejected (default: undeliverable,duplicate,missing_email,malformed_row)
+  --reject LIST          statuses, reasons or flags added to what goes to rejected (default list:
+                         undeliverable,duplicate,missing_email,malformed_row, plus HYGIENE_REJECT); -NAME removes
+                         one (--reject risky,-duplicate; a list starting with "-" needs --reject=-duplicate);
+                         a leading "=" replaces the list (--reject =undeliverable)
   --no-local-workers     only enqueue and wait; a fleet of "hygiene worker" processes does the probing
   --syntax-only          no DNS or SMTP: syntax, duplicates and missing emails only
   --no-formula-guard     keep cells starting with = + - @ as they are (default: prefixed with ')
   --suggest-variants N   for unknown mailboxes, probe up to N close spellings and suggest one that exists (default 0)
   --max-age DURATION     cached verdicts older than this (e.g. 12h, 7d) are probed again (default: any age within their TTL)
   --no-cache             ask every server again: cached verdicts are not used (fresh ones are still cached)
-  --json                 print the report as JSON on stdout and progress as JSON lines on stderr
+  --json                 print the report as JSON on stdout and progress as JSON lines on stderr (the last
+                         one: {"progress":"done",...,"outputs":{cleaned,rejected,report,html}} or "failed")
   plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --mail-from, ...`,
   options: {
     ...COMMON_OPTIONS,
@@ -100,7 +106,9 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
     await runtime.close();
     await endpoint.stop?.();
   });
-  const progress = createProgressPrinter(process.stderr, json);
+  // The list id is known once startList has it; waits are read for that list only.
+  let listId: string | undefined;
+  const progress = createProgressPrinter(process.stderr, json, { readWaits: async () => (listId === undefined ? [] : runtime.store.waiting(listId)) });
   try {
     const started = await startList(runtime, {
       input: file,
@@ -114,12 +122,17 @@ export async function runVerify(config: Config, run: VerifyRun): Promise<number>
       },
       onRowsRead: (rows) => progress.rowsRead(rows),
     });
+    listId = started.listId;
     if (started.resumed) logger.info({ listId: started.listId }, 'resuming an unfinished run of this list');
     const list = await waitForList(runtime, started.listId, { onProgress: (l) => progress.list(l), signal: abort.signal });
-    progress.done();
     const report = await readReport(list);
+    const html = htmlReportPath(report);
+    progress.finished(report, existsSync(html) ? html : undefined);
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatSummary(report));
     return 0;
+  } catch (err) {
+    progress.failed(err);
+    throw err;
   } finally {
     progress.done();
     stopSignals();

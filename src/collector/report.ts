@@ -1,6 +1,9 @@
-/** report.json: the machine-readable summary of one list. Counts by status and by reason each add
- *  up to the number of input rows. */
-import type { Reason, Status } from '../domain/verdict.ts';
+/**
+ * report.json: the machine-readable summary of one list. Counts by outcome, by status and by reason
+ * each add up to the number of input rows; counts by outcome per file add up to the rows of that file.
+ */
+import { ROW_OUTCOMES, type RowOutcome } from '../domain/row-outcome.ts';
+import { STATUSES, type Reason, type Status } from '../domain/verdict.ts';
 
 export interface MxReport {
   mx: string;
@@ -23,8 +26,17 @@ export interface MxReport {
 export interface DomainReport {
   domain: string;
   rows: number;
+  /** By the rows' hygiene_status (a duplicate under its first occurrence's status, as in its cell). */
   byStatus: Partial<Record<Status, number>>;
+  /** Each row once: duplicates on their own line (absent in reports written before issue 16). */
+  byOutcome?: Partial<Record<DomainOutcome, number>>;
 }
+
+/** The outcomes a row with an address can have: its status, or duplicate. */
+export type DomainOutcome = Status | 'duplicate';
+
+/** Counts per outcome; every outcome is present (0 when none). */
+export type OutcomeCounts = Record<RowOutcome, number>;
 
 export interface ListReport {
   listId: string;
@@ -38,7 +50,19 @@ export interface ListReport {
   cleanedRows: number;
   rejectedRows: number;
   uniqueAddresses: number;
-  counts: { byStatus: Partial<Record<Status, number>>; byReason: Partial<Record<Reason, number>> };
+  counts: {
+    /**
+     * The headline: every row once, on the line of what it is (a verified address's status, or
+     * duplicate, invalid_syntax, missing_email, malformed_row); adds up to `rows`. Absent in reports
+     * written before issue 16.
+     */
+    byOutcome?: OutcomeCounts;
+    /** byOutcome per output file: cleaned adds up to `cleanedRows`, rejected to `rejectedRows`. */
+    byFile?: { cleaned: OutcomeCounts; rejected: OutcomeCounts };
+    /** By the rows' hygiene_status cell: a duplicate counts under its first occurrence's status. */
+    byStatus: Partial<Record<Status, number>>;
+    byReason: Partial<Record<Reason, number>>;
+  };
   cache: { hits: number; probed: number };
   mx: MxReport[];
   /** The domains with the most rows (valid addresses only), largest first; see DomainCounter. */
@@ -56,18 +80,29 @@ export function ownCopy(text: string): string {
   return (' ' + text).slice(1);
 }
 
+/** Status slots 0-3 (STATUSES order); a duplicate of a row with status i counts in slot 4 + i. */
+const DUPLICATE_SLOT = STATUSES.length;
+
+interface DomainEntry {
+  domain: string;
+  rows: number;
+  counts: number[];
+}
+
 /**
  * Rows per domain for report.topDomains. Memory is bounded on huge lists: once `maxDomains`
  * distinct domains are counted, new ones are no longer tracked (the first domains met keep exact
  * counts; a big domain first seen late is missed). `untracked` says how many rows that concerned.
+ * Counts are kept as one small array per domain; the report objects are made for the top ones only.
  */
 export class DomainCounter {
-  private readonly counts = new Map<string, DomainReport>();
+  private readonly counts = new Map<string, DomainEntry>();
   untracked = 0;
 
   constructor(private readonly maxDomains = 100_000) {}
 
-  add(domain: string, status: Status): void {
+  /** @param duplicate the row is a later occurrence of an address (its status is the first occurrence's) */
+  add(domain: string, status: Status, duplicate = false): void {
     let entry = this.counts.get(domain);
     if (!entry) {
       if (this.counts.size >= this.maxDomains) {
@@ -76,11 +111,11 @@ export class DomainCounter {
       }
       // A copy, not the string we were given: that is usually a slice of a 64 KiB chunk of the input
       // file, and one kept slice per domain pinned hundreds of chunks (tens of MB on a 1M-row list).
-      entry = { domain: ownCopy(domain), rows: 0, byStatus: {} };
+      entry = { domain: ownCopy(domain), rows: 0, counts: new Array<number>(2 * DUPLICATE_SLOT).fill(0) };
       this.counts.set(entry.domain, entry);
     }
     entry.rows += 1;
-    increment(entry.byStatus, status);
+    entry.counts[STATUSES.indexOf(status) + (duplicate ? DUPLICATE_SLOT : 0)]! += 1;
   }
 
   /**
@@ -90,8 +125,8 @@ export class DomainCounter {
    * longer than writing its rows.
    */
   top(limit = 20): DomainReport[] {
-    const before = (a: DomainReport, b: DomainReport): boolean => a.rows > b.rows || (a.rows === b.rows && a.domain < b.domain);
-    const best: DomainReport[] = [];
+    const before = (a: DomainEntry, b: DomainEntry): boolean => a.rows > b.rows || (a.rows === b.rows && a.domain < b.domain);
+    const best: DomainEntry[] = [];
     for (const entry of this.counts.values()) {
       if (best.length === limit && !before(entry, best[limit - 1]!)) continue;
       let at = best.length === limit ? limit - 1 : best.length;
@@ -99,6 +134,28 @@ export class DomainCounter {
       best.splice(at, 0, entry);
       if (best.length > limit) best.pop();
     }
-    return best;
+    return best.map(domainReport);
   }
+}
+
+function domainReport(entry: DomainEntry): DomainReport {
+  const byStatus: DomainReport['byStatus'] = {};
+  const byOutcome: NonNullable<DomainReport['byOutcome']> = {};
+  let duplicates = 0;
+  STATUSES.forEach((status, i) => {
+    const first = entry.counts[i]!;
+    const later = entry.counts[i + DUPLICATE_SLOT]!;
+    if (first + later > 0) byStatus[status] = first + later;
+    if (first > 0) byOutcome[status] = first;
+    duplicates += later;
+  });
+  if (duplicates > 0) byOutcome.duplicate = duplicates;
+  return { domain: entry.domain, rows: entry.rows, byStatus, byOutcome };
+}
+
+/** Zero for every outcome: the headline names each line, even an empty one. */
+export function emptyOutcomeCounts(): OutcomeCounts {
+  const counts = {} as OutcomeCounts;
+  for (const outcome of ROW_OUTCOMES) counts[outcome] = 0;
+  return counts;
 }

@@ -256,11 +256,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}, hostN
   const logLevel = String(pick(flags, 'log-level', env, 'LOG_LEVEL') ?? 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) problems.list.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}" (e.g. LOG_LEVEL=info)`);
 
+  // --reject extends HYGIENE_REJECT, which extends the built-in default (a leading "=" replaces).
   let rejectPolicy: RejectPolicy | undefined;
   try {
-    rejectPolicy = parseRejectPolicy(typeof flags.reject === 'string' ? flags.reject : env.HYGIENE_REJECT);
+    rejectPolicy = parseRejectPolicy(env.HYGIENE_REJECT, undefined, 'HYGIENE_REJECT');
+    if (typeof flags.reject === 'string') rejectPolicy = parseRejectPolicy(flags.reject, rejectPolicy, '--reject');
   } catch (err) {
-    problems.list.push(`${(err as Error).message} (e.g. HYGIENE_REJECT=undeliverable,duplicate,missing_email,malformed_row)`);
+    problems.list.push(`${(err as Error).message} (e.g. --reject risky,-duplicate adds risky and keeps duplicates; --reject =undeliverable replaces the list)`);
   }
 
   const proxiesRaw = pick(flags, 'smtp-proxy', env, 'HYGIENE_SMTP_PROXY');

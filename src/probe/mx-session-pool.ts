@@ -104,6 +104,8 @@ export interface PoolEvents {
   onClientAnswer?: (mx: string, answer: ClientAnswer) => void;
   /** A pause of this MX sent probes of these lists back (count per list) to be retried when it ends. */
   onPause?: (mx: string, deferredByList: ReadonlyMap<string, number>, pause: MxPause) => void;
+  /** This MX could not be used for a probe of the list (the verifier tries the next one): why (`hygiene probe` shows it). */
+  onMxNotUsed?: (mx: string, listId: string, why: string) => void;
 }
 
 export interface MxSessionPoolDeps {

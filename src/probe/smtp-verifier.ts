@@ -110,10 +110,12 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
             losses,
             resolve: (result: RcptResult) => {
               if (result.kind === 'paused') {
+                deps.pool.events?.onMxNotUsed?.(result.mx, listId, `${result.pause.detail}; paused until ${new Date(result.pause.until).toISOString()}`);
                 resolve(pausedOutcome(address.address, result.mx, result.pause, now()));
                 return;
               }
               if (result.kind === 'host-failed') {
+                deps.pool.events?.onMxNotUsed?.(result.mx, listId, result.detail);
                 attempts.push(result.detail);
                 causes.add(result.cause);
                 rejection ??= result.reply;

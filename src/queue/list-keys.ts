@@ -12,6 +12,9 @@
  *   {p}:list:{id}:owner         STRING id of the API process running the parse pass, with a TTL (lease)
  *   {p}:list:{id}:mxstats       HASH   "{mx}|{field}" -> counter (sessions, rcpt, replies by code, reconnects, ms, deferred);
  *                                      "{mx}|pause@{since}" -> "{until}|{reply}" per pause that made the list wait
+ *   {p}:list:{id}:waiting       HASH   delayed verify job id -> ListWait JSON (list-store.ts): what that job's addresses
+ *                                      wait for (greylisting/4xx retry, or a paused MX) and until when; the field is
+ *                                      deleted when the job starts (issue 16: progress says what it waits for)
  *   {p}:lists                   ZSET   list ids by creation time
  *   {p}:tenant:{t}:lists        ZSET   ids of the lists tenant t uploaded through the API, by creation time
  *
@@ -42,6 +45,8 @@ export interface ListKeys {
   /** Verdict texts shared by several addresses (see verdict-texts.ts). */
   vtext: string;
   mxStats: string;
+  /** Delayed retry jobs and what they wait for (issue 16). */
+  waiting: string;
   /** Lease of the process running the list's parse pass (API uploads; see list-starter.ts). */
   owner: string;
 }
@@ -59,6 +64,7 @@ export function listKeys(prefix: string, listId: string): ListKeys {
     verdicts: `${base}:verdicts`,
     vtext: `${base}:vtext`,
     mxStats: `${base}:mxstats`,
+    waiting: `${base}:waiting`,
     owner: `${base}:owner`,
   };
 }

@@ -64,6 +64,19 @@ export interface ListRecord {
   tenant?: string;
 }
 
+/**
+ * What the addresses of one delayed verify job wait for (stored per job in {p}:list:{id}:waiting):
+ * a retry the server asked for (greylisting, another 4xx, a busy greeting), or an MX paused
+ * fleet-wide because it slowed us down. Read by progress and `hygiene status`.
+ */
+export interface ListWait {
+  kind: 'retry' | 'paused';
+  /** When the job is due (ms since epoch). */
+  dueAt: number;
+  /** The addresses by what they are waiting on: the verdict reason they would get now, and the MX. */
+  groups: Array<{ reason: string; mx?: string; addresses: number }>;
+}
+
 /** A page of lists, newest first; `next` continues after the last one. */
 export interface ListPage {
   lists: ListRecord[];
@@ -275,6 +288,30 @@ export class ListStore {
     return result === 1;
   }
 
+  /** Records what a delayed job's addresses wait for; call before the job is added, so its start always finds it. */
+  async noteWaiting(listId: string, jobId: string, wait: ListWait): Promise<void> {
+    await this.redis.hset(this.keys(listId).waiting, jobId, JSON.stringify(wait));
+  }
+
+  /** The job started: its addresses no longer wait. */
+  async clearWaiting(listId: string, jobId: string): Promise<void> {
+    await this.redis.hdel(this.keys(listId).waiting, jobId);
+  }
+
+  /** What the list's delayed jobs wait for (one small hash: a field per delayed job not yet started). */
+  async waiting(listId: string): Promise<ListWait[]> {
+    const raw = await this.redis.hvals(this.keys(listId).waiting);
+    const waits: ListWait[] = [];
+    for (const value of raw) {
+      try {
+        waits.push(JSON.parse(value) as ListWait);
+      } catch {
+        // A field that is not our JSON (written by hand): not something to show.
+      }
+    }
+    return waits;
+  }
+
   async registerJobs(listId: string, jobIds: string[]): Promise<void> {
     if (jobIds.length > 0) await this.redis.sadd(this.keys(listId).jobs, ...jobIds);
   }
@@ -284,6 +321,8 @@ export class ListStore {
     // Domain lists are only needed to build jobs; drop them now to give the memory back.
     await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
+    // Nothing waits any more once the list is done.
+    pipeline.del(keys.waiting);
     for (const key of [keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.list]) pipeline.expire(key, seconds);
     await pipeline.exec();
   }
@@ -307,7 +346,7 @@ export class ListStore {
     await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
     if (tenant) pipeline.zrem(tenantListsIndexKey(this.prefix, tenant), listId);
-    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.owner, keys.list);
+    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.waiting, keys.owner, keys.list);
     pipeline.zrem(listsIndexKey(this.prefix), listId);
     await pipeline.exec();
   }

@@ -18,7 +18,7 @@ import type { Verdict } from '../domain/verdict.ts';
 import type { FinalizeJobData, VerifyJobData } from './job-types.ts';
 import { deferredJobId, finalizeJobId, retryJobId } from './job-types.ts';
 import type { HygieneError } from '../errors.ts';
-import type { ListStore } from './list-store.ts';
+import type { ListStore, ListWait } from './list-store.ts';
 
 export interface VerifyProcessorDeps {
   redis: Redis;
@@ -94,6 +94,8 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
       return true;
     };
     if (await stopped()) return { verified: 0, retried: 0 };
+    // A delayed job (greylisting retry, or probes a paused MX sent back) starts: its addresses no longer wait.
+    if (attempt > 1 || (job.data.deferrals ?? 0) > 0) await deps.store.clearWaiting(listId, String(job.id));
     const toVerify: AddressToVerify[] = [];
     const keyOf = new Map<string, string>();
     const add = (found: { key: string; item: AddressToVerify } | null): void => {
@@ -118,10 +120,12 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
 
     const verdicts = new Map<string, Verdict>();
     const retry: string[] = [];
+    const retryWaits = new WaitGroups();
     let retryAfterMs = 0;
     const deferrals = job.data.deferrals ?? 0;
-    /** Addresses a paused MX sent back, by when to ask again (rounded to the second). */
+    /** Addresses a paused MX sent back, by when to ask again (rounded to the second), and what they wait for. */
     const deferred = new Map<number, string[]>();
+    const deferredWaits = new Map<number, WaitGroups>();
     if (pending.length > 0) {
       const outcomes = await deps.verifier.verify({
         listId,
@@ -142,8 +146,11 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
         } else if (outcome.kind === 'retry' && outcome.notAsked === true && deferrals < (deps.pauseRetries ?? 6)) {
           const due = Math.ceil(outcome.retryAfterMs / 1_000) * 1_000;
           deferred.set(due, [...(deferred.get(due) ?? []), item.address]);
+          if (!deferredWaits.has(due)) deferredWaits.set(due, new WaitGroups());
+          deferredWaits.get(due)!.add(outcome.verdict);
         } else if (outcome.kind === 'retry' && outcome.notAsked !== true && attempt < deps.greylistMaxAttempts) {
           retry.push(item.address);
+          retryWaits.add(outcome.verdict);
           retryAfterMs = Math.max(retryAfterMs, outcome.retryAfterMs);
         } else {
           verdicts.set(key, outcome.verdict);
@@ -154,6 +161,7 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     if (retry.length > 0) {
       const id = retryJobId(String(job.id), attempt + 1);
       await deps.store.registerJobs(listId, [id]);
+      await deps.store.noteWaiting(listId, id, { kind: 'retry', dueAt: Date.now() + retryAfterMs, groups: retryWaits.groups() });
       await deps.verifyQueue.add('verify', { listId, addresses: retry, attempt: attempt + 1, deferrals }, { jobId: id, delay: retryAfterMs });
       log.info({ addresses: retry.length, delayMs: retryAfterMs, attempt: attempt + 1 }, 'greylisted; retry scheduled');
     }
@@ -162,6 +170,7 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
       const groups = [...deferred.entries()].map(([delay, addresses], index) => ({ id: deferredJobId(String(job.id), deferrals + 1, index), delay, addresses }));
       await deps.store.registerJobs(listId, groups.map((g) => g.id));
       for (const group of groups) {
+        await deps.store.noteWaiting(listId, group.id, { kind: 'paused', dueAt: Date.now() + group.delay, groups: deferredWaits.get(group.delay)?.groups() ?? [] });
         await deps.verifyQueue.add('verify', { listId, addresses: group.addresses, attempt, deferrals: deferrals + 1 }, { jobId: group.id, delay: group.delay });
       }
       log.info({ addresses: groups.reduce((n, g) => n + g.addresses.length, 0), delaysMs: groups.map((g) => g.delay), deferral: deferrals + 1 }, 'MX paused; probes scheduled for when the pause ends');
@@ -173,6 +182,22 @@ export function createVerifyProcessor(deps: VerifyProcessorDeps) {
     }
     return { verified: added, retried: retry.length };
   };
+}
+
+/** Addresses of a delayed job counted by what they wait for: the reason they would get now, and the MX. */
+class WaitGroups {
+  private readonly counts = new Map<string, ListWait['groups'][number]>();
+
+  add(verdict: Pick<Verdict, 'reason' | 'mx'>): void {
+    const key = `${verdict.reason}\u0000${verdict.mx ?? ''}`;
+    const group = this.counts.get(key);
+    if (group) group.addresses += 1;
+    else this.counts.set(key, { reason: verdict.reason, ...(verdict.mx ? { mx: verdict.mx } : {}), addresses: 1 });
+  }
+
+  groups(): ListWait['groups'] {
+    return [...this.counts.values()];
+  }
 }
 
 /**

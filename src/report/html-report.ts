@@ -9,8 +9,9 @@
  */
 import path from 'node:path';
 import { domainToUnicode } from 'node:url';
-import type { DomainReport, ListReport, MxReport } from '../collector/report.ts';
-import { STATUSES, type Status } from '../domain/verdict.ts';
+import type { DomainReport, ListReport, MxReport, OutcomeCounts } from '../collector/report.ts';
+import { ROW_LEVEL_OUTCOMES, type RowOutcome } from '../domain/row-outcome.ts';
+import type { Status } from '../domain/verdict.ts';
 
 export const STATUS_COLOURS: Readonly<Record<Status, string>> = Object.freeze({
   deliverable: '#2e7d32',
@@ -28,6 +29,45 @@ const STATUS_WORDS: Readonly<Record<Status, string>> = Object.freeze({
   unknown: 'Unknown',
   undeliverable: 'Undeliverable',
 });
+
+/** Row-level outcomes (no mail server was asked about the row) in greys and muted tones. */
+const OUTCOME_COLOURS: Readonly<Record<RowOutcome, string>> = Object.freeze({
+  ...STATUS_COLOURS,
+  duplicate: '#7e57c2',
+  invalid_syntax: '#8d6e63',
+  missing_email: '#b0bec5',
+  malformed_row: '#5d4037',
+});
+
+const OUTCOME_WORDS: Readonly<Record<RowOutcome, string>> = Object.freeze({
+  ...STATUS_WORDS,
+  duplicate: 'Duplicate',
+  invalid_syntax: 'Invalid address',
+  missing_email: 'No address',
+  malformed_row: 'Unreadable row',
+});
+
+/** One segment of a bar or one legend entry: an outcome (or, in old reports, a status) and its rows. */
+interface Slice {
+  key: RowOutcome;
+  rows: number;
+}
+
+/**
+ * The headline split: every row once, by outcome (statuses good to bad, then the row-level outcomes
+ * that have rows). Reports written before outcomes were counted fall back to the status split.
+ */
+function headlineSlices(report: ListReport): Slice[] {
+  const byOutcome = report.counts.byOutcome;
+  if (!byOutcome) return STATUS_ORDER.map((status) => ({ key: status, rows: report.counts.byStatus[status] ?? 0 }));
+  return [...STATUS_ORDER.map((status) => ({ key: status, rows: byOutcome[status] })), ...ROW_LEVEL_OUTCOMES.filter((o) => byOutcome[o] > 0).map((o) => ({ key: o, rows: byOutcome[o] }))];
+}
+
+/** A domain's rows by outcome (its status, or duplicate); old reports: by status. */
+function domainSlices(d: DomainReport): Slice[] {
+  const counts: Partial<Record<RowOutcome, number>> = d.byOutcome ?? d.byStatus;
+  return [...STATUS_ORDER, 'duplicate' as const].map((key) => ({ key, rows: counts[key] ?? 0 }));
+}
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -55,15 +95,15 @@ export function htmlReportPath(report: ListReport): string {
   return report.outputs.report.replace(/\.report\.json$/, '') + '.report.html';
 }
 
-/** One horizontal bar split by status (the headline chart). */
-function statusBar(byStatus: ListReport['counts']['byStatus'], total: number, width: number, height: number, label: string): string {
+/** One horizontal bar split by outcome (the headline chart, and each domain's split). */
+function outcomeBar(slices: readonly Slice[], width: number, height: number, label: string): string {
+  const total = slices.reduce((sum, slice) => sum + slice.rows, 0);
   let x = 0;
   const parts: string[] = [];
-  for (const status of STATUS_ORDER) {
-    const n = byStatus[status] ?? 0;
+  for (const { key, rows: n } of slices) {
     if (n === 0 || total === 0) continue;
     const w = (width * n) / total;
-    parts.push(`<rect x="${x.toFixed(2)}" y="0" width="${w.toFixed(2)}" height="${height}" fill="${STATUS_COLOURS[status]}"><title>${STATUS_WORDS[status]}: ${fmt(n)} (${pct(n, total)})</title></rect>`);
+    parts.push(`<rect x="${x.toFixed(2)}" y="0" width="${w.toFixed(2)}" height="${height}" fill="${OUTCOME_COLOURS[key]}"><title>${OUTCOME_WORDS[key]}: ${fmt(n)} (${pct(n, total)})</title></rect>`);
     x += w;
   }
   if (parts.length === 0) parts.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#e0e0e0"/>`);
@@ -97,24 +137,34 @@ function reasonChart(report: ListReport): string {
   return `<svg class="chart" role="img" aria-label="Rows by reason" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">${rows.join('')}</svg>`;
 }
 
-function statusLegend(report: ListReport): string {
-  const items = STATUS_ORDER.map((status) => {
-    const n = report.counts.byStatus[status] ?? 0;
-    return `<li data-status="${status}"><span class="swatch" style="background:${STATUS_COLOURS[status]}"></span><span class="status-name">${STATUS_WORDS[status]}</span> <strong class="status-count">${fmt(n)}</strong> <span class="muted">${pct(n, report.rows)}</span></li>`;
+function outcomeLegend(report: ListReport): string {
+  const items = headlineSlices(report).map(({ key, rows: n }) => {
+    const status = (STATUS_ORDER as readonly string[]).includes(key) ? ` data-status="${key}"` : '';
+    return `<li data-outcome="${key}"${status}><span class="swatch" style="background:${OUTCOME_COLOURS[key]}"></span><span class="status-name">${OUTCOME_WORDS[key]}</span> <strong class="status-count">${fmt(n)}</strong> <span class="muted">${pct(n, report.rows)}</span></li>`;
   });
   return `<ul class="legend">${items.join('')}</ul>`;
+}
+
+/** Where each outcome's rows went: the same figures as the two files. */
+function outcomeFilesTable(byFile: { cleaned: OutcomeCounts; rejected: OutcomeCounts }, report: ListReport): string {
+  const rows = headlineSlices(report)
+    .filter((slice) => slice.rows > 0)
+    .map(({ key, rows: n }) => `<tr data-outcome="${key}"><td>${OUTCOME_WORDS[key]} <span class="muted">${key}</span></td><td class="num">${fmt(n)}</td><td class="num">${fmt(byFile.cleaned[key])}</td><td class="num">${fmt(byFile.rejected[key])}</td></tr>`);
+  const total = `<tr class="total"><th>Total</th><th class="num">${fmt(report.rows)}</th><th class="num">${fmt(report.cleanedRows)}</th><th class="num">${fmt(report.rejectedRows)}</th></tr>`;
+  return `<table class="narrow" id="outcome-files"><thead><tr><th>Outcome</th><th class="num">Rows</th><th class="num">In ${escapeHtml(path.basename(report.outputs.cleaned))}</th><th class="num">In ${escapeHtml(path.basename(report.outputs.rejected))}</th></tr></thead><tbody>${rows.join('')}${total}</tbody></table>`;
 }
 
 function domainsTable(domains: readonly DomainReport[]): string {
   if (domains.length === 0) return '<p class="muted">No addresses with a domain.</p>';
   const rows = domains.map((d) => {
-    const cells = STATUS_ORDER.map((s) => `<td class="num">${fmt(d.byStatus[s] ?? 0)}</td>`).join('');
+    const slices = domainSlices(d);
+    const cells = slices.map((slice) => `<td class="num">${fmt(slice.rows)}</td>`).join('');
     // IDNs are stored as A-labels; a person reads the Unicode form (both are shown).
     const unicode = d.domain.includes('xn--') ? domainToUnicode(d.domain) : '';
     const label = unicode && unicode !== d.domain ? `${escapeHtml(unicode)} <span class="muted">(${escapeHtml(d.domain)})</span>` : escapeHtml(d.domain);
-    return `<tr><td class="name">${label}</td><td class="num">${fmt(d.rows)}</td>${cells}<td class="mini">${statusBar(d.byStatus, d.rows, 160, 12, `Status of ${d.domain}`)}</td></tr>`;
+    return `<tr><td class="name">${label}</td><td class="num">${fmt(d.rows)}</td>${cells}<td class="mini">${outcomeBar(slices, 160, 12, `Rows of ${d.domain} by outcome`)}</td></tr>`;
   });
-  const heads = STATUS_ORDER.map((s) => `<th class="num">${STATUS_WORDS[s]}</th>`).join('');
+  const heads = [...STATUS_ORDER, 'duplicate' as const].map((key) => `<th class="num">${OUTCOME_WORDS[key]}</th>`).join('');
   return `<table><thead><tr><th>Domain</th><th class="num">Rows</th>${heads}<th>Split</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
@@ -171,7 +221,6 @@ export function renderHtmlReport(report: ListReport): string {
   const name = reportBaseName(report);
   const file = (p: string) => escapeHtml(path.basename(p));
   const card = (value: string, label: string, id: string) => `<div class="card" data-card="${id}"><div class="value">${value}</div><div class="label">${label}</div></div>`;
-  const known = STATUSES.reduce((sum, s) => sum + (report.counts.byStatus[s] ?? 0), 0);
   const topDomains = report.topDomains ?? [];
   return `<!DOCTYPE html>
 <html lang="en">
@@ -198,10 +247,11 @@ ${card(`${fmt(report.cache.probed)} / ${fmt(report.cache.hits)}`, 'probed now / 
 </header>
 
 <section id="status">
-<h2>Status</h2>
-${statusBar(report.counts.byStatus, known, 1000, 28, 'Rows by status')}
-${statusLegend(report)}
-<p class="muted">Rejected rows are those matching the policy <code>${escapeHtml(report.rejectPolicy)}</code>.</p>
+<h2>Rows by outcome</h2>
+${outcomeBar(headlineSlices(report), 1000, 28, 'Rows by outcome')}
+${outcomeLegend(report)}
+<p class="muted">Each row is counted once: a duplicate, an invalid or missing address and an unreadable row have their own line (a duplicate's status column repeats its first occurrence's). Rejected rows are those matching the policy <code>${escapeHtml(report.rejectPolicy)}</code>.</p>
+${report.counts.byFile ? outcomeFilesTable(report.counts.byFile, report) : ''}
 </section>
 
 <section id="reasons">

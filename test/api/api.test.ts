@@ -75,8 +75,12 @@ describe('hygiene api: lists', () => {
     expect(done.state).toBe('done');
     expect(done.progress).toBe(100);
     expect(done.rows).toBe(DATA_ROWS);
-    const counts = done.counts as { byStatus: Record<string, number>; byReason: Record<string, number> };
+    const counts = done.counts as { byOutcome: Record<string, number>; byFile: Record<'cleaned' | 'rejected', Record<string, number>>; byStatus: Record<string, number>; byReason: Record<string, number> };
     expect(Object.values(counts.byStatus).reduce((a, b) => a + b, 0)).toBe(DATA_ROWS);
+    // The headline counts (issue 16) come through the API too: each row once, duplicates on their own line.
+    expect(Object.values(counts.byOutcome).reduce((a, b) => a + b, 0)).toBe(DATA_ROWS);
+    expect(counts.byOutcome.duplicate).toBe(1);
+    expect(Object.values(counts.byFile.rejected).reduce((a, b) => a + b, 0)).toBe(done.rejectedRows);
     expect(Object.values(counts.byReason).reduce((a, b) => a + b, 0)).toBe(DATA_ROWS);
     // nobody@ and =cmd@ (a valid address: = is atext) are unknown mailboxes.
     expect(counts.byReason.mailbox_not_found).toBe(2);
@@ -94,6 +98,9 @@ describe('hygiene api: lists', () => {
     const inputEmails = CSV.trim().split('\n').slice(1).map((line) => line.split(',')[1] ?? '');
     // Every input row appears once (the formula guard prefixes the = cell with ').
     expect(emails).toEqual(inputEmails.map((e) => (e.startsWith('=') ? `'${e}` : e)).sort());
+    // The mailable address column comes with the download (issue 16).
+    expect(cleaned.find((r) => r.email === 'JANE@acme.test')?.hygiene_address).toBe('JANE@acme.test');
+    expect(rejected.find((r) => r.email === 'not-an-address')?.hygiene_address).toBe('');
     expect(cleaned.map((r) => r.email)).toContain('john.doe@acme.test');
     expect(rejected.map((r) => r.email)).toContain('nobody@acme.test');
 
@@ -197,6 +204,29 @@ describe('hygiene api: boundary', () => {
     expect(all).not.toContain(API_KEY);
     expect(all).not.toContain(OTHER_KEY);
     expect(all).not.toContain('wrong-key-0123456789abcdef');
+  });
+
+  it('reject extends the server policy: naming risky and unknown keeps duplicates rejected; -duplicate keeps them; "=" replaces (issue 16)', async () => {
+    const route = async (query: string) => {
+      const res = await upload(CSV, query);
+      expect(res.status, query).toBe(202);
+      const { id, links } = (await res.json()) as { id: string; links: Record<string, string> };
+      expect((await pollUntilFinished(h, id)).state).toBe('done');
+      const read = async (link: string) => parse(await (await fetch(`${h.url}${link}`, { headers: h.auth })).text(), { columns: true }) as Array<Record<string, string>>;
+      return { cleaned: await read(links.cleaned!), rejected: await read(links.rejected!) };
+    };
+    const isDuplicate = (r: Record<string, string>) => r.hygiene_reason === 'duplicate';
+    const extended = await route(`?reject=${encodeURIComponent('undeliverable,risky,unknown')}`);
+    expect(extended.rejected.filter(isDuplicate)).toHaveLength(1);
+    expect(extended.rejected.some((r) => r.hygiene_reason === 'catch_all')).toBe(true);
+    const kept = await route(`?reject=${encodeURIComponent('risky,-duplicate')}`);
+    expect(kept.cleaned.filter(isDuplicate)).toHaveLength(1);
+    const replaced = await route(`?reject=${encodeURIComponent('=undeliverable')}`);
+    expect(replaced.cleaned.filter(isDuplicate)).toHaveLength(1);
+    expect(replaced.rejected.some((r) => r.hygiene_reason === 'missing_email')).toBe(true);
+    const nothingToRemove = await upload(CSV, '?reject=-risky');
+    expect(nothingToRemove.status).toBe(400);
+    expect(((await nothingToRemove.json()) as { error: { message: string } }).error.message).toMatch(/cannot remove "risky"/);
   });
 
   it('wrong content type → 415; malformed JSON → 400 MALFORMED_BODY; schema violation → 400 VALIDATION_FAILED', async () => {

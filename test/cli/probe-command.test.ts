@@ -85,6 +85,36 @@ describe('hygiene probe', () => {
     expect(clientLines(result).some((c) => /^RCPT TO:<nx-[0-9a-f]+@hooli\.test>$/.test(c))).toBe(true);
   });
 
+  it('labels the catch-all probe in the transcript (issue 16)', async () => {
+    const result = await runProbe(worldConfig(world, prefix), 'jane@acme.test');
+    expect(result.catchAllProbe).toMatch(/^nx-[0-9a-f]+@acme\.test$/);
+    const labelled = result.transcript.filter((l) => l.role === 'catch-all probe');
+    expect(labelled.find((l) => l.direction === 'client')?.text).toBe(`RCPT TO:<${result.catchAllProbe}>`);
+    // The server's refusal names the probe address: labelled too. The real RCPT is not.
+    expect(labelled.some((l) => l.direction === 'server' && l.text.startsWith('550 5.1.1'))).toBe(true);
+    expect(result.transcript.find((l) => l.text === 'RCPT TO:<jane@acme.test>')?.role).toBeUndefined();
+    const text = formatProbe(result);
+    expect(text).toContain(`C: RCPT TO:<${result.catchAllProbe}>   [catch-all probe]`);
+    expect(text).toContain(`[catch-all probe]: ${result.catchAllProbe} is made up not to exist`);
+  });
+
+  it('shows each MX host that could not be used and why, then the one that answered (issue 16)', async () => {
+    const result = await runProbe(worldConfig(world, prefix), 'tony@stark.test');
+    expect(result.verdict).toMatchObject({ status: 'deliverable', reason: 'accepted', mx: 'mx2.stark.test' });
+    expect(result.mxAttempts).toEqual([
+      { mx: 'mx1.stark.test', preference: 10, outcome: 'not-used', why: expect.stringMatching(/127\.0\.0\.15: .*ECONNREFUSED/) },
+      { mx: 'mx2.stark.test', preference: 20, outcome: 'used' },
+    ]);
+    // In the transcript where it happened, and summed up after it.
+    expect(result.transcript.find((l) => l.mx === 'mx1.stark.test')).toMatchObject({ direction: 'info', text: expect.stringMatching(/^not used: /) });
+    const text = formatProbe(result);
+    expect(text).toMatch(/MX hosts \(in the order tried\):\n +10 {2}mx1\.stark\.test {2}not used: .*ECONNREFUSED.*\n +20 {2}mx2\.stark\.test {2}used/);
+    // A domain whose first MX answered has nothing refused to show.
+    const plain = await runProbe(worldConfig(world, prefix), 'peter@initech.test');
+    expect(plain.mxAttempts.map((a) => a.outcome)).toEqual(['used', 'not-tried']);
+    expect(formatProbe(plain)).not.toContain('MX hosts (in the order tried)');
+  });
+
   it('needs no conversation for a domain without mail servers, and says why', async () => {
     const result = await runProbe(worldConfig(world, prefix), 'x@no-such-domain.test');
     expect(result.mx.resolution.kind).toBe('none');

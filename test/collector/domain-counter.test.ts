@@ -12,9 +12,10 @@ describe('DomainCounter.top', () => {
       for (let i = 0; i < 300; i++) {
         const domain = `d${Math.floor(random() * spread)}.test`;
         counter.add(domain, 'unknown');
-        const entry = all.get(domain) ?? { domain, rows: 0, byStatus: {} };
+        const entry = all.get(domain) ?? { domain, rows: 0, byStatus: {}, byOutcome: {} };
         entry.rows += 1;
         entry.byStatus.unknown = (entry.byStatus.unknown ?? 0) + 1;
+        entry.byOutcome!.unknown = (entry.byOutcome!.unknown ?? 0) + 1;
         all.set(domain, entry);
       }
       const sorted = [...all.values()].sort((a, b) => b.rows - a.rows || (a.domain < b.domain ? -1 : 1));

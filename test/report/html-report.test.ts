@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HygieneRuntime } from '../../src/app/runtime.ts';
 import type { ListReport } from '../../src/collector/report.ts';
+import { isStatus } from '../../src/domain/verdict.ts';
 import { escapeHtml, htmlReportPath, renderHtmlReport } from '../../src/report/html-report.ts';
 import { loadWorldSpecFile, startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { deletePrefix, runList, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
@@ -118,10 +119,21 @@ describe('HTML report of a real run, seen in Chromium', () => {
       expect(await page.locator('[data-card="rows"] .value').innerText()).toBe(String(report.rows));
       expect(await page.locator('[data-card="cleaned"] .value').innerText()).toBe(String(report.cleanedRows));
       expect(await page.locator('[data-card="rejected"] .value').innerText()).toBe(String(report.rejectedRows));
-      // Every status with its count in the legend.
-      for (const [status, n] of Object.entries(report.counts.byStatus)) {
-        expect(await page.locator(`li[data-status="${status}"] .status-count`).innerText()).toBe(String(n));
+      // Every row once in the legend (issue 16): each status's verified rows, and the duplicate (and any
+      // other row-level outcome with rows) on its own line, so the headline matches the files.
+      const byOutcome = report.counts.byOutcome!;
+      expect(byOutcome.duplicate).toBeGreaterThan(0);
+      for (const [outcome, n] of Object.entries(byOutcome)) {
+        const item = page.locator(`li[data-outcome="${outcome}"] .status-count`);
+        if (n === 0 && !isStatus(outcome)) expect(await item.count()).toBe(0);
+        else expect(await item.innerText()).toBe(String(n));
       }
+      const legendTotal = (await page.locator('li[data-outcome] .status-count').allInnerTexts()).reduce((sum, t) => sum + Number(t), 0);
+      expect(legendTotal).toBe(report.rows);
+      // Where each outcome's rows went, as in the files.
+      const kept = out.cleaned.filter((r) => r.hygiene_status === 'deliverable').length;
+      expect(await page.locator('#outcome-files tr[data-outcome="deliverable"] td').nth(2).innerText()).toBe(String(kept));
+      expect(await page.locator('#outcome-files tr[data-outcome="duplicate"] td').nth(3).innerText()).toBe(String(out.rejected.filter((r) => r.hygiene_reason === 'duplicate').length));
       // Every reason and its count is drawn in the chart.
       const chart = await page.locator('#reasons svg').textContent();
       for (const [reason, n] of Object.entries(report.counts.byReason)) {

@@ -89,6 +89,8 @@ describe('a scheduled run', () => {
     expect(second).toMatchObject({ firstRun: false, probed: 0, cacheHits: 3, compared: 3, changed: 0, previousListId: first!.listId });
     expect(world.stats()['mx.w.test']?.rcptCount).toBe(rcpts);
     expect(path.basename(second!.outputs.cleaned)).toBe('team.20240102T000000Z.cleaned.csv');
+    // A scheduled run's outputs carry the same appended columns, the mailable address last (issue 16).
+    expect((await readFile(second!.outputs.cleaned, 'utf8')).split(/\r?\n/)[0]).toMatch(/,hygiene_flags,hygiene_address$/);
 
     // The same due run again (a retried job): the recorded result, no new list.
     expect(await runSchedule(runtime, fresh.id, Date.UTC(2024, 0, 2))).toEqual(second);
