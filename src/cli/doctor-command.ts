@@ -14,7 +14,7 @@ import { pingRedis } from '../app/redis-connection.ts';
 import type { Config } from '../config/config.ts';
 import { askCanaries, isResolved } from '../dns/dns-canaries.ts';
 import { createDnsMxResolver, type MxHost } from '../dns/mx-resolver.ts';
-import { HygieneError, isHygieneError } from '../errors.ts';
+import { HygieneError, isHygieneError, isSmtpError } from '../errors.ts';
 import { SmtpSession } from '../smtp/smtp-session.ts';
 import { replyToText } from '../domain/smtp-reply.ts';
 import type { SmtpReply } from '../domain/smtp-reply.ts';
@@ -256,8 +256,8 @@ async function smtpHandshake(config: Config, heloName: string, mx: string, ip: s
     await session.quit();
     return { ok: true, greeting: `${session.greeting.code} ${greeting}`.trim(), tls };
   } catch (err) {
-    if (!isHygieneError(err)) return { ok: false, detail: String(err) };
-    const reply = err.context.reply as SmtpReply | undefined;
+    if (!isSmtpError(err)) return { ok: false, detail: isHygieneError(err) ? err.message : String(err) };
+    const reply = err.context.reply;
     return { ok: false, detail: reply ? `${err.message} (${replyToText(reply)})` : err.message };
   }
 }

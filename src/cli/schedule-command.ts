@@ -89,7 +89,7 @@ fresher ones are reused. Schedules live in Redis: "schedule run" (the daemon) ca
       const id = args[0];
       if (!id || args.length > 1) throw new HygieneError('USAGE', 'schedule remove takes one schedule id (see "hygiene schedule list")');
       const removed = await withSchedules(config, (deps) => removeSchedule(deps, id));
-      if (!removed) throw new HygieneError('LIST_NOT_FOUND', `There is no schedule ${id}.`, { id });
+      if (!removed) throw new HygieneError('LIST_NOT_FOUND', `There is no schedule ${id}.`, { scheduleId: id });
       process.stdout.write(`removed ${id}\n`);
       return 0;
     }
