@@ -27,6 +27,7 @@ import { createDashboardSessions } from './dashboard-session.ts';
 import { ApiError, toErrorResponse } from './api-errors.ts';
 import { registerListRoutes } from './list-routes.ts';
 import { registerVerifyRoute } from './verify-route.ts';
+import { apiRateLimitNamespace } from '../store/redis-keys.ts';
 
 export interface ApiServerDeps {
   config: Config;
@@ -218,7 +219,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     timeWindow: 60_000,
     // Shared through Redis so a fleet of API nodes enforces one limit per key.
     redis: runtime.redis,
-    nameSpace: `${config.keyPrefix}:ratelimit:`,
+    nameSpace: apiRateLimitNamespace(config.keyPrefix),
     skipOnError: true,
     keyGenerator: (req) => {
       const key = presentedKey(req.headers);

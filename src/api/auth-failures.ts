@@ -6,11 +6,11 @@
  * IPv6 clients are counted per /64 (one host usually owns a whole /64). Behind a reverse proxy, set
  * HYGIENE_API_TRUST_PROXY so the client's address is the proxy's X-Forwarded-For, not the proxy.
  *
- * Key: {p}:authfail:{address}  STRING failure count, TTL = the window (see queue/list-keys.ts).
+ * Key: {p}:authfail:{address}  STRING failure count, TTL = the window (see store/redis-keys.ts).
  */
 import net from 'node:net';
 import type { Redis } from 'ioredis';
-import { authFailuresKey } from '../queue/list-keys.ts';
+import { authFailuresKey } from '../store/redis-keys.ts';
 import { luaScript, runScript } from '../queue/lua-script.ts';
 
 export interface AuthFailureLimits {

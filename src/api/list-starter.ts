@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { startList, type StartListRequest, type StartedList } from '../app/list-runner.ts';
 import type { HygieneRuntime } from '../app/runtime.ts';
-import { listsIndexKey } from '../queue/list-keys.ts';
+import { listsIndexKey } from '../store/redis-keys.ts';
 import { isInside } from './upload-file.ts';
 
 export interface ListStarterDeps {

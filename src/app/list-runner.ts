@@ -20,6 +20,7 @@ import { enqueueVerifyJobs, recordAddresses } from '../queue/list-producer.ts';
 import type { ListOptions, ListRecord } from '../queue/list-store.ts';
 import { openListInput, type ListInput } from './list-input.ts';
 import type { HygieneRuntime } from './runtime.ts';
+import { listRunKey } from '../store/redis-keys.ts';
 
 export interface StartListRequest {
   input: string;
@@ -62,7 +63,7 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
     .slice(0, 20);
 
   const { store, redis, config } = runtime;
-  const runKey = `${config.keyPrefix}:listrun:${base}`;
+  const runKey = listRunKey(config.keyPrefix, base);
   let run = Number((await redis.get(runKey)) ?? 0);
   let listId = request.listId ?? (run === 0 ? base : `${base}${run.toString(16).padStart(4, '0')}`);
   let existing = await store.get(listId);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { HygieneError } from '../errors.ts';
+import { everyKeyPattern } from '../store/redis-keys.ts';
 
 export interface RedisEndpoint {
   url: string;
@@ -103,7 +104,7 @@ export async function deleteKeysWithPrefix(url: string, prefix: string): Promise
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', everyKeyPattern(prefix), 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) await redis.del(...keys);
     } while (cursor !== '0');

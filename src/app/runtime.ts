@@ -25,7 +25,7 @@ import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
 import type { PoolEvents } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
-import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../queue/list-keys.ts';
+import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../store/redis-keys.ts';
 import { ListStore } from '../queue/list-store.ts';
 import { createVerifyProcessor, settleFailedVerifyJob } from '../queue/verify-processor.ts';
 import { createSuppressionStore } from '../bounces/suppression-store.ts';

@@ -15,7 +15,7 @@ import { createDnsMxResolver, type MxResolution, type MxResolver } from '../dns/
 import { parseEmailAddress } from '../domain/email-address.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { HygieneError } from '../errors.ts';
-import { listKeys, verdictCacheKey } from '../queue/list-keys.ts';
+import { listKeys, verdictCacheKey } from '../store/redis-keys.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 
 export interface ProbeTranscriptLine {

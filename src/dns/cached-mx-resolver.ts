@@ -14,6 +14,7 @@
  * lives (RFC 5321 §5.1). The cache is an optimisation: when Redis fails, the inner resolver answers.
  */
 import type { Redis } from 'ioredis';
+import { mxCacheKey } from '../store/redis-keys.ts';
 import { normaliseDomain, orderMxHosts, type MxHost, type MxResolution, type MxResolver } from './mx-resolver.ts';
 
 export interface CachedMxResolverOptions {
@@ -27,9 +28,6 @@ export interface CachedMxResolverOptions {
   random?: () => number;
 }
 
-export function mxCacheKey(keyPrefix: string, domain: string): string {
-  return `${keyPrefix}:mx:${domain}`;
-}
 
 export function createCachedMxResolver(inner: MxResolver, redis: Redis, options: CachedMxResolverOptions): MxResolver {
   const random = options.random ?? Math.random;

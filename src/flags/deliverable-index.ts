@@ -1,6 +1,6 @@
 /**
  * Deliverable local parts per domain of one list, read from the list's verdict hash
- * ({p}:list:{id}:verdicts, field = lower-cased address, value = Verdict JSON; see list-keys.ts)
+ * ({p}:list:{id}:verdicts, field = lower-cased address, value = Verdict JSON; see store/redis-keys.ts)
  * with HSCAN, for local-part suggestions. Memory stays bounded on huge lists: only domains that
  * also have a mailbox_not_found verdict are kept, at most `perDomain` local parts each and
  * `total` overall (a suggestion is a convenience; missing one on a 10M-row list is acceptable).

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { catchAllKey } from '../store/redis-keys.ts';
 
 import type { CatchAllState } from '../domain/probe-verdict.ts';
 
@@ -101,7 +102,7 @@ export class CatchAllRegistry {
   }
 
   private key(domain: string): string {
-    return `${this.keyPrefix}:catchall:${domain}`;
+    return catchAllKey(this.keyPrefix, domain);
   }
 }
 

@@ -19,6 +19,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { luaScript, runScript } from '../queue/lua-script.ts';
+import { mxPauseKey } from '../store/redis-keys.ts';
 
 export interface MxPause {
   server: string;
@@ -52,8 +53,6 @@ export interface MxPauseOptions {
   now?: () => number;
   random?: () => number;
 }
-
-export const mxPauseKey = (prefix: string, server: string): string => `${prefix}:mxpause:${server}`;
 
 /**
  * KEYS[1] pause hash. ARGV[1] now ms, ARGV[2] base ms, ARGV[3] max ms, ARGV[4] jitter in [0, 1),

@@ -16,6 +16,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { luaScript, runScript } from '../queue/lua-script.ts';
+import { sessionStartKey } from '../store/redis-keys.ts';
 
 export interface SessionStartBudget {
   /** Resolves true once a session may start to `server`; false when the signal aborted the wait. */
@@ -29,8 +30,6 @@ export interface SessionStartBudgetOptions {
   logger: Logger;
   now?: () => number;
 }
-
-export const sessionStartKey = (prefix: string, server: string): string => `${prefix}:mxstarts:${server}`;
 
 /**
  * KEYS[1] bucket hash. ARGV[1] now ms, ARGV[2] tokens per minute, ARGV[3] burst.

@@ -1,12 +1,12 @@
 /**
- * List state in Redis (layout in list-keys.ts). A thin typed layer: read and write the list hash,
+ * List state in Redis (layout in store/redis-keys.ts). A thin typed layer: read and write the list hash,
  * record verdicts, and decide — atomically — when every verify job of a list is done.
  */
 import type { Redis } from 'ioredis';
 import type { Verdict } from '../domain/verdict.ts';
 import { claimKeyLease, releaseKeyLease, renewKeyLease } from './key-lease.ts';
 import { luaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
-import { listKeys, listsIndexKey, tenantListsIndexKey } from './list-keys.ts';
+import { listKeys, listsIndexKey, tenantListsIndexKey } from '../store/redis-keys.ts';
 import { resolveVerdictTexts, VERDICT_REF_MARK } from './verdict-texts.ts';
 
 export type ListState = 'parsing' | 'enqueuing' | 'verifying' | 'collecting' | 'done' | 'failed';

@@ -21,7 +21,7 @@ import { createRedisClient } from '../app/redis-connection.ts';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import { describePolicy } from '../domain/routing-policy.ts';
 import { claimKeyLease, releaseKeyLease, renewKeyLease } from '../queue/key-lease.ts';
-import { bullPrefix } from '../queue/list-keys.ts';
+import { bullPrefix } from '../store/redis-keys.ts';
 import { writeChangeReport } from './change-report.ts';
 import { SCHEDULE_QUEUE, type ScheduleJobData } from './schedules.ts';
 import { ScheduleStore, type ScheduleRecord, type ScheduleRunSummary } from './schedule-store.ts';
