@@ -25,7 +25,8 @@ import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
 import type { PoolEvents } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
-import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../store/redis-keys.ts';
+import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys, mxStatsField, mxStatsPauseField, mxStatsPauseValue, type MxStatsCounter } from '../store/redis-keys.ts';
+import { createTroubleLog } from '../probe/backoff.ts';
 import { ListStore } from '../queue/list-store.ts';
 import { createVerifyProcessor, settleFailedVerifyJob } from '../queue/verify-processor.ts';
 import { createSuppressionStore } from '../bounces/suppression-store.ts';
@@ -259,6 +260,8 @@ function buildVerifier(options: RuntimeOptions, redis: Redis): { verifier: Batch
         mayCacheNegative: () => guard.dnsHealthy && guard.error === null,
       });
   const stats = createMxStatsRecorder(redis, config.keyPrefix);
+  // One for every pool of the process: a Redis failure seen by a thousand MX pools is one log line per interval.
+  const trouble = createTroubleLog(logger);
   const verifier = createSmtpVerifier({
     resolver,
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
@@ -271,11 +274,17 @@ function buildVerifier(options: RuntimeOptions, redis: Redis): { verifier: Batch
     guard,
     pool: {
       settings: { ...config.smtp, ...identity, timeouts: { ...config.smtp.timeouts } },
-      leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx, ttlMs: config.smtp.leaseTtlMs }),
+      leases: createMxLeaseManager(redis, {
+        keyPrefix: config.keyPrefix,
+        limit: config.smtp.maxSessionsPerMx,
+        ttlMs: config.smtp.leaseTtlMs,
+        onLost: (server, why) => trouble.warn({ server, why }, 'MX session lease lost; its session ends before its next window'),
+      }),
       rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
-      pauses: createMxPauseStore(redis, { keyPrefix: config.keyPrefix, baseMs: config.smtp.pauseMs, maxMs: config.smtp.pauseMaxMs, logger }),
-      sessionStarts: createSessionStartBudget(redis, { keyPrefix: config.keyPrefix, perMinute: config.smtp.sessionsPerMinute, burst: config.smtp.sessionBurst, logger }),
+      pauses: createMxPauseStore(redis, { keyPrefix: config.keyPrefix, baseMs: config.smtp.pauseMs, maxMs: config.smtp.pauseMaxMs, logger: trouble }),
+      sessionStarts: createSessionStartBudget(redis, { keyPrefix: config.keyPrefix, perMinute: config.smtp.sessionsPerMinute, burst: config.smtp.sessionBurst, logger: trouble }),
       logger,
+      trouble,
       events: combinePoolEvents(combinePoolEvents(stats.events, guard.poolEvents), options.poolEvents),
     },
   });
@@ -329,10 +338,10 @@ function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['on
 }
 
 /**
- * Per-list, per-MX counters for report.json ("{mx}|{field}" in {p}:list:{id}:mxstats). Buffered
- * in memory and flushed every 250 ms so a hot probe loop costs no Redis round trip. A pause that sent
- * a list's probes back is one field per pause, "{mx}|pause@{since}" = "{until}|{reply}" (HSETNX: the
- * same pause seen by several processes is counted once), plus "{mx}|deferred" (probes sent back).
+ * Per-list, per-MX counters for report.json ({p}:list:{id}:mxstats, format MX_STATS in
+ * store/redis-keys.ts). Buffered in memory and flushed every 250 ms so a hot probe loop costs no
+ * Redis round trip. A pause that sent a list's probes back is one field per pause (HSETNX: the same
+ * pause seen by several processes is counted once), plus the "deferred" counter (probes sent back).
  */
 function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEvents; flush: () => Promise<void> } {
   const pending = new Map<string, Map<string, number>>();
@@ -344,7 +353,8 @@ function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEven
     notes.set(listId, fields);
     timer ??= setTimeout(() => void flush(), 250);
   };
-  const bump = (listId: string, field: string, by = 1) => {
+  const bump = (listId: string, mx: string, counter: MxStatsCounter, by = 1) => {
+    const field = mxStatsField(mx, counter);
     const fields = pending.get(listId) ?? new Map<string, number>();
     fields.set(field, (fields.get(field) ?? 0) + by);
     pending.set(listId, fields);
@@ -369,19 +379,19 @@ function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEven
     await pipeline.exec().catch(() => undefined);
   };
   const events: PoolEvents = {
-    onSessionForList: (mx, listId) => bump(listId, `${mx}|sessions`),
+    onSessionForList: (mx, listId) => bump(listId, mx, 'sessions'),
     onReply: (mx, listId, code) => {
-      bump(listId, `${mx}|rcpts`);
-      bump(listId, `${mx}|code:${code}`);
+      bump(listId, mx, 'rcpts');
+      bump(listId, mx, `code:${code}`);
     },
-    onReconnect: (mx, listId) => bump(listId, `${mx}|reconnects`),
+    onReconnect: (mx, listId) => bump(listId, mx, 'reconnects'),
     onExchange: (mx, listIds, ms) => {
-      for (const listId of listIds) bump(listId, `${mx}|ms`, ms);
+      for (const listId of listIds) bump(listId, mx, 'ms', ms);
     },
     onPause: (mx, deferredByList, pause) => {
       for (const [listId, count] of deferredByList) {
-        bump(listId, `${mx}|deferred`, count);
-        note(listId, `${mx}|pause@${pause.since}`, `${pause.until}|${pause.reason}`);
+        bump(listId, mx, 'deferred', count);
+        note(listId, mxStatsPauseField(mx, pause.since), mxStatsPauseValue(pause.until, pause.reason));
       }
     },
   };

@@ -9,32 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { mxLeaseKey } from '../store/redis-keys.ts';
+import { loadLuaScript, runScript } from '../queue/lua-script.ts';
 
-/** KEYS[1] lease zset; ARGV[1] now ms, ARGV[2] expiry ms, ARGV[3] limit, ARGV[4] token. Returns 1 if granted. */
-const ACQUIRE_LUA = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-  local ttl = tonumber(ARGV[2]) - tonumber(ARGV[1]) + 1000
-  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-  return 1
-end
-return 0
-`;
+/** mx-lease-acquire.lua (KEYS and ARGV in its header). */
+const ACQUIRE_LUA = loadLuaScript(new URL('./mx-lease-acquire.lua', import.meta.url));
 
-/**
- * KEYS[1] lease zset; ARGV[1] new expiry, ARGV[2] token, ARGV[3] key TTL ms. Returns 1 while the
- * lease is still held. The key's own TTL is pushed out too: otherwise a set whose leases are only
- * renewed (no new acquire) would expire as a whole and let other processes in over the limit.
- */
-const RENEW_LUA = `
-if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
-  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-  return 1
-end
-return 0
-`;
+/** mx-lease-renew.lua (KEYS and ARGV in its header). */
+const RENEW_LUA = loadLuaScript(new URL('./mx-lease-renew.lua', import.meta.url));
 
 export interface MxLease {
   readonly token: string;
@@ -76,7 +57,7 @@ export function createMxLeaseManager(redis: Redis, options: MxLeaseOptions): MxL
     const token = `${process.pid}-${randomBytes(6).toString('hex')}`;
     const key = keyOf(mx);
     const at = now();
-    const granted = await redis.eval(ACQUIRE_LUA, 1, key, at, at + ttlMs, options.limit, token);
+    const granted = await runScript(redis, ACQUIRE_LUA, [key], [at, at + ttlMs, options.limit, token]);
     if (granted !== 1) return null;
     let released = false;
     const lost = new AbortController();
@@ -87,7 +68,7 @@ export function createMxLeaseManager(redis: Redis, options: MxLeaseOptions): MxL
       options.onLost?.(mx, why);
     };
     const renew = setInterval(() => {
-      redis.eval(RENEW_LUA, 1, key, now() + ttlMs, token, ttlMs + 1_000).then(
+      runScript(redis, RENEW_LUA, [key], [now() + ttlMs, token, ttlMs + 1_000]).then(
         (held) => {
           if (held !== 1) markLost('the lease had expired when it was renewed');
         },

@@ -237,3 +237,26 @@ describe('the session pool settles every probe whatever fails', () => {
     expect(world.stats()['mx.safe.test']!.maxConcurrentSessions).toBeLessThanOrEqual(2);
   });
 });
+
+describe('one keying rule for every per-server limit (limit-key.ts)', () => {
+  it('two MX names for one address count lease, session starts, pause and RCPT rate under one key', async () => {
+    const seen: Record<string, Set<string>> = { lease: new Set(), starts: new Set(), pause: new Set(), rate: new Set() };
+    const spied = (d: MxSessionPoolDeps): MxSessionPoolDeps => ({
+      ...d,
+      leases: { ...d.leases, acquire: (key, signal) => (seen.lease!.add(key), d.leases.acquire(key, signal)) },
+      sessionStarts: { take: (key, signal) => (seen.starts!.add(key), d.sessionStarts.take(key, signal)) },
+      pauses: { ...d.pauses, current: (key) => (seen.pause!.add(key), d.pauses.current(key)) },
+      rateLimiter: { take: (key, count) => (seen.rate!.add(key), d.rateLimiter.take(key, count)) },
+    });
+    const deps = spied(poolDeps('limit-key'));
+    // The same machine under two names (shared hosting): the server counts both as one client.
+    const first = new MxSessionPool('mx.safe.test', [MX_IP], deps);
+    const second = new MxSessionPool('mx2.safe.test', [MX_IP], deps);
+    pools.push(first, second);
+    expectTrueAnswers(await probeAll(first));
+    expectTrueAnswers(await probeAll(second));
+    // Issue 13: the RCPT rate was keyed by MX name (two names, twice the rate) while the lease was keyed by address.
+    expect(Object.fromEntries(Object.entries(seen).map(([limit, keys]) => [limit, [...keys]]))).toEqual({ lease: [MX_IP], starts: [MX_IP], pause: [MX_IP], rate: [MX_IP] });
+    expect(first.limitKey).toBe(second.limitKey);
+  });
+});
