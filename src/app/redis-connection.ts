@@ -112,3 +112,16 @@ export async function deleteKeysWithPrefix(url: string, prefix: string): Promise
     redis.disconnect();
   }
 }
+
+/**
+ * Redis refusing writes (maxmemory with noeviction: OOM; a replica after a failover: READONLY; a
+ * failed snapshot: MISCONF) or out of reach. The run does not fail for it: pools back off, jobs are
+ * retried by BullMQ, and the run carries on once Redis accepts writes again (README "When Redis
+ * refuses writes"); meanwhile one line per interval says so.
+ */
+export function isRedisRefusal(err: Error): boolean {
+  return /\b(?:OOM command not allowed|READONLY|MISCONF|NOREPLICAS|LOADING|MASTERDOWN)\b|Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable/.test(err.message);
+}
+
+export const REDIS_REFUSES_MESSAGE = 'Redis refuses writes or cannot be reached (see err): the run waits, backs off and carries on once Redis accepts writes again; free memory, raise maxmemory or point REDIS_URL at the primary';
+

@@ -26,7 +26,8 @@ import { createVerdictCache } from '../probe/verdict-cache.ts';
 import type { PoolEvents } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
 import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys, mxStatsField, mxStatsPauseField, mxStatsPauseValue, type MxStatsCounter } from '../store/redis-keys.ts';
-import { createTroubleLog } from '../probe/backoff.ts';
+import { createTroubleLog, type TroubleLog } from '../probe/backoff.ts';
+import { isRedisRefusal, REDIS_REFUSES_MESSAGE } from './redis-connection.ts';
 import { ListStore } from '../queue/list-store.ts';
 import { createVerifyProcessor, settleFailedVerifyJob } from '../queue/verify-processor.ts';
 import { createSuppressionStore } from '../bounces/suppression-store.ts';
@@ -58,6 +59,8 @@ export interface RuntimeOptions {
 
 export class HygieneRuntime {
   private readonly workers: Worker[] = [];
+  /** Logs an error, or, when it is Redis refusing writes or gone, one calm line per interval for all of them. */
+  private said!: RedisAwareLog;
   private closed = false;
   private readonly extraClients: Redis[] = [];
 
@@ -81,7 +84,10 @@ export class HygieneRuntime {
     // Before any connection is made: an SMTP verifier needs a HELO name and a sender (CONFIG_INVALID otherwise).
     if (options.verifier === undefined || options.verifier === 'smtp') probeIdentity(config);
     const redis = createRedisClient(options.redisUrl, 'hygiene-main');
-    redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+    // One for the whole process (pools, budgets, pauses, workers): Redis refusing writes is said once per interval.
+    const trouble = createTroubleLog(logger);
+    const said = redisAware(logger, trouble);
+    redis.on('error', (err) => said.warn(err, {}, 'redis connection error'));
     const store = new ListStore(redis, config.keyPrefix);
     const queueOptions = { connection: redis, prefix: bullPrefix(config.keyPrefix) };
     const verifyQueue = new Queue<VerifyJobData>(VERIFY_QUEUE, {
@@ -94,10 +100,11 @@ export class HygieneRuntime {
     });
     const webhookQueue = createWebhookQueue(redis, bullPrefix(config.keyPrefix), { attempts: config.webhook.attempts, backoffMs: config.webhook.backoffMs });
     // Without a listener BullMQ prints every connection error (a Redis restart) as a stack trace.
-    for (const queue of [verifyQueue, finalizeQueue, webhookQueue] as Queue[]) queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue connection error'));
-    const built = buildVerifier(options, redis);
+    for (const queue of [verifyQueue, finalizeQueue, webhookQueue] as Queue[]) queue.on('error', (err) => said.warn(err, { queue: queue.name }, 'queue connection error'));
+    const built = buildVerifier(options, redis, trouble);
     const verifier = observeOutcomes(built.verifier, options.onOutcomes);
     const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier, webhookQueue, built.guard, options.onListFailed);
+    runtime.said = said;
     if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
     if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished, options.onListFailed);
     return runtime;
@@ -105,7 +112,7 @@ export class HygieneRuntime {
 
   private workerConnection(url: string, name: string): Redis {
     const client = createRedisClient(url, name);
-    client.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    client.on('error', (err) => this.said.warn(err, {}, 'redis connection error'));
     this.extraClients.push(client);
     return client;
   }
@@ -133,7 +140,7 @@ export class HygieneRuntime {
       maxStalledCount: 3,
     });
     worker.on('failed', (job, err) => {
-      this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message, attempts: job?.attemptsMade }, 'verify job failed');
+      this.said.error(err, { jobId: job?.id, listId: job?.data.listId, attempts: job?.attemptsMade }, 'verify job failed');
       // Out of attempts: settle its addresses as unknown so the list still completes.
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         void settleFailedVerifyJob({ redis: this.redis, store: this.store, finalizeQueue: this.finalizeQueue, logger: this.logger }, job, err).catch((e: unknown) =>
@@ -141,7 +148,7 @@ export class HygieneRuntime {
         );
       }
     });
-    worker.on('error', (err) => this.logger.warn({ err: err.message }, 'verify worker error'));
+    worker.on('error', (err) => this.said.warn(err, {}, 'verify worker error'));
     this.workers.push(worker);
   }
 
@@ -170,7 +177,7 @@ export class HygieneRuntime {
       lockDuration: this.config.queue.lockDurationMs,
     });
     worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
-      this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message }, 'finalize job failed');
+      this.said.error(err, { jobId: job?.id, listId: job?.data.listId }, 'finalize job failed');
       // An UnrecoverableError is final at once (the input changed: retrying cannot help).
       if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
         const { listId } = job.data;
@@ -183,7 +190,7 @@ export class HygieneRuntime {
           .catch((hookErr: unknown) => this.logger.warn({ listId, err: (hookErr as Error).message }, 'list failure hook failed'));
       }
     });
-    worker.on('error', (err) => this.logger.warn({ err: err.message }, 'finalize worker error'));
+    worker.on('error', (err) => this.said.warn(err, {}, 'finalize worker error'));
     this.workers.push(worker);
   }
 
@@ -231,7 +238,24 @@ export class HygieneRuntime {
   }
 }
 
-function buildVerifier(options: RuntimeOptions, redis: Redis): { verifier: BatchVerifier; guard: FaultGuard | null } {
+/** Where an error goes: its own line, or the calm once-per-interval line when Redis refuses writes or is gone. */
+interface RedisAwareLog {
+  warn(err: Error, fields: Record<string, unknown>, message: string): void;
+  error(err: Error, fields: Record<string, unknown>, message: string): void;
+}
+
+function redisAware(logger: Logger, trouble: TroubleLog): RedisAwareLog {
+  const say = (level: 'warn' | 'error') => (err: Error, fields: Record<string, unknown>, message: string) => {
+    if (isRedisRefusal(err)) {
+      trouble.warn({ ...fields, err: err.message, while: message }, REDIS_REFUSES_MESSAGE);
+      return;
+    }
+    logger[level]({ ...fields, err: err.message }, message);
+  };
+  return { warn: say('warn'), error: say('error') };
+}
+
+function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLog): { verifier: BatchVerifier; guard: FaultGuard | null } {
   const { config, logger } = options;
   if (options.verifier && typeof options.verifier === 'object') return { verifier: options.verifier, guard: null };
   // Bounce-log suppression (src/bounces): suppressed addresses are answered without probing.
@@ -260,8 +284,6 @@ function buildVerifier(options: RuntimeOptions, redis: Redis): { verifier: Batch
         mayCacheNegative: () => guard.dnsHealthy && guard.error === null,
       });
   const stats = createMxStatsRecorder(redis, config.keyPrefix);
-  // One for every pool of the process: a Redis failure seen by a thousand MX pools is one log line per interval.
-  const trouble = createTroubleLog(logger);
   const verifier = createSmtpVerifier({
     resolver,
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
