@@ -175,6 +175,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     }
     const principal = matchKey(key);
     if (!principal) {
+      // Redis down: the request is still refused (401); only the lock-out count is lost.
       const locked = await failures.record(req.ip).catch(() => false);
       req.log.warn({ remoteAddress: req.ip, locked }, 'authentication failed');
       return refuse(reply, new ApiError(403, 'FORBIDDEN', 'The API key is not valid.'));

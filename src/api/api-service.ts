@@ -99,6 +99,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       await app.ready();
     }
   } catch (err) {
+    // Start-up already failed with `err` (rethrown below); a failing close must not hide it.
     await dispatcher.close().catch(() => undefined);
     await rt.close();
     webhookConnection.disconnect();

@@ -122,6 +122,7 @@ export async function waitForList(runtime: HygieneRuntime, listId: string, optio
   const pollMs = options.pollMs ?? 200;
   for (;;) {
     if (options.signal?.aborted) throw new HygieneError('LIST_FAILED', 'Interrupted while waiting for the list.', { listId });
+    // Redis unreachable for a moment (a restart): poll again; null below is the list really gone.
     const list = await runtime.store.get(listId).catch(() => undefined);
     // Redis answered but the list is gone: it was restarted without persistence (or flushed).
     // Waiting would hang forever; the input is untouched, so the same command can simply run again.

@@ -203,6 +203,7 @@ export class HygieneRuntime {
     const list = await this.store.get(listId);
     if (!list || list.state === 'failed' || list.state === 'done') return;
     await this.store.setState(listId, 'failed', { error: error.message, errorCode: error.code });
+    // Best effort: jobs left queued find the list failed and stop on their own.
     const jobIds = await this.redis.smembers(this.store.keys(listId).jobs).catch(() => [] as string[]);
     // remove() leaves active (locked) jobs alone; they finish and find the list failed.
     await Promise.all(jobIds.map((id) => this.verifyQueue.remove(id).catch(() => 0)));

@@ -76,6 +76,7 @@ export async function runProbe(config: Config, address: string, options: { resol
       poolEvents: { onTranscript: (mx, entry) => transcript.push({ mx, direction: entry.direction, text: entry.text, atMs: since() }) },
     });
     const cached = async (): Promise<Verdict | null> => {
+      // For display only: an unreadable cache shows as empty.
       const raw = await runtime.redis.get(verdictCacheKey(config.keyPrefix, parsed.key)).catch(() => null);
       try {
         return raw === null ? null : (JSON.parse(raw) as Verdict);
@@ -104,6 +105,7 @@ export async function runProbe(config: Config, address: string, options: { resol
       await runtime.close();
     }
     const cleanup = createRedisClient(endpoint.url, 'hygiene-probe-cleanup');
+    // Tidying a probe's counters: left behind, they expire with the list.
     await cleanup.del(listKeys(config.keyPrefix, listId).mxStats).catch(() => 0);
     cleanup.disconnect();
   } finally {

@@ -22,6 +22,7 @@ async function withSchedules<T>(config: Config, use: (deps: ScheduleDeps) => Pro
   try {
     return await use({ redis, prefix: config.keyPrefix, queue });
   } finally {
+    // The command's own result (or error) is what matters; a queue that fails to close holds nothing.
     await queue.close().catch(() => undefined);
     await redis.quit().catch(() => redis.disconnect());
   }

@@ -41,6 +41,7 @@ export function createCachedMxResolver(inner: MxResolver, redis: Redis, options:
 
   async function lookup(domain: string): Promise<MxResolution> {
     const key = mxCacheKey(options.keyPrefix, domain);
+    // Cache unavailable: resolve through DNS, as on a miss.
     const cached = await redis.get(key).catch(() => null);
     const parsed = cached === null ? null : parseCached(cached);
     if (parsed !== null) {
@@ -48,6 +49,7 @@ export function createCachedMxResolver(inner: MxResolver, redis: Redis, options:
     }
     const resolution = await inner.resolve(domain);
     const ttl = ttlFor(resolution);
+    // A cache write Redis refuses only costs a DNS lookup next time.
     if (ttl > 0) await redis.set(key, JSON.stringify(resolution), 'EX', ttl).catch(() => undefined);
     return resolution;
   }

@@ -97,6 +97,7 @@ export class CatchAllRegistry {
     this.entries.set(domain, entry);
     for (const wake of entry.waiters.splice(0)) wake(state);
     if (state !== 'unknown' && this.ttlSeconds > 0) {
+      // A cache write: if Redis refuses it, the domain is only probed again by another process or run.
       this.redis.set(this.key(domain), state, 'EX', this.ttlSeconds).catch(() => undefined);
     }
   }

@@ -115,6 +115,7 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
         await store.registerJobs(listId, jobs.map((job) => job.opts.jobId));
         await queue.addBulk(jobs);
       });
+      // Handled here so a failure before it is awaited is no unhandled rejection; it still rejects where awaited.
       added.catch(() => undefined);
       adding.push(added);
       if (adding.length > MAX_BATCHES_IN_FLIGHT) await adding.shift();
@@ -125,6 +126,7 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
   const PAGE = 1_000;
   const lengthsOf = (page: string[]): Promise<number[]> => {
     const asked = runScript(redis, LIST_LENGTHS, [], [keys.domain(''), page.join(PACK_SEPARATOR)]) as Promise<number[]>;
+    // Handled here so a failure before it is awaited is no unhandled rejection; it still rejects where awaited.
     asked.catch(() => undefined);
     return asked;
   };
