@@ -50,6 +50,7 @@
  * BullMQ:
  *   {p}:bull:...                       queues "verify" and "finalize" (BullMQ prefix "{p}:bull")
  */
+import type { MxReport } from '../collector/report.ts';
 
 export interface ListKeys {
   list: string;
@@ -149,20 +150,8 @@ export const mxStatsField = (mx: string, counter: MxStatsCounter): string => `${
 export const mxStatsPauseField = (mx: string, since: number): string => `${mx}|pause@${since}`;
 export const mxStatsPauseValue = (until: number, reply: string): string => `${until}|${reply}`;
 
-/** One MX's counters of a list, as read back. */
-export interface MxStats {
-  mx: string;
-  sessions: number;
-  rcpts: number;
-  reconnects: number;
-  repliesByCode: Record<string, number>;
-  durationMs: number;
-  pauses: number;
-  pausedMs: number;
-  /** Up to three distinct replies that caused a pause. */
-  pauseReasons: string[];
-  deferred: number;
-}
+/** One MX's counters of a list, as read back: the report's per-MX entry, every field present. */
+export type MxStats = Required<MxReport>;
 
 export function parseMxStats(raw: Record<string, string>): MxStats[] {
   const byMx = new Map<string, MxStats>();
