@@ -460,7 +460,8 @@ export class MxSessionPool {
 
   /**
    * Serves the queue under fleet-wide leases until it is empty, the host is down or paused, or the
-   * pool closes. Resolves true when it answered something (a respawn then needs no backoff). Never
+   * pool closes. Resolves true when it made progress or ended by itself (a respawn then needs no
+   * backoff), false when it was stopped before (the pool closing, a lease never granted). Never
    * rejects: a failure of our own parts (Redis refusing writes, a bug) is logged once per interval
    * and retried after an exponential, jittered, bounded backoff; nothing taken is lost meanwhile.
    */
@@ -476,6 +477,8 @@ export class MxSessionPool {
           servedAny = true;
           backoff.reset();
         });
+        // Ended by itself (no work left, host down or paused): a new runner may start at once.
+        if (end === 'done' || end === 'stop') servedAny = true;
         if (end !== 'lease-lost') break;
       } catch (err) {
         const retryInMs = backoff.next();

@@ -448,8 +448,8 @@ export class SmtpSession {
           throw new HygieneError('SMTP_UNSAFE_INPUT', `${verb} is handled by SmtpSession.open, not exchange().`);
         }
       } catch (err) {
-        const e = err as HygieneError;
-        throw new SmtpExchangeError('SMTP_UNSAFE_INPUT', e.message, [], { ...this.context(), ...e.context }, { cause: err });
+        const context = isSmtpError(err) ? err.context : {};
+        throw new SmtpExchangeError('SMTP_UNSAFE_INPUT', (err as Error).message, [], { ...this.context(), ...context }, { cause: err });
       }
     }
     const answered: SmtpReply[] = [];
@@ -457,7 +457,8 @@ export class SmtpSession {
       try {
         answered.push(...(await this.request(group, this.timeouts.commandMs)));
       } catch (err) {
-        const e = err as SmtpExchangeError;
+        // request() rejects only with SmtpExchangeError (exchangeError); anything else is a bug, said as a protocol error.
+        const e = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), [], this.context(), { cause: err });
         throw new SmtpExchangeError(e.code, e.message, [...answered, ...e.answered], { ...e.context }, { cause: e.cause });
       }
     }
