@@ -480,6 +480,8 @@ export class MxSessionPool {
         // Ended by itself (no work left, host down or paused): a new runner may start at once.
         if (end === 'done' || end === 'stop') servedAny = true;
         if (end !== 'lease-lost') break;
+        // A lease lost again and again (Redis losing it) must not become a loop: back off before the next one.
+        await sleep(backoff.next(), this.abort.signal);
       } catch (err) {
         const retryInMs = backoff.next();
         this.trouble.warn({ mx: this.mx, server: this.limitKey, err: (err as Error).message, retryInMs, attempts: backoff.attempts }, 'MX pool cannot go on (Redis or an internal failure); waiting and trying again');
