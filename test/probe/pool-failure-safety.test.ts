@@ -19,6 +19,9 @@ import { createMxPauseStore } from '../../src/probe/mx-pause-store.ts';
 import { MxSessionPool, type MxSessionPoolDeps, type RcptResult } from '../../src/probe/mx-session-pool.ts';
 import { createRcptRateLimiter } from '../../src/probe/rcpt-rate-limiter.ts';
 import { createSessionStartBudget } from '../../src/probe/session-start-budget.ts';
+import { createSmtpVerifier } from '../../src/probe/smtp-verifier.ts';
+import { createVerdictCache } from '../../src/probe/verdict-cache.ts';
+import { SmtpSession } from '../../src/smtp/smtp-session.ts';
 import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { deletePrefix, REDIS_URL, silentLogger, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
@@ -190,6 +193,63 @@ describe('the session pool settles every probe whatever fails', () => {
     const results = await probeAll(pool);
     expect(results.size).toBe(ADDRESSES.length);
     expect(calls.n).toBeLessThan(5);
+  });
+
+  it('an exchange that throws something other than an SMTP error settles every probe (asked again on a new session)', async () => {
+    const thrown = { n: 0 };
+    const pool = newPool(
+      poolDeps('safe-exchange', (d) => ({
+        ...d,
+        openSession: async (options) => {
+          const session = await SmtpSession.open(options);
+          const exchange = session.exchange.bind(session);
+          session.exchange = async (commands) => {
+            thrown.n += 1;
+            if (thrown.n === 1) throw new TypeError('a bug below the pool');
+            return exchange(commands);
+          };
+          return session;
+        },
+      })),
+    );
+    expectTrueAnswers(await probeAll(pool));
+    expect(thrown.n).toBeGreaterThan(1);
+  });
+
+  it('verify() returns with the true answers when Redis refuses a few writes on the way', async () => {
+    const starts = { n: 0 };
+    const rates = { n: 0 };
+    const leases = { n: 0 };
+    const prefix = uniquePrefix('safe-verify');
+    prefixes.push(prefix);
+    const deps = poolDeps('safe-verify-pool', (d) => ({
+      ...d,
+      leases: { ...d.leases, acquire: failing(d.leases.acquire, 2, leases) },
+      sessionStarts: { take: failing(d.sessionStarts.take, 1, starts) },
+      rateLimiter: { take: failing(d.rateLimiter.take, 1, rates) },
+    }));
+    const { catchAll, ...pool } = deps;
+    const verifier = createSmtpVerifier({
+      resolver: { resolve: async () => ({ kind: 'hosts', implicit: false, hosts: [{ exchange: 'mx.safe.test', preference: 10, addresses: [MX_IP] }] }) },
+      cache: createVerdictCache(redis, prefix, { positiveTtlSeconds: 0, negativeTtlSeconds: 0 }),
+      catchAll,
+      pool,
+      logger: silentLogger,
+      greylistRetryMs: 1_000,
+    });
+    try {
+      const outcomes = await verifier.verify({ listId: 'l', addresses: ADDRESSES.map(address), attempt: 1, maxAttempts: 3 });
+      const summary = Object.fromEntries([...outcomes].map(([a, o]) => [a, o.kind === 'verdict' ? `${o.verdict.status}/${o.verdict.reason}` : o.kind]));
+      expect(summary).toEqual({
+        'a@safe.test': 'deliverable/accepted',
+        'b@safe.test': 'deliverable/accepted',
+        'c@safe.test': 'deliverable/accepted',
+        'x@safe.test': 'undeliverable/mailbox_not_found',
+        'y@safe.test': 'undeliverable/mailbox_not_found',
+      });
+    } finally {
+      await verifier.close?.();
+    }
   });
 
   it('a MAIL FROM that cannot be built after a window was taken settles every probe of the window', async () => {
