@@ -470,6 +470,7 @@ export class MxSessionPool {
     let servedAny = false;
     while (!this.closing && this.queue.length > 0) {
       let lease: MxLease | null = null;
+      let retryInMs: number;
       try {
         lease = await this.deps.leases.acquire(this.limitKey, this.abort.signal);
         if (!lease) break;
@@ -481,15 +482,15 @@ export class MxSessionPool {
         if (end === 'done' || end === 'stop') servedAny = true;
         if (end !== 'lease-lost') break;
         // A lease lost again and again (Redis losing it) must not become a loop: back off before the next one.
-        await sleep(backoff.next(), this.abort.signal);
+        retryInMs = backoff.next();
       } catch (err) {
-        const retryInMs = backoff.next();
+        retryInMs = backoff.next();
         this.trouble.warn({ mx: this.mx, server: this.limitKey, err: (err as Error).message, retryInMs, attempts: backoff.attempts }, 'MX pool cannot go on (Redis or an internal failure); waiting and trying again');
-        await sleep(retryInMs, this.abort.signal);
       } finally {
-        // mx-lease.ts never rejects on release: a lease it could not delete expires by itself.
+        // Given back before any wait. mx-lease.ts never rejects on release: a lease it could not delete expires by itself.
         await lease?.release();
       }
+      await sleep(retryInMs, this.abort.signal);
     }
     return servedAny;
   }
