@@ -33,6 +33,14 @@ export interface SmtpFailureContext {
   input?: string;
   /** The parser limit a reply broke (lines per reply, bytes per line). */
   limit?: number;
+  /** Through a SOCKS5 proxy (smtp/socks5-connector.ts): the proxy as shown (credentials redacted). */
+  proxy?: string;
+  /** The proxy's SOCKS5 reply code to our CONNECT (RFC 1928 §6). */
+  socksReply?: number;
+  /** What the SOCKS client library said. */
+  socksError?: string;
+  /** The proxy said the MX refused the connection (REP 5). */
+  refused?: boolean;
 }
 
 export interface HygieneErrorContexts {
@@ -57,6 +65,8 @@ export interface HygieneErrorContexts {
   // or lying. `listId` when read back from a stored list.
   OUTBOUND_SMTP_BLOCKED: { port?: number; hosts?: readonly string[]; timeouts?: number; listId?: string };
   OUTBOUND_SMTP_REFUSED: { refusals?: readonly string[]; listId?: string };
+  /** The SOCKS5 proxy of an outbound identity failed (probe/proxy-guard.ts): down, credentials refused, or no port 25 through it. */
+  OUTBOUND_PROXY_FAILED: { proxy?: string; setting?: string; why?: 'down' | 'credentials' | 'port'; hosts?: readonly string[]; mx?: string; host?: string; listId?: string };
   DNS_FAILED: { domains?: readonly string[]; canaries?: ReadonlyArray<{ name: string; detail: string }>; listId?: string };
   // webhooks (src/webhook): a target the allow-list policy refuses
   WEBHOOK_URL_REFUSED: { url: string };
@@ -75,6 +85,12 @@ export interface HygieneErrorContexts {
   SMTP_TLS_FAILED: SmtpFailureContext;
   SMTP_TLS_REQUIRED: SmtpFailureContext;
   SMTP_UNSAFE_INPUT: SmtpFailureContext;
+  // outbound through a SOCKS5 proxy (smtp/socks5-connector.ts): the proxy down or not speaking SOCKS5,
+  // our proxy credentials refused, the proxy refusing a CONNECT itself (its rules, a general failure).
+  // Ours, never a verdict; the early stop they lead to is OUTBOUND_PROXY_FAILED.
+  SMTP_PROXY_UNREACHABLE: SmtpFailureContext;
+  SMTP_PROXY_AUTH_FAILED: SmtpFailureContext;
+  SMTP_PROXY_REFUSED: SmtpFailureContext;
 }
 
 export type HygieneErrorCode = keyof HygieneErrorContexts;
@@ -104,9 +120,9 @@ export type AnyHygieneError = { [C in HygieneErrorCode]: HygieneError<C> }[Hygie
 export type SmtpError = { [C in SmtpErrorCode]: HygieneError<C> }[SmtpErrorCode];
 
 /** The codes a stored list may carry back (a list stopped by our own fault). */
-const STOP_CODES: ReadonlySet<string> = new Set<HygieneErrorCode>(['OUTBOUND_SMTP_BLOCKED', 'OUTBOUND_SMTP_REFUSED', 'DNS_FAILED']);
+const STOP_CODES: ReadonlySet<string> = new Set<HygieneErrorCode>(['OUTBOUND_SMTP_BLOCKED', 'OUTBOUND_SMTP_REFUSED', 'DNS_FAILED', 'OUTBOUND_PROXY_FAILED']);
 
-export function isRunStopCode(code: string): code is 'OUTBOUND_SMTP_BLOCKED' | 'OUTBOUND_SMTP_REFUSED' | 'DNS_FAILED' {
+export function isRunStopCode(code: string): code is 'OUTBOUND_SMTP_BLOCKED' | 'OUTBOUND_SMTP_REFUSED' | 'DNS_FAILED' | 'OUTBOUND_PROXY_FAILED' {
   return STOP_CODES.has(code);
 }
 

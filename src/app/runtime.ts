@@ -22,6 +22,7 @@ import { createSessionStartBudget } from '../probe/session-start-budget.ts';
 import type { MxPause } from '../probe/mx-pause-store.ts';
 import type { HygieneError } from '../errors.ts';
 import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
+import { connectorFor } from '../smtp/identity-connector.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
 import type { PoolEvents } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
@@ -175,6 +176,10 @@ export class HygieneRuntime {
       concurrency: 2,
       stalledInterval: this.config.queue.stalledIntervalMs,
       lockDuration: this.config.queue.lockDurationMs,
+      // Collecting is idempotent (outputs are renamed into place only when complete), so a finalize
+      // job whose lock lapsed (a dead process, or a busy machine that renewed it late) is simply
+      // collected again; BullMQ's default of 1 stall failed the whole list on the second one.
+      maxStalledCount: 3,
     });
     worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
       this.said.error(err, { jobId: job?.id, listId: job?.data.listId }, 'finalize job failed');
@@ -265,12 +270,18 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
   if (options.verifier === 'syntax') return { verifier: withSuppression(createSyntaxOnlyVerifier(), isSuppressed), guard: null };
   // Throws CONFIG_INVALID (one line naming HYGIENE_HELO_NAME) when there is no HELO name: no way in probes without one.
   const identity = probeIdentity(config);
+  // The engine goes out through the first outbound identity; pools of identities come next.
+  const outbound = config.smtp.identities[0]!;
+  if (config.smtp.identities.length > 1) {
+    logger.warn({ identities: config.smtp.identities.map((i) => i.id), using: outbound.id }, 'several outbound identities are configured; this version probes through the first only');
+  }
   const dnsResolver = options.resolver ?? createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
   const guard = new FaultGuard({
     smtpPort: config.smtp.port,
     heloName: identity.heloName,
     mailFrom: identity.mailFrom,
     dns: { servers: config.dns.servers, canaries: config.dns.canaries, resolver: dnsResolver },
+    proxy: outbound.kind === 'socks5' ? { display: outbound.display, setting: outbound.setting } : undefined,
     logger,
   });
   // The guard sees every real lookup (under the cache); negative answers are cached only once DNS has
@@ -296,7 +307,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
     logger,
     guard,
     pool: {
-      settings: { ...config.smtp, ...identity, timeouts: { ...config.smtp.timeouts } },
+      settings: { ...config.smtp, ...identity, connector: connectorFor(outbound, { onOutcome: (outcome) => guard.recordProxyOutcome(outcome) }), timeouts: { ...config.smtp.timeouts } },
       leases: createMxLeaseManager(redis, {
         keyPrefix: config.keyPrefix,
         limit: config.smtp.maxSessionsPerMx,

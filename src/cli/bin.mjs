@@ -1,10 +1,8 @@
 #!/usr/bin/env -S node --max-old-space-size=512
-// The heap cap: a list's live heap is a few tens of MB whatever its size, but without an explicit
-// cap V8 sizes the old generation from the machine's RAM and lets garbage pile up (peak RSS ~270 MB
-// on a 1M-row list instead of ~170 MB). npm scripts and docker-compose pass the same flag.
-// Entry shim: registers the TypeScript loader (tsx) so the CLI runs from source with no build step,
-// then hands over to the real entry. Kept in plain JS because it runs before any loader exists.
+// Development launcher: runs the CLI from the TypeScript sources through tsx (a devDependency), with
+// no build step, e.g. `node src/cli/bin.mjs verify list.csv` while editing src/. What users run is the
+// compiled build, dist/cli/bin.js (package.json "bin"; `npm run build`), from the same src/cli/bin.ts.
+// The shebang keeps the heap cap of the real launcher (see src/cli/bin.ts).
 import { register } from 'tsx/esm/api';
 register();
-const { main } = await import('./main.ts');
-process.exitCode = await main(process.argv.slice(2));
+await import('./bin.ts');

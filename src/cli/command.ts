@@ -35,6 +35,7 @@ export const COMMON_OPTIONS = {
   'helo-name': { type: 'string' },
   'mail-from': { type: 'string' },
   'local-address': { type: 'string' },
+  'smtp-proxy': { type: 'string' },
   'require-tls': { type: 'boolean' },
   'max-sessions-per-mx': { type: 'string' },
   concurrency: { type: 'string' },

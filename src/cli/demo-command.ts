@@ -60,7 +60,9 @@ Defaults: --world samples/world.json --input samples/contacts.csv --out results/
       const endpoint = await resolveRedisEndpoint(config.redisUrl, config.redisUrlExplicit);
       if (!endpoint.private) await deleteKeysWithPrefix(endpoint.url, config.keyPrefix);
       await endpoint.stop?.();
-      process.stdout.write(`Simulated mail world up: DNS ${world.dnsServers.join(', ')}, SMTP port ${world.smtpPort} on 127.0.0.x\n\n`);
+      process.stdout.write(`Simulated mail world up: DNS ${world.dnsServers.join(', ')}, SMTP port ${world.smtpPort} on 127.0.0.x\n`);
+      if (world.tlsUnavailable) process.stdout.write(`STARTTLS is off in this demo: ${world.tlsUnavailable}\n`);
+      process.stdout.write('\n');
       const code = await runVerify(config, { file: input, outDir, localWorkers: true, json: flags.json === true, syntaxOnly: false });
       const stats = world.stats();
       process.stdout.write('\nWhat the simulated mail servers saw:\nMX host                     sessions  max at once  RCPTs  penalties  421s  DATA\n');

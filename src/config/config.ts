@@ -15,11 +15,11 @@ import { providersSetting } from '../providers/provider-file.ts';
 import type { ProviderTable } from '../providers/provider-table.ts';
 import { parseApiKeys, type ApiKey } from './api-keys.ts';
 import { defaultHeloName, systemHostNames, type HostNameSource } from './host-identity.ts';
+import { identitiesWithoutHelo, parseOutboundIdentities, type OutboundIdentity } from './outbound-identities.ts';
 import {
   fqdnProblem,
   parseDnsServer,
   parseHeloName,
-  parseIpAddress,
   parseListenHost,
   parseMailFrom,
   parsePort,
@@ -33,6 +33,7 @@ import {
 } from './setting-values.ts';
 
 export type { HeloName, MailFrom } from './setting-values.ts';
+export type { OutboundIdentity } from './outbound-identities.ts';
 
 export type TlsMode = 'opportunistic' | 'required' | 'off';
 
@@ -62,7 +63,14 @@ export interface Config {
     mailFrom: MailFrom | undefined;
     /** Why heloName/mailFrom is missing: the one line a probing command stops with. */
     identityProblem: string | undefined;
+    /** The local address of the identity the engine uses (identities[0]), when it is a local-address one. */
     localAddress: IpAddress | undefined;
+    /**
+     * Outbound identities (HYGIENE_SMTP_PROXY, HYGIENE_LOCAL_ADDRESS, HYGIENE_IDENTITIES_FILE; see
+     * outbound-identities.ts), never empty: `direct` when none is configured. The engine uses the
+     * first one today.
+     */
+    identities: readonly OutboundIdentity[];
     tls: TlsMode;
     /** Extra trusted CA certificates (PEM, from HYGIENE_TLS_CA_FILE) for tls 'required', on top of the system's. */
     tlsCa: string | undefined;
@@ -239,7 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}, hostN
   const keyPrefix = String(pick(flags, 'prefix', env, 'HYGIENE_PREFIX') ?? 'hygiene');
   if (!/^[A-Za-z0-9_.{}-]{1,64}$/.test(keyPrefix)) problems.list.push(`HYGIENE_PREFIX may only use letters, digits, _ . - and {} (got "${keyPrefix}"; e.g. HYGIENE_PREFIX=hygiene)`);
 
-  const { heloName, mailFrom, identityProblem } = smtpIdentity(problems, flags, env, hostNames);
+  const { heloName, mailFrom, mailFromExplicit, identityProblem } = smtpIdentity(problems, flags, env, hostNames);
 
   const tlsRaw = flags['require-tls'] === true ? 'required' : String(env.HYGIENE_TLS ?? 'opportunistic');
   if (!['opportunistic', 'required', 'off'].includes(tlsRaw)) problems.list.push(`HYGIENE_TLS must be opportunistic, required or off, got "${tlsRaw}" (e.g. HYGIENE_TLS=opportunistic)`);
@@ -255,9 +263,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}, hostN
     problems.list.push(`${(err as Error).message} (e.g. HYGIENE_REJECT=undeliverable,duplicate,missing_email,malformed_row)`);
   }
 
+  const proxiesRaw = pick(flags, 'smtp-proxy', env, 'HYGIENE_SMTP_PROXY');
   const localAddressRaw = pick(flags, 'local-address', env, 'HYGIENE_LOCAL_ADDRESS');
-  const localAddress =
-    typeof localAddressRaw === 'string' && localAddressRaw !== '' ? setting(problems, 'HYGIENE_LOCAL_ADDRESS', localAddressRaw, parseIpAddress(localAddressRaw), '192.0.2.10') : undefined;
+  const identities = parseOutboundIdentities(
+    {
+      proxies: typeof proxiesRaw === 'string' ? proxiesRaw : undefined,
+      localAddresses: typeof localAddressRaw === 'string' ? localAddressRaw : undefined,
+      file: env.HYGIENE_IDENTITIES_FILE,
+    },
+    { heloName, mailFrom, mailFromExplicit },
+    problems.list,
+  );
 
   const portRaw = pick(flags, 'smtp-port', env, 'HYGIENE_SMTP_PORT');
   const smtpPort = typeof portRaw === 'string' && portRaw !== '' ? (setting(problems, 'HYGIENE_SMTP_PORT', portRaw, parsePort(portRaw), '25') ?? (25 as Port)) : (25 as Port);
@@ -311,7 +327,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}, hostN
       heloName,
       mailFrom,
       identityProblem,
-      localAddress,
+      localAddress: identities[0]?.localAddress,
+      identities,
       tls: tlsRaw as TlsMode,
       tlsCa,
       timeouts: {
@@ -381,6 +398,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: FlagValues = {}, hostN
     },
     providers: providersSetting('HYGIENE_PROVIDERS_FILE', env.HYGIENE_PROVIDERS_FILE, problems.list),
   };
+  pinnedIdentityProblems(config, problems);
 
   if (problems.list.length > 0) {
     // One line per problem (main.ts prints each after "hygiene: ").
@@ -397,7 +415,7 @@ function smtpIdentity(
   flags: FlagValues,
   env: NodeJS.ProcessEnv,
   hostNames: HostNameSource,
-): { heloName: HeloName | undefined; mailFrom: MailFrom | undefined; identityProblem: string | undefined } {
+): { heloName: HeloName | undefined; mailFrom: MailFrom | undefined; mailFromExplicit: boolean; identityProblem: string | undefined } {
   let heloName: HeloName | undefined;
   let identityProblem: string | undefined;
   const heloRaw = pick(flags, 'helo-name', env, 'HYGIENE_HELO_NAME');
@@ -421,7 +439,19 @@ function smtpIdentity(
     if (derived.ok) mailFrom = derived.value;
     else identityProblem ??= `HYGIENE_MAIL_FROM is not set and cannot be derived from the HELO name ${heloName}: set it to a real address that accepts mail, e.g. HYGIENE_MAIL_FROM=verify@example.com`;
   }
-  return { heloName, mailFrom, identityProblem };
+  return { heloName, mailFrom, mailFromExplicit: typeof mailFromRaw === 'string' && mailFromRaw !== '', identityProblem };
+}
+
+/** A provider pinned to identities (its "identities" in the provider file) must name configured ones. */
+function pinnedIdentityProblems(config: Config, problems: Problems): void {
+  const known = new Set<string>(config.smtp.identities.map((identity) => identity.id));
+  for (const provider of config.providers.providers) {
+    const missing = (provider.identities ?? []).filter((id) => !known.has(id));
+    if (missing.length === 0) continue;
+    problems.list.push(
+      `HYGIENE_PROVIDERS_FILE: provider "${provider.slug}" is pinned to outbound identities that are not configured: ${missing.join(', ')} (configured: ${[...known].join(', ')}; name identities with #id=NAME, e.g. HYGIENE_SMTP_PROXY=socks5://203.0.113.5:1080#id=${missing[0]})`,
+    );
+  }
 }
 
 /** What a probing command needs: a HELO name and a sender. */
@@ -437,12 +467,15 @@ export interface ProbeIdentity {
  * builds an SMTP verifier, so no way in can probe without them.
  */
 export function probeIdentity(config: Config): ProbeIdentity {
-  const { heloName, mailFrom, identityProblem } = config.smtp;
-  if (heloName === undefined || mailFrom === undefined) {
-    const problem = identityProblem ?? 'HYGIENE_HELO_NAME and HYGIENE_MAIL_FROM are needed to probe (e.g. HYGIENE_HELO_NAME=verify.example.com)';
+  const { identities, identityProblem } = config.smtp;
+  const lacking = identitiesWithoutHelo(identities);
+  const engine = identities[0];
+  if (lacking.length > 0 || engine?.heloName === undefined || engine.mailFrom === undefined) {
+    const which = identities.length > 1 || engine?.kind !== 'direct' ? ` (outbound identities without one: ${lacking.map((i) => i.id).join(', ')}; or give each its own with #helo=NAME)` : '';
+    const problem = `${identityProblem ?? 'HYGIENE_HELO_NAME and HYGIENE_MAIL_FROM are needed to probe (e.g. HYGIENE_HELO_NAME=verify.example.com)'}${which}`;
     throw new HygieneError('CONFIG_INVALID', problem, { problems: [problem] });
   }
-  return { heloName, mailFrom };
+  return { heloName: engine.heloName, mailFrom: engine.mailFrom };
 }
 
 function deepFreeze<T>(value: T): T {

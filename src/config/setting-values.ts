@@ -172,3 +172,117 @@ export function parseListenHost(text: string): Parsed<string> {
   const labels = trimmed.split('.');
   return trimmed.length > 0 && trimmed.length <= 253 && labels.every((l) => LDH_LABEL.test(l)) ? ok(trimmed) : bad('is not a host name or IP address');
 }
+
+/** An outbound identity's id (HYGIENE_SMTP_PROXY "#id=", HYGIENE_IDENTITIES_FILE, a provider's "identities"). */
+export type IdentityId = Branded<string, 'IdentityId'>;
+
+const IDENTITY_ID = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+/** Lower-case letters, digits, "-", "_" and "." (a stable name: per-identity limits and figures are keyed by it). */
+export function parseIdentityId(text: string): Parsed<IdentityId> {
+  return typeof text === 'string' && IDENTITY_ID.test(text) ? ok(text as IdentityId) : bad('is not an id of lower-case letters, digits, "-", "_" or "." (at most 64, starting with a letter or digit)');
+}
+
+/**
+ * A SOCKS5 proxy's user name and password (RFC 1929). They never reach a log, a report or a message:
+ * JSON.stringify and util.inspect (pino, console) show "[redacted]", and private fields are not
+ * enumerable, so spreading or freezing a config object carries no copy of them.
+ */
+export class ProxyCredentials {
+  readonly #username: string;
+  readonly #password: string;
+
+  constructor(username: string, password: string) {
+    this.#username = username;
+    this.#password = password;
+  }
+
+  get username(): string {
+    return this.#username;
+  }
+
+  get password(): string {
+    return this.#password;
+  }
+
+  toJSON(): string {
+    return '[redacted]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'ProxyCredentials [redacted]';
+  }
+}
+
+/** A SOCKS5 proxy: where it listens, our credentials for it, and how to show it (never with the credentials). */
+export interface SocksProxyUrl {
+  /** An IP address or a host name (looked up by the system resolver when connecting to the proxy). */
+  host: string;
+  port: Port;
+  credentials: ProxyCredentials | undefined;
+  /** socks5://host:port, or socks5://***@host:port when it has credentials. */
+  display: string;
+}
+
+/** RFC 1928 §3: 1080 is the port IANA assigned to SOCKS. */
+export const SOCKS_DEFAULT_PORT = 1080;
+/** RFC 1929 §2: ULEN and PLEN are one byte each, at least 1. */
+const MAX_SOCKS_CREDENTIAL_BYTES = 255;
+
+/** The text with the user name and password of a URL replaced by "***" (for problems that quote it). */
+export function withoutCredentials(text: string): string {
+  return String(text).replace(/^([a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+}
+
+/**
+ * A SOCKS5 proxy URL: `socks5://[user:password@]host[:port]` (port 1080 when left out; IPv6 in
+ * brackets). User name and password are percent-decoded (write %40 for "@", %3A for ":", %23 for "#",
+ * %2C for ","). `socks5h://` is refused: it only differs by asking the proxy to resolve host names,
+ * and we never give it one: MX hosts and their addresses are resolved by our own resolver and the
+ * proxy is asked to connect to an address. A problem never quotes the credentials.
+ */
+export function parseSocksProxyUrl(text: string): Parsed<SocksProxyUrl> {
+  const trimmed = String(text).trim();
+  const scheme = /^([a-z0-9+.-]+):\/\//i.exec(trimmed)?.[1]?.toLowerCase();
+  if (scheme === 'socks5h') {
+    return bad('uses socks5h://, which asks the proxy to resolve host names; this program resolves MX hosts itself and connects through the proxy by address, so write socks5://');
+  }
+  if (scheme !== 'socks5') return bad('must be a SOCKS5 proxy URL like socks5://host:1080 or socks5://user:password@host:1080 (SOCKS4 and HTTP proxies are not supported)');
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    return bad('is not a valid URL (a user name or password with "@", ":", "/", "#" or "," must be percent-encoded: %40 %3A %2F %23 %2C)');
+  }
+  if (url.hash !== '' || trimmed.includes('#')) return bad('has a "#" (in a password write it as %23)');
+  if (url.search !== '' || (url.pathname !== '' && url.pathname !== '/')) return bad('must be socks5://[user:password@]host[:port] with nothing after the port');
+  const bracketed = /^\[(.*)\]$/.exec(url.hostname)?.[1];
+  const host = bracketed ?? url.hostname;
+  if (bracketed !== undefined ? !isIPv6(host) : !(isIPv4(host) || host.split('.').every((label) => LDH_LABEL.test(label)))) {
+    return bad('has no valid proxy host (an IP address, [IPv6] or a host name)');
+  }
+  let port = SOCKS_DEFAULT_PORT as Port;
+  if (url.port !== '') {
+    const parsed = parsePort(url.port);
+    if (!parsed.ok) return bad(`has a port that ${parsed.problem}`);
+    port = parsed.value;
+  }
+  let credentials: ProxyCredentials | undefined;
+  if (url.username !== '' || url.password !== '') {
+    let username: string;
+    let password: string;
+    try {
+      username = decodeURIComponent(url.username);
+      password = decodeURIComponent(url.password);
+    } catch {
+      return bad('has a user name or password with a broken %-escape');
+    }
+    if (username === '' || password === '') return bad('needs both a user name and a password (socks5://user:password@host:port), or neither');
+    if (Buffer.byteLength(username) > MAX_SOCKS_CREDENTIAL_BYTES || Buffer.byteLength(password) > MAX_SOCKS_CREDENTIAL_BYTES) {
+      return bad(`has a user name or password longer than ${MAX_SOCKS_CREDENTIAL_BYTES} bytes (RFC 1929)`);
+    }
+    credentials = new ProxyCredentials(username, password);
+  }
+  const shownHost = bracketed !== undefined ? `[${host}]` : host.toLowerCase();
+  return ok({ host: bracketed !== undefined ? host : host.toLowerCase(), port, credentials, display: `socks5://${credentials ? '***@' : ''}${shownHost}:${port}` });
+}

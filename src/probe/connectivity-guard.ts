@@ -14,6 +14,8 @@ export interface ConnectivityGuardOptions {
   threshold?: number;
   /** SMTP port in use (for the message). */
   port: number;
+  /** The SOCKS5 proxy connections go through (display form), if any: then it is the proxy's port that is blocked. */
+  proxy?: string;
   onTrip: (error: HygieneError) => void;
 }
 
@@ -53,12 +55,17 @@ export class ConnectivityGuard {
     if (this.failed.size < this.threshold) return;
     const how = 'timed out';
     const hosts = [...this.failed.keys()].join(', ');
+    const { port, proxy } = this.options;
+    const why = proxy
+      ? `Outbound port ${port} is probably blocked where the SMTP proxy ${proxy} (HYGIENE_SMTP_PROXY) connects from: use a proxy on a host that may connect to port ${port}. `
+      : `Outbound port ${port} is probably blocked on this host or network (most cloud providers block port 25 by default). ` +
+        `Ask them to lift it, run from a host that may send mail, or go out through a SOCKS5 proxy on such a host: HYGIENE_SMTP_PROXY=socks5://[user:password@]host:port (README: "Running from a cloud host"). `;
     this.tripped = new HygieneError(
       'OUTBOUND_SMTP_BLOCKED',
-      `Stopped: connections to port ${this.options.port} of the first ${this.failed.size} mail servers tried (${hosts}) all ${how}, and no mail server could be reached. ` +
-        `Outbound port ${this.options.port} is probably blocked on this host or network (most cloud providers block port 25 by default; ask them to lift it, or run from a host that may send mail). ` +
+      `Stopped: connections to port ${port} of the first ${this.failed.size} mail servers tried (${hosts})${proxy ? ` through ${proxy}` : ''} all ${how}, and no mail server could be reached. ` +
+        why +
         `Check with: hygiene doctor --domain <a domain you know>.`,
-      { port: this.options.port, hosts: [...this.failed.entries()].map(([m, h]) => `${m} [${h}]`), timeouts: this.timeouts },
+      { port, hosts: [...this.failed.entries()].map(([m, h]) => `${m} [${h}]`), timeouts: this.timeouts, ...(proxy ? { proxy } : {}) },
     );
     this.options.onTrip(this.tripped);
   }

@@ -7,6 +7,8 @@
  *    (DNS_FAILED);
  *  - RefusalGuard: the first MX hosts that answer all refuse us → our IP, HELO or sender
  *    (OUTBOUND_SMTP_REFUSED);
+ *  - ProxyGuard, when connections go through a SOCKS5 proxy: the proxy down or refusing our
+ *    credentials, or not reaching port 25 of the first MX hosts (OUTBOUND_PROXY_FAILED);
  * and decides what the verdict cache may keep: nothing unknown ever, a DNS-derived "does not exist"
  * only once DNS has proven healthy ("held" until then, dropped if it never does), and nothing at all
  * once tripped. When it trips, the worker fails the list with the error (queue/verify-processor.ts)
@@ -23,6 +25,8 @@ import type { HygieneError } from '../errors.ts';
 import { ConnectivityGuard } from './connectivity-guard.ts';
 import { DnsSanityGuard } from './dns-sanity-guard.ts';
 import type { PoolEvents } from './mx-session-pool.ts';
+import { ProxyGuard } from './proxy-guard.ts';
+import type { ProxyOutcome } from '../smtp/socks5-connector.ts';
 import { RefusalGuard, type ClientAnswer } from './refusal-guard.ts';
 
 export interface FaultGuardOptions {
@@ -31,7 +35,9 @@ export interface FaultGuardOptions {
   mailFrom: string | undefined;
   dns: { servers: readonly string[]; canaries: readonly string[]; resolver: MxResolver };
   logger: Logger;
-  thresholds?: { port25?: number; dns?: number; refusals?: number };
+  thresholds?: { port25?: number; dns?: number; refusals?: number; proxy?: number };
+  /** The SOCKS5 proxy connections go through (its display form and the variable it came from), if any. */
+  proxy?: { display: string; setting: string };
   /** How long a tripped guard stays tripped in a long-running process. Default 10 min. */
   rearmMs?: number;
   now?: () => number;
@@ -44,6 +50,7 @@ interface Guards {
   port25: ConnectivityGuard;
   dns: DnsSanityGuard;
   refusals: RefusalGuard;
+  proxy: ProxyGuard | null;
   trippedAt: number | null;
 }
 
@@ -63,9 +70,10 @@ export class FaultGuard {
     const onTrip = (error: HygieneError): void => this.tripped(error);
     const t = this.options.thresholds ?? {};
     return {
-      port25: new ConnectivityGuard({ port: this.options.smtpPort, threshold: t.port25, onTrip }),
+      port25: new ConnectivityGuard({ port: this.options.smtpPort, threshold: t.port25, proxy: this.options.proxy?.display, onTrip }),
       dns: new DnsSanityGuard({ ...this.options.dns, threshold: t.dns, logger: this.options.logger, onTrip }),
       refusals: new RefusalGuard({ heloName: this.options.heloName, mailFrom: this.options.mailFrom, threshold: t.refusals, onTrip }),
+      proxy: this.options.proxy ? new ProxyGuard({ proxy: this.options.proxy.display, setting: this.options.proxy.setting, threshold: t.proxy, onTrip }) : null,
       trippedAt: null,
     };
   }
@@ -96,7 +104,7 @@ export class FaultGuard {
       this.guards = this.fresh();
       return null;
     }
-    return g.port25.error ?? g.dns.error ?? g.refusals.error;
+    return g.proxy?.error ?? g.port25.error ?? g.dns.error ?? g.refusals.error;
   }
 
   /** True once a real DNS answer proved our resolver truthful in this process. */
@@ -109,6 +117,11 @@ export class FaultGuard {
     onConnectResult: (mx, host, result) => this.guards.port25.record(mx, host, result),
     onClientAnswer: (mx, answer: ClientAnswer) => this.guards.refusals.record(mx, answer),
   };
+
+  /** Every outcome of a connect through the SOCKS5 proxy (the connector's onOutcome). */
+  recordProxyOutcome(outcome: ProxyOutcome): void {
+    this.guards.proxy?.record(outcome);
+  }
 
   /** Resolves once no decision is pending (a canary check in flight): a batch waits for it before it returns. */
   settled(): Promise<void> {

@@ -52,6 +52,7 @@ import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
 import type { AddressToVerify } from '../domain/verifier.ts';
 import { HygieneError, isHygieneError, isSmtpError } from '../errors.ts';
 import { mailFrom, quit, rcptTo, rset } from '../smtp/smtp-commands.ts';
+import { isProxyFailure, type SmtpConnector } from '../smtp/smtp-connector.ts';
 import { SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../smtp/smtp-session.ts';
 import { Backoff, createTroubleLog, sleep, type TroubleLog } from './backoff.ts';
 import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
@@ -72,6 +73,8 @@ export interface PoolSmtpSettings {
   heloName: HeloName;
   mailFrom: MailFrom;
   localAddress: string | undefined;
+  /** The way out (the outbound identity's: direct, or a SOCKS5 proxy); default direct from localAddress. */
+  connector?: SmtpConnector;
   tls: SmtpSessionOptions['tls'];
   tlsCa?: string;
   timeouts: SmtpSessionOptions['timeouts'];
@@ -403,6 +406,7 @@ export class MxSessionPool {
         serverName: this.mx,
         heloName: s.heloName,
         localAddress: s.localAddress,
+        connector: s.connector,
         tls,
         tlsCa: s.tlsCa,
         pipelining: !this.pipeliningOff,
@@ -433,7 +437,8 @@ export class MxSessionPool {
         if (caught instanceof BudgetFailure) throw caught.cause;
         // Anything else the session layer threw counts against this address of the host.
         const err = isSmtpError(caught) ? caught : new HygieneError('SMTP_CONNECT_FAILED', String(caught), { mx: this.mx, host });
-        const tcpFailed = err.code === 'SMTP_CONNECT_FAILED' || (err.code === 'SMTP_TIMEOUT' && err.context.phase === 'connect');
+        // A proxy's own failure reached no MX: never "ok" for the port-25 guard (the proxy guard judges it).
+        const tcpFailed = err.code === 'SMTP_CONNECT_FAILED' || isProxyFailure(err) || (err.code === 'SMTP_TIMEOUT' && err.context.phase === 'connect');
         this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && err.code === 'SMTP_TIMEOUT' });
         failures.push(`${host}: ${err.message}`);
         const reply = err.context.reply;

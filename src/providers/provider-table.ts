@@ -1,7 +1,8 @@
 /**
  * The table of big mailbox providers, hosting companies and mail gateways (src/providers/providers.json,
  * optionally overridden by the user's file named in HYGIENE_PROVIDERS_FILE): who runs an MX host,
- * how politely to probe it, and what its replies mean. Pure: no I/O, imports nothing of ours.
+ * how politely to probe it, what its replies mean, and which outbound identities may probe it.
+ * Pure: no I/O; it imports only the pure setting-value parsers (one rule for an identity id).
  *
  * `parseProviderTable` checks a parsed JSON value and lists every problem at once (a typed result,
  * never a throw); given the built-in table too, it first lays the user's table over it by slug. A
@@ -10,6 +11,7 @@
  * Matching text is plain data (lower-case substrings, host-name suffixes), never regular
  * expressions: a user's file cannot make the matcher slow or throw.
  */
+import { parseIdentityId } from '../config/setting-values.ts';
 
 export const PROVIDER_KINDS = ['mailbox-provider', 'gateway', 'hosting'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
@@ -119,6 +121,12 @@ export interface Provider {
   observedCatchAllShare: ObservedCatchAllShare | null;
   replyMeanings: readonly ReplyMeaning[];
   blockSignatures: readonly BlockSignature[];
+  /**
+   * Pinned to these outbound identities (ids of HYGIENE_SMTP_PROXY "#id=", HYGIENE_LOCAL_ADDRESS or
+   * HYGIENE_IDENTITIES_FILE): only they may probe this provider. null = any identity. The
+   * configuration checks that each one is configured.
+   */
+  identities: readonly string[] | null;
   notes: string | null;
   sources: readonly string[];
 }
@@ -317,6 +325,23 @@ function readSignatures(c: Checker, raw: unknown, path: string): BlockSignature[
   return out;
 }
 
+/** A provider's pinned identities: null (any), or a non-empty list of distinct identity ids. */
+function readIdentities(c: Checker, raw: unknown, path: string): string[] | null {
+  if (raw === undefined || raw === null) return null;
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_LIST) {
+    c.problem(path, `must be null (any identity) or a list of 1 to ${MAX_LIST} outbound identity ids, e.g. ["proxy-eu", "proxy-us"]`);
+    return null;
+  }
+  const ids: string[] = [];
+  raw.forEach((item: unknown, i) => {
+    const parsed = parseIdentityId(typeof item === 'string' ? item : '');
+    if (!parsed.ok) return c.problem(`${path}[${i}]`, `${JSON.stringify(item)} ${parsed.problem}`);
+    if (ids.includes(parsed.value)) return c.problem(`${path}[${i}]`, `"${parsed.value}" is listed twice`);
+    ids.push(parsed.value);
+  });
+  return ids;
+}
+
 function readId(c: Checker, v: unknown, path: string, seen: Set<string>): string | null {
   if (typeof v !== 'string' || !ID.test(v)) {
     c.problem(path, 'must be an id of lower-case letters, digits, "-", "_" or "."');
@@ -338,6 +363,7 @@ const PROVIDER_FIELDS = [
   'observedCatchAllShare',
   'replyMeanings',
   'blockSignatures',
+  'identities',
   'notes',
   'sources',
 ] as const;
@@ -437,10 +463,11 @@ function readProvider(c: Checker, raw: Record<string, unknown>, path: string, de
   });
 
   const blockSignatures = readSignatures(c, raw.blockSignatures, `${path}.blockSignatures`);
+  const identities = readIdentities(c, raw.identities, `${path}.identities`);
   const notes = c.text(raw.notes, `${path}.notes`, { optional: true });
   const sources = c.texts(raw.sources, `${path}.sources`);
   if (slug === null || name === null || kind === null) return null;
-  return { slug, name, kind, mx, greetings, profile, acceptsAll, observedCatchAllShare, replyMeanings, blockSignatures, notes, sources };
+  return { slug, name, kind, mx, greetings, profile, acceptsAll, observedCatchAllShare, replyMeanings, blockSignatures, identities, notes, sources };
 }
 
 /**

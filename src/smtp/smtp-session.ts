@@ -24,10 +24,11 @@ import { replyToText } from '../domain/smtp-reply.ts';
 import { HygieneError, isHygieneError, isSmtpError, type SmtpError, type SmtpErrorCode, type SmtpFailureContext } from '../errors.ts';
 import { ReplyParser } from './reply-parser.ts';
 import { commandAddress, replyMisfit } from './reply-sequence.ts';
+import { directConnector, type SmtpConnector } from './smtp-connector.ts';
 import { assertSafeCommandLine, commandVerb, ehlo, helo, quit as quitCommand, starttls } from './smtp-commands.ts';
 
 export interface SmtpTimeouts {
-  /** TCP connect. Default 10 s. */
+  /** TCP connect (through a proxy: the proxy's handshake and its connect to the MX too). Default 10 s. */
   connectMs: number;
   /** From connected to the final line of the 220 greeting. Default 30 s (RFC 5321 §4.5.3.2.1 says 5 min). */
   greetingMs: number;
@@ -58,8 +59,13 @@ export interface SmtpSessionOptions {
   serverName: string;
   /** EHLO/HELO name: a FQDN or an address literal. Checked before connecting. */
   heloName: string;
-  /** Optional source address to bind. */
+  /** Optional source address to bind (direct connections, when no connector is given). */
   localAddress?: string;
+  /**
+   * How the connection is made: directly (the default, from localAddress) or through a SOCKS5 proxy
+   * (socks5-connector.ts). STARTTLS then runs over whatever socket it returns.
+   */
+  connector?: SmtpConnector;
   /**
    * Send MAIL/RCPT/RSET groups without waiting when the server advertises PIPELINING. Default true;
    * the pool turns it off for a host whose replies fell out of step (SMTP_DESYNC).
@@ -129,6 +135,10 @@ export class SmtpSession {
   get greeting(): SmtpReply {
     return this._greeting;
   }
+  /** The last EHLO (or HELO) reply: its first line often shows the address the server sees us at. */
+  get helloReply(): SmtpReply | undefined {
+    return this._helloReply;
+  }
   /** Command lines written to the socket (EHLO and QUIT included). */
   get commandsSent(): number {
     return this._commandsSent;
@@ -158,6 +168,7 @@ export class SmtpSession {
   private usedEhlo = false;
   private _tlsActive = false;
   private _greeting: SmtpReply = { code: 0, lines: [], raw: '' };
+  private _helloReply: SmtpReply | undefined;
   private _commandsSent = 0;
   private _roundTrips = 0;
   /** Set when STARTTLS got its 220: stop reading plaintext; everything after it is discarded. */
@@ -183,6 +194,7 @@ export class SmtpSession {
    * Connect, read the greeting, EHLO (or HELO), STARTTLS when possible, EHLO again.
    * Rejects with HygieneError: SMTP_UNSAFE_INPUT (bad heloName, before connecting),
    * SMTP_CONNECT_FAILED, SMTP_TIMEOUT (context.phase 'connect' | 'greeting' | command),
+   * SMTP_PROXY_UNREACHABLE, SMTP_PROXY_AUTH_FAILED, SMTP_PROXY_REFUSED (through a proxy),
    * SMTP_GREETING_REJECTED ({reply}), SMTP_EHLO_REJECTED ({reply}), SMTP_SERVICE_CLOSING,
    * SMTP_CLOSED, SMTP_PROTOCOL, SMTP_TLS_REQUIRED, SMTP_TLS_FAILED. The socket is closed on failure.
    */
@@ -190,9 +202,10 @@ export class SmtpSession {
     const startedAt = performance.now();
     const timeouts: SmtpTimeouts = { ...DEFAULT_SMTP_TIMEOUTS, ...options.timeouts };
     ehlo(options.heloName); // throws SMTP_UNSAFE_INPUT before any network work
-    const socket = await connectSocket(options, timeouts.connectMs);
+    const connector = options.connector ?? directConnector(options.localAddress);
+    const socket = await connector.connect({ host: options.host, port: options.port, serverName: options.serverName }, timeouts.connectMs);
     const session = new SmtpSession(options, timeouts, socket, startedAt);
-    session.note(`connected to ${options.serverName} [${options.host}]:${options.port}`);
+    session.note(`connected to ${options.serverName} [${options.host}]:${options.port}${connector.via === 'direct' ? '' : ` ${connector.via}`}`);
     try {
       await session.handshake();
       return session;
@@ -350,6 +363,7 @@ export class SmtpSession {
   /** EHLO; on 500/502 (command not recognised/implemented) fall back to HELO (RFC 5321 §4.1.1.1). */
   private async hello(): Promise<void> {
     const [reply] = await this.request([ehlo(this.options.heloName)], this.timeouts.commandMs);
+    this._helloReply = reply;
     if (reply && reply.code >= 200 && reply.code < 300) {
       this.usedEhlo = true;
       this._extensions = parseExtensions(reply);
@@ -357,6 +371,7 @@ export class SmtpSession {
     }
     if (reply && (reply.code === 500 || reply.code === 502)) {
       const [heloReply] = await this.request([helo(this.options.heloName)], this.timeouts.commandMs);
+      this._helloReply = heloReply;
       if (heloReply && heloReply.code >= 200 && heloReply.code < 300) {
         this.usedEhlo = false;
         this._extensions = new Set();
@@ -698,39 +713,6 @@ export class SmtpSession {
       // A logging callback must never break the protocol.
     }
   }
-}
-
-function connectSocket(options: SmtpSessionOptions, connectMs: number): Promise<net.Socket> {
-  return new Promise<net.Socket>((resolve, reject) => {
-    const context = { mx: options.serverName, host: options.host, port: options.port };
-    const socket = net.connect({
-      host: options.host,
-      port: options.port,
-      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-    });
-    socket.setNoDelay(true);
-    const done = (err?: SmtpError): void => {
-      clearTimeout(timer);
-      socket.off('connect', onConnect);
-      socket.off('error', onError);
-      if (err) {
-        socket.on('error', noop);
-        socket.destroy();
-        reject(err);
-      } else {
-        resolve(socket);
-      }
-    };
-    const onConnect = (): void => done();
-    const onError = (err: Error): void =>
-      done(new HygieneError('SMTP_CONNECT_FAILED', `Could not connect to ${options.serverName}: ${err.message}`, context, { cause: err }));
-    const timer = setTimeout(
-      () => done(new HygieneError('SMTP_TIMEOUT', `Could not connect to ${options.serverName} within ${connectMs} ms.`, { ...context, phase: 'connect' })),
-      connectMs,
-    );
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
-  });
 }
 
 /** EHLO reply lines after the first: keyword [params]. */

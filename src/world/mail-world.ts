@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HygieneError } from '../errors.ts';
+import { makeSelfSignedCertificate } from './self-signed-certificate.ts';
 import { startSimDnsServer, type SimDnsStats } from './sim-dns-server.ts';
 import { newOperatorState, type OperatorState, type OperatorStats } from './client-ledger.ts';
 import { startSimMta, type MtaStats, type SimMta, type TranscriptEvent } from './sim-mta.ts';
@@ -17,7 +18,7 @@ export interface MailWorldOptions {
   smtpPort?: number;
   /** Port of the DNS server (UDP+TCP on 127.0.0.1); 0/absent = a free one. */
   dnsPort?: number;
-  /** STARTTLS certificate; default: the files named in spec.tls, if any. */
+  /** STARTTLS certificate; default: the files named in spec.tls, or a throwaway one for "self-signed". */
   tls?: { cert: string | Buffer; key: string | Buffer } | null;
   onTranscript?: (event: TranscriptEvent) => void;
   /** Clock for greylisting, rate windows and blocks. Default Date.now. */
@@ -29,6 +30,11 @@ export interface MailWorld {
   /** ["127.0.0.1:PORT"]: hand to createDnsMxResolver({ servers }). */
   dnsServers: string[];
   smtpPort: number;
+  /**
+   * Why the MTAs offer no STARTTLS although the spec asked for a self-signed certificate (no
+   * `openssl` command to make one); null when TLS is as the spec says.
+   */
+  tlsUnavailable: string | null;
   /** Live per-MX-host counters, keyed by host name. */
   stats(): Record<string, MtaStats>;
   /** Live counters per operator (hosts that share one), keyed by operator name: sessions at once across all its hosts and addresses, blocks, RCPTs while blocked. */
@@ -49,14 +55,19 @@ export async function loadWorldSpecFile(file: string): Promise<WorldSpec> {
     throw new HygieneError('WORLD_SPEC_INVALID', `Cannot read the world description ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
   const spec = parseWorldSpec(raw);
-  if (spec.tls === null) return spec;
+  if (spec.tls === null || spec.tls === 'self-signed') return spec;
   const dir = path.dirname(path.resolve(file));
   return { ...spec, tls: { certFile: path.resolve(dir, spec.tls.certFile), keyFile: path.resolve(dir, spec.tls.keyFile) } };
 }
 
 export async function startMailWorld(spec: WorldSpec, options: MailWorldOptions = {}): Promise<MailWorld> {
   let tlsMaterial = options.tls ?? null;
-  if (options.tls === undefined && spec.tls !== null) {
+  let tlsUnavailable: string | null = null;
+  if (options.tls === undefined && spec.tls === 'self-signed') {
+    const made = await makeSelfSignedCertificate(Object.keys(spec.mxHosts));
+    if ('unavailable' in made) tlsUnavailable = made.unavailable;
+    else tlsMaterial = made;
+  } else if (options.tls === undefined && spec.tls !== null && spec.tls !== 'self-signed') {
     tlsMaterial = { cert: await readFile(spec.tls.certFile), key: await readFile(spec.tls.keyFile) };
   }
   const dns = await startSimDnsServer(spec, { port: options.dnsPort ?? 0 });
@@ -73,6 +84,7 @@ export async function startMailWorld(spec: WorldSpec, options: MailWorldOptions 
     spec,
     dnsServers: [dns.address],
     smtpPort,
+    tlsUnavailable,
     stats: () => Object.fromEntries(mtas.list.map((m) => [m.hostname, m.stats])),
     operatorStats: () => Object.fromEntries([...mtas.operators].map(([name, o]) => [name, o.stats])),
     dnsStats: () => dns.stats,

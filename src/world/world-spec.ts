@@ -5,7 +5,8 @@
  *
  * Shape (every field of `behaviour` optional, defaults = Postfix defaults, see DEFAULT_BEHAVIOUR):
  * {
- *   "tls": { "certFile": "...pem", "keyFile": "...pem" },      // optional; paths relative to the spec file
+ *   "tls": { "certFile": "...pem", "keyFile": "...pem" },      // optional; paths relative to the spec file,
+ *          or "self-signed": a throwaway certificate made when the world starts (self-signed-certificate.ts)
  *   "mxHosts": { "mx1.example.test": { "ip": "127.0.0.11", "ipv6": [], "behaviour": { ... } },
  *                "alt1.mx.big.test": { "ip": "127.0.0.21", "extraIps": ["127.0.0.22"], "operator": "big", "behaviour": { ... } } },
  *   "domains": {
@@ -108,7 +109,7 @@ export interface DomainSpec {
 }
 
 export interface WorldSpec {
-  tls: { certFile: string; keyFile: string } | null;
+  tls: { certFile: string; keyFile: string } | 'self-signed' | null;
   mxHosts: Readonly<Record<string, MxHostSpec>>;
   domains: Readonly<Record<string, DomainSpec>>;
 }
@@ -204,8 +205,10 @@ export function parseWorldSpec(input: unknown): WorldSpec {
   let tls: WorldSpec['tls'] = null;
   if (input.tls !== undefined && input.tls !== null) {
     const t = input.tls;
-    if (!isRecord(t) || typeof t.certFile !== 'string' || typeof t.keyFile !== 'string') {
-      problem('tls', 'must be { "certFile": string, "keyFile": string }');
+    if (t === 'self-signed') {
+      tls = 'self-signed';
+    } else if (!isRecord(t) || typeof t.certFile !== 'string' || typeof t.keyFile !== 'string') {
+      problem('tls', 'must be { "certFile": string, "keyFile": string } or "self-signed"');
     } else {
       tls = { certFile: t.certFile, keyFile: t.keyFile };
     }

@@ -5,7 +5,6 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoEnvironment } from '../../src/cli/demo-command.ts';
@@ -13,8 +12,9 @@ import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { REDIS_URL, countsProblems, deletePrefix, readOutput, tempDir, uniquePrefix } from '../helpers/run-list.ts';
 import type { ListReport } from '../../src/collector/report.ts';
+import { CLI_BIN } from '../helpers/cli-bin.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/bin.mjs');
+const BIN = CLI_BIN; // the compiled CLI, as users run it
 let world: MailWorld;
 let prefix: string;
 let dir: string;

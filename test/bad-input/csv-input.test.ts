@@ -1,5 +1,5 @@
 /**
- * Hostile and broken CSV input through the real CLI (`node src/cli/bin.mjs verify FILE --out DIR`
+ * Hostile and broken CSV input through the real CLI (`node dist/cli/bin.js verify FILE --out DIR`
  * as a child process, against the simulated world on loopback):
  * formula cells neutralised (and kept with --no-formula-guard), Windows-1252 exports decoded,
  * a 50 MB single line, binary and empty files refused with one clear stderr line and nothing

@@ -8,7 +8,6 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/app/logger.ts';
 import { startList, waitForList } from '../../src/app/list-runner.ts';
 import { HygieneRuntime } from '../../src/app/runtime.ts';
@@ -17,8 +16,9 @@ import { startDelayedMailWorld } from '../../src/world/delayed-mail-world.ts';
 import type { GeneratedWorld } from '../../src/world/world-generator.ts';
 import { REDIS_URL, dropPrefix, freshPrefix } from './bench-support.ts';
 import { engineEnvironment, serverFigures, type ServerFigures } from './engine-bench.ts';
+import { CLI_BIN } from '../helpers/cli-bin.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/bin.mjs');
+const BIN = CLI_BIN; // the compiled CLI, as users run it
 
 export interface FleetFigures extends ServerFigures {
   workers: number;

@@ -3,10 +3,12 @@
  *   1. engine vs naive baseline at 0 ms and 25 ms one-way latency (a delay proxy per MX host)
  *   2. pipeline overhead: product path with an instant verifier vs raw csv-parse → csv-stringify
  *   3. fleet: 1, 2, 3 worker processes on one Redis
- * Flags: --quick (smoke sizes), --out FILE (markdown table), --only engine,pipeline,fleet,
+ *   4. start-up: `hygiene --help` of the installed package (npm pack + install), median of N runs,
+ *      against the dev launcher (tsx) and the package before it was compiled (test/bench/startup-bench.ts)
+ * Flags: --quick (smoke sizes), --out FILE (markdown table), --only engine,pipeline,fleet,startup,
  *   --addresses N (10000), --baseline-addresses N (at 25 ms; default 1500: one connection per
  *   address at 50 ms RTT takes ~0.3 s each), --pipeline-rows N (1000000), --huge (adds 10M rows),
- *   --fleet-addresses N (5000), --fleet-delay MS (25).
+ *   --fleet-addresses N (5000), --fleet-delay MS (25), --startup-runs N (15), --startup-before REF.
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379). Benchmarks are not tests: CI never times anything.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +20,8 @@ import { fmt, renderTable, type Figure } from './bench-support.ts';
 import { runBaseline, runEngine, writeContactsCsv } from './engine-bench.ts';
 import { runFleet } from './fleet-bench.ts';
 import { runChild, timeInputDigest, writeLargeCsv } from './pipeline-bench.ts';
+import { BEFORE_REF, runStartup, type Timing } from './startup-bench.ts';
+import { buildDist } from '../helpers/build-dist.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -30,16 +34,19 @@ const { values: flags } = parseArgs({
     huge: { type: 'boolean' },
     'fleet-addresses': { type: 'string' },
     'fleet-delay': { type: 'string' },
+    'startup-runs': { type: 'string' },
+    'startup-before': { type: 'string' },
   },
 });
 const quick = flags.quick === true;
 const num = (v: string | undefined, full: number, smoke: number): number => (v !== undefined ? Number(v) : quick ? smoke : full);
-const only = new Set((flags.only ?? 'engine,pipeline,fleet').split(','));
+const only = new Set((flags.only ?? 'engine,pipeline,fleet,startup').split(','));
 const ADDRESSES = num(flags.addresses, 10_000, 1_000);
 const BASELINE_25 = num(flags['baseline-addresses'], 1_500, 300);
 const PIPELINE_ROWS = num(flags['pipeline-rows'], 1_000_000, 50_000);
 const FLEET_ADDRESSES = num(flags['fleet-addresses'], 5_000, 1_000);
 const FLEET_DELAY = num(flags['fleet-delay'], 25, 25);
+const STARTUP_RUNS = num(flags['startup-runs'], 15, 5);
 const SESSIONS_PER_MX = 2;
 
 const figures: Figure[] = [];
@@ -48,6 +55,8 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const machine = `${cpu.trim()}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`;
 
+// The fleet benchmark spawns the compiled CLI (dist/cli/bin.js): bring it up to date with src/.
+buildDist();
 const work = await mkdtemp(path.join(os.tmpdir(), 'hygiene-bench-'));
 const startedAt = performance.now();
 try {
@@ -125,6 +134,24 @@ try {
       if (small === undefined || big === undefined) continue;
       const change = (big - small) / small;
       add(section, `peak RSS change 100,000 → ${fmt(rows, 0)} rows`, `${change >= 0 ? '+' : ''}${fmt(change * 100)} %`, 'within ±20 %', Math.abs(change) <= 0.2);
+    }
+  }
+
+  if (only.has('startup')) {
+    const section = '4. Start-up of the installed command';
+    log(`start-up: npm pack, install the tarball, ${STARTUP_RUNS} runs of each command`);
+    const s = runStartup(STARTUP_RUNS, flags['startup-before'] ?? BEFORE_REF);
+    const ms = (t: Timing) => `${fmt(t.medianMs, 0)} ms (${fmt(t.minMs, 0)}–${fmt(t.maxMs, 0)})`;
+    add(section, `hygiene --help, median of ${STARTUP_RUNS} (min–max)`, ms(s.help), '< 500 ms', s.help.medianMs < 500);
+    add(section, 'hygiene --version', ms(s.version), '< 500 ms', s.version.medianMs < 500);
+    add(section, 'hygiene verify --help (loads the verify command: bullmq, ioredis)', ms(s.verifyHelp));
+    add(section, 'dev launcher on the sources (node src/cli/bin.mjs --help, tsx)', ms(s.devLauncherHelp));
+    add(section, "node -e 0 (Node's own start, for scale)", ms(s.bareNode));
+    if (s.beforeHelp) {
+      add(section, `before: hygiene --help of the package at ${s.beforeNote} (tsx launcher, every command loaded)`, ms(s.beforeHelp));
+      add(section, 'before ÷ now, hygiene --help', `${fmt(s.beforeHelp.medianMs / s.help.medianMs)}×`);
+    } else {
+      add(section, 'before: hygiene --help', s.beforeNote);
     }
   }
 } finally {

@@ -18,9 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoEnvironment } from '../../src/cli/demo-command.ts';
 import { loadWorldSpecFile, startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../helpers/run-list.ts';
+import { CLI_BIN } from '../helpers/cli-bin.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'src/cli/bin.mjs');
+const BIN = CLI_BIN; // the compiled CLI, as users run it
 
 function unshareAvailability(): { ok: true } | { ok: false; reason: string } {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'unshare --uts needs root' };

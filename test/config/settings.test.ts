@@ -160,6 +160,12 @@ describe('settings with their own parser', () => {
     expect(load({}).providers).toBeDefined();
     expect(problemsOf({ HYGIENE_PROVIDERS_FILE: '/nonexistent/providers.json' }).join('\n')).toContain('HYGIENE_PROVIDERS_FILE');
   });
+  it('HYGIENE_SMTP_PROXY / HYGIENE_IDENTITIES_FILE: one direct identity by default, a proxy parsed, bad ones named (details: test/config/outbound-identities.test.ts)', () => {
+    expect(load({}).smtp.identities.map((i) => i.kind)).toEqual(['direct']);
+    expect(load({ HYGIENE_SMTP_PROXY: 'socks5://127.0.0.1:1080' }).smtp.identities.map((i) => i.kind)).toEqual(['socks5']);
+    expect(problemsOf({ HYGIENE_SMTP_PROXY: 'http://127.0.0.1:3128' }).join('\n')).toContain('HYGIENE_SMTP_PROXY');
+    expect(problemsOf({ HYGIENE_IDENTITIES_FILE: '/nonexistent/identities.txt' }).join('\n')).toContain('HYGIENE_IDENTITIES_FILE');
+  });
   it('HYGIENE_MX_PAUSE_MAX_MS below HYGIENE_MX_PAUSE_MS is a problem naming both', () => {
     const problems = problemsOf({ HYGIENE_MX_PAUSE_MS: '5000', HYGIENE_MX_PAUSE_MAX_MS: '1000' });
     expect(problems).toHaveLength(1);
@@ -196,6 +202,8 @@ describe('the configuration as a whole', () => {
       'HYGIENE_API_ADMIN_KEYS',
       'HYGIENE_PROVIDERS_FILE',
       'HYGIENE_DATA_DIR',
+      'HYGIENE_SMTP_PROXY',
+      'HYGIENE_IDENTITIES_FILE',
     ]);
     expect([...read].filter((name) => !covered.has(name)).sort()).toEqual([]);
   });

@@ -14,9 +14,10 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { expect } from 'vitest';
 import type { ListReport } from '../../src/collector/report.ts';
+import { CLI_BIN } from '../helpers/cli-bin.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BIN = path.join(ROOT, 'src/cli/bin.mjs');
+export const BIN = CLI_BIN;
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const silentLogger = pino({ level: 'silent' });
 
@@ -102,7 +103,7 @@ export interface CliRun {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `node src/cli/bin.mjs ARGS` with the given environment (on top of PATH/HOME only). */
+/** Runs `node dist/cli/bin.js ARGS` (the compiled CLI) with the given environment (on top of PATH/HOME only). */
 export function runCli(args: string[], env: Record<string, string>, cwd = ROOT): CliRun {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
