@@ -27,6 +27,7 @@ import { createDashboardSessions } from './dashboard-session.ts';
 import { ApiError, toErrorResponse } from './api-errors.ts';
 import { registerListRoutes } from './list-routes.ts';
 import { registerVerifyRoute } from './verify-route.ts';
+import { apiRateLimitNamespace } from '../store/redis-keys.ts';
 
 export interface ApiServerDeps {
   config: Config;
@@ -174,6 +175,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     }
     const principal = matchKey(key);
     if (!principal) {
+      // Redis down: the request is still refused (401); only the lock-out count is lost.
       const locked = await failures.record(req.ip).catch(() => false);
       req.log.warn({ remoteAddress: req.ip, locked }, 'authentication failed');
       return refuse(reply, new ApiError(403, 'FORBIDDEN', 'The API key is not valid.'));
@@ -218,7 +220,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     timeWindow: 60_000,
     // Shared through Redis so a fleet of API nodes enforces one limit per key.
     redis: runtime.redis,
-    nameSpace: `${config.keyPrefix}:ratelimit:`,
+    nameSpace: apiRateLimitNamespace(config.keyPrefix),
     skipOnError: true,
     keyGenerator: (req) => {
       const key = presentedKey(req.headers);

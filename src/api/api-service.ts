@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { HygieneRuntime, type RuntimeOptions } from '../app/runtime.ts';
 import type { Config } from '../config/config.ts';
 import { createHygieneMetrics, type HygieneMetrics } from '../metrics/hygiene-metrics.ts';
-import { bullPrefix } from '../queue/list-keys.ts';
+import { bullPrefix } from '../store/redis-keys.ts';
 import { failedPayload, notifyListWebhook } from '../webhook/list-webhooks.ts';
 import { WebhookDispatcher } from '../webhook/webhook-dispatcher.ts';
 import { buildApiServer } from './api-server.ts';
@@ -99,6 +99,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       await app.ready();
     }
   } catch (err) {
+    // Start-up already failed with `err` (rethrown below); a failing close must not hide it.
     await dispatcher.close().catch(() => undefined);
     await rt.close();
     webhookConnection.disconnect();

@@ -6,12 +6,12 @@
  * IPv6 clients are counted per /64 (one host usually owns a whole /64). Behind a reverse proxy, set
  * HYGIENE_API_TRUST_PROXY so the client's address is the proxy's X-Forwarded-For, not the proxy.
  *
- * Key: {p}:authfail:{address}  STRING failure count, TTL = the window (see queue/list-keys.ts).
+ * Key: {p}:authfail:{address}  STRING failure count, TTL = the window (see store/redis-keys.ts).
  */
 import net from 'node:net';
 import type { Redis } from 'ioredis';
-import { authFailuresKey } from '../queue/list-keys.ts';
-import { luaScript, runScript } from '../queue/lua-script.ts';
+import { authFailuresKey } from '../store/redis-keys.ts';
+import { loadLuaScript, runScript } from '../queue/lua-script.ts';
 
 export interface AuthFailureLimits {
   maxFailures: number;
@@ -25,16 +25,8 @@ export interface AuthFailureLimiter {
   record(address: string): Promise<boolean>;
 }
 
-/**
- * KEYS[1] the address's counter; ARGV[1] window ms, ARGV[2] max failures. Counts one failure; the
- * first starts the window, and reaching the limit restarts it (the lock lasts a full window).
- * Returns the count.
- */
-const RECORD_FAILURE = luaScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or n >= tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
-`);
+/** auth-failures-record-failure.lua (KEYS and ARGV in its header). */
+const RECORD_FAILURE = loadLuaScript(new URL('./auth-failures-record-failure.lua', import.meta.url));
 
 /** The bucket an address counts in: IPv4 as is, IPv6 by its /64. */
 export function addressBucket(address: string): string {

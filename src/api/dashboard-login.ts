@@ -71,6 +71,7 @@ export async function registerDashboardLogin(app: FastifyInstance, deps: Dashboa
 
     scope.get(LOGIN_PATH, { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
       const next = landing((req.query as Record<string, unknown>).next);
+      // No session store: show the login form (it refuses or fails on its own).
       if (await sessions.principalOf(req.headers).catch(() => null)) return reply.redirect(next, 303);
       return page(reply, 200, next);
     });
@@ -78,6 +79,7 @@ export async function registerDashboardLogin(app: FastifyInstance, deps: Dashboa
     scope.post(LOGIN_PATH, { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
       const form = (req.body ?? {}) as Record<string, unknown>;
       const next = landing(form.next);
+      // Redis down: no lock-out known; the key is still checked below.
       const lockedMs = await failures.lockedFor(req.ip).catch(() => 0);
       if (lockedMs > 0) {
         return page(reply.header('retry-after', String(Math.ceil(lockedMs / 1000))), 429, next, `Too many failed attempts from your address; try again in ${Math.ceil(lockedMs / 1000)} s.`);
@@ -85,6 +87,7 @@ export async function registerDashboardLogin(app: FastifyInstance, deps: Dashboa
       const key = typeof form.key === 'string' ? form.key.trim() : '';
       const principal = key === '' ? undefined : matchKey(key);
       if (!principal) {
+        // Redis down: the login is still refused; only the lock-out count is lost.
         const locked = await failures.record(req.ip).catch(() => false);
         req.log.warn({ remoteAddress: req.ip, locked }, 'dashboard login failed');
         return page(reply, 403, next, 'That key is not valid.');

@@ -21,7 +21,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Redis } from 'ioredis';
 import { keyLabel, type ApiKey } from '../config/api-keys.ts';
-import { dashboardSessionKey } from '../queue/list-keys.ts';
+import { dashboardSessionKey } from '../store/redis-keys.ts';
 import type { Principal } from './api-auth.ts';
 
 export const SESSION_COOKIE = 'hygiene_session';

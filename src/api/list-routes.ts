@@ -339,6 +339,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         await rm(file, { force: true });
         throw publicError(err, file, `${safeBaseName(options.name ?? clientName)}.csv`);
       }
+      // A log figure only: no size when the file cannot be read.
       log.info({ bytes: (await stat(file).catch(() => null))?.size, name: safeBaseName(options.name ?? clientName) }, 'list uploaded');
       return reply.code(202).header('location', `/v1/lists/${listId}`).send({ id: listId, state: 'parsing', links: links(listId) });
     },
@@ -447,6 +448,7 @@ export async function registerListRoutes(app: FastifyInstance, deps: ListRouteDe
         const list = await getList(id, principalOf(req));
         if (list.state !== 'done') throw new ApiError(409, 'LIST_NOT_READY', `The list is ${list.state}; downloads are available once it is done.`);
         const file = list[download.field];
+        // A missing output file is answered as such (404) below.
         const info = file ? await stat(file).catch(() => null) : null;
         if (!file || !info?.isFile()) throw new ApiError(410, 'FILE_GONE', `${download.suffix} of this list is no longer on the server.`);
         void reply.type(download.type).header('content-disposition', `attachment; filename="${safeBaseName(list.name)}.${download.suffix}"`);

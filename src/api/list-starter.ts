@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { startList, type StartListRequest, type StartedList } from '../app/list-runner.ts';
 import type { HygieneRuntime } from '../app/runtime.ts';
-import { listsIndexKey } from '../queue/list-keys.ts';
+import { listsIndexKey } from '../store/redis-keys.ts';
 import { isInside } from './upload-file.ts';
 
 export interface ListStarterDeps {
@@ -95,7 +95,9 @@ export function createListStarter(deps: ListStarterDeps): ListStarter {
       if (closing) return;
       const message = (err as Error).message;
       logger.error({ listId, err: message }, 'a taken-over list failed while parsing');
+      // Logged above; if Redis refuses this too, the list's owner lease lapses and another process retries it.
       await store.setState(listId, 'failed', { error: message }).catch(() => undefined);
+      // The hook (webhook, metrics) must not stop the sweep; its own errors are its to log.
       await Promise.resolve(deps.onListFailed(listId, message)).catch(() => undefined);
     });
     return true;
@@ -138,6 +140,7 @@ export function createListStarter(deps: ListStarterDeps): ListStarter {
     async close() {
       closing = true;
       clearInterval(renewTimer);
+      // Shutting down: the sweep logged its own failure; only its end matters here.
       await sweeping?.catch(() => undefined);
     },
   };

@@ -20,6 +20,7 @@ import { enqueueVerifyJobs, recordAddresses } from '../queue/list-producer.ts';
 import type { ListOptions, ListRecord } from '../queue/list-store.ts';
 import { openListInput, type ListInput } from './list-input.ts';
 import type { HygieneRuntime } from './runtime.ts';
+import { listRunKey } from '../store/redis-keys.ts';
 
 export interface StartListRequest {
   input: string;
@@ -62,7 +63,7 @@ export async function startList(runtime: HygieneRuntime, request: StartListReque
     .slice(0, 20);
 
   const { store, redis, config } = runtime;
-  const runKey = `${config.keyPrefix}:listrun:${base}`;
+  const runKey = listRunKey(config.keyPrefix, base);
   let run = Number((await redis.get(runKey)) ?? 0);
   let listId = request.listId ?? (run === 0 ? base : `${base}${run.toString(16).padStart(4, '0')}`);
   let existing = await store.get(listId);
@@ -121,6 +122,7 @@ export async function waitForList(runtime: HygieneRuntime, listId: string, optio
   const pollMs = options.pollMs ?? 200;
   for (;;) {
     if (options.signal?.aborted) throw new HygieneError('LIST_FAILED', 'Interrupted while waiting for the list.', { listId });
+    // Redis unreachable for a moment (a restart): poll again; null below is the list really gone.
     const list = await runtime.store.get(listId).catch(() => undefined);
     // Redis answered but the list is gone: it was restarted without persistence (or flushed).
     // Waiting would hang forever; the input is untouched, so the same command can simply run again.

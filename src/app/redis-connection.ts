@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { HygieneError } from '../errors.ts';
+import { everyKeyPattern } from '../store/redis-keys.ts';
 
 export interface RedisEndpoint {
   url: string;
@@ -103,7 +104,7 @@ export async function deleteKeysWithPrefix(url: string, prefix: string): Promise
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', everyKeyPattern(prefix), 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) await redis.del(...keys);
     } while (cursor !== '0');
@@ -111,3 +112,16 @@ export async function deleteKeysWithPrefix(url: string, prefix: string): Promise
     redis.disconnect();
   }
 }
+
+/**
+ * Redis refusing writes (maxmemory with noeviction: OOM; a replica after a failover: READONLY; a
+ * failed snapshot: MISCONF) or out of reach. The run does not fail for it: pools back off, jobs are
+ * retried by BullMQ, and the run carries on once Redis accepts writes again (README "When Redis
+ * refuses writes"); meanwhile one line per interval says so.
+ */
+export function isRedisRefusal(err: Error): boolean {
+  return /\b(?:OOM command not allowed|READONLY|MISCONF|NOREPLICAS|LOADING|MASTERDOWN)\b|Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable/.test(err.message);
+}
+
+export const REDIS_REFUSES_MESSAGE = 'Redis refuses writes or cannot be reached (see err): the run waits, backs off and carries on once Redis accepts writes again; free memory, raise maxmemory or point REDIS_URL at the primary';
+

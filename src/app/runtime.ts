@@ -26,7 +26,9 @@ import { connectorFor } from '../smtp/identity-connector.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
 import type { PoolEvents } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
-import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../queue/list-keys.ts';
+import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys, mxStatsField, mxStatsPauseField, mxStatsPauseValue, type MxStatsCounter } from '../store/redis-keys.ts';
+import { createTroubleLog, type TroubleLog } from '../probe/backoff.ts';
+import { isRedisRefusal, REDIS_REFUSES_MESSAGE } from './redis-connection.ts';
 import { ListStore } from '../queue/list-store.ts';
 import { createVerifyProcessor, settleFailedVerifyJob } from '../queue/verify-processor.ts';
 import { createSuppressionStore } from '../bounces/suppression-store.ts';
@@ -58,6 +60,8 @@ export interface RuntimeOptions {
 
 export class HygieneRuntime {
   private readonly workers: Worker[] = [];
+  /** Logs an error, or, when it is Redis refusing writes or gone, one calm line per interval for all of them. */
+  private said!: RedisAwareLog;
   private closed = false;
   private readonly extraClients: Redis[] = [];
 
@@ -81,7 +85,10 @@ export class HygieneRuntime {
     // Before any connection is made: an SMTP verifier needs a HELO name and a sender (CONFIG_INVALID otherwise).
     if (options.verifier === undefined || options.verifier === 'smtp') probeIdentity(config);
     const redis = createRedisClient(options.redisUrl, 'hygiene-main');
-    redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+    // One for the whole process (pools, budgets, pauses, workers): Redis refusing writes is said once per interval.
+    const trouble = createTroubleLog(logger);
+    const said = redisAware(logger, trouble);
+    redis.on('error', (err) => said.warn(err, {}, 'redis connection error'));
     const store = new ListStore(redis, config.keyPrefix);
     const queueOptions = { connection: redis, prefix: bullPrefix(config.keyPrefix) };
     const verifyQueue = new Queue<VerifyJobData>(VERIFY_QUEUE, {
@@ -94,10 +101,11 @@ export class HygieneRuntime {
     });
     const webhookQueue = createWebhookQueue(redis, bullPrefix(config.keyPrefix), { attempts: config.webhook.attempts, backoffMs: config.webhook.backoffMs });
     // Without a listener BullMQ prints every connection error (a Redis restart) as a stack trace.
-    for (const queue of [verifyQueue, finalizeQueue, webhookQueue] as Queue[]) queue.on('error', (err) => logger.warn({ queue: queue.name, err: err.message }, 'queue connection error'));
-    const built = buildVerifier(options, redis);
+    for (const queue of [verifyQueue, finalizeQueue, webhookQueue] as Queue[]) queue.on('error', (err) => said.warn(err, { queue: queue.name }, 'queue connection error'));
+    const built = buildVerifier(options, redis, trouble);
     const verifier = observeOutcomes(built.verifier, options.onOutcomes);
     const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier, webhookQueue, built.guard, options.onListFailed);
+    runtime.said = said;
     if (options.verifyWorkers) runtime.startVerifyWorker(options.redisUrl);
     if (options.finalizeWorker) runtime.startFinalizeWorker(options.redisUrl, options.onListFinished, options.onListFailed);
     return runtime;
@@ -105,7 +113,7 @@ export class HygieneRuntime {
 
   private workerConnection(url: string, name: string): Redis {
     const client = createRedisClient(url, name);
-    client.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    client.on('error', (err) => this.said.warn(err, {}, 'redis connection error'));
     this.extraClients.push(client);
     return client;
   }
@@ -133,7 +141,7 @@ export class HygieneRuntime {
       maxStalledCount: 3,
     });
     worker.on('failed', (job, err) => {
-      this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message, attempts: job?.attemptsMade }, 'verify job failed');
+      this.said.error(err, { jobId: job?.id, listId: job?.data.listId, attempts: job?.attemptsMade }, 'verify job failed');
       // Out of attempts: settle its addresses as unknown so the list still completes.
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         void settleFailedVerifyJob({ redis: this.redis, store: this.store, finalizeQueue: this.finalizeQueue, logger: this.logger }, job, err).catch((e: unknown) =>
@@ -141,7 +149,7 @@ export class HygieneRuntime {
         );
       }
     });
-    worker.on('error', (err) => this.logger.warn({ err: err.message }, 'verify worker error'));
+    worker.on('error', (err) => this.said.warn(err, {}, 'verify worker error'));
     this.workers.push(worker);
   }
 
@@ -174,7 +182,7 @@ export class HygieneRuntime {
       maxStalledCount: 3,
     });
     worker.on('failed', (job: Job<FinalizeJobData> | undefined, err) => {
-      this.logger.error({ jobId: job?.id, listId: job?.data.listId, err: err.message }, 'finalize job failed');
+      this.said.error(err, { jobId: job?.id, listId: job?.data.listId }, 'finalize job failed');
       // An UnrecoverableError is final at once (the input changed: retrying cannot help).
       if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
         const { listId } = job.data;
@@ -187,7 +195,7 @@ export class HygieneRuntime {
           .catch((hookErr: unknown) => this.logger.warn({ listId, err: (hookErr as Error).message }, 'list failure hook failed'));
       }
     });
-    worker.on('error', (err) => this.logger.warn({ err: err.message }, 'finalize worker error'));
+    worker.on('error', (err) => this.said.warn(err, {}, 'finalize worker error'));
     this.workers.push(worker);
   }
 
@@ -200,6 +208,7 @@ export class HygieneRuntime {
     const list = await this.store.get(listId);
     if (!list || list.state === 'failed' || list.state === 'done') return;
     await this.store.setState(listId, 'failed', { error: error.message, errorCode: error.code });
+    // Best effort: jobs left queued find the list failed and stop on their own.
     const jobIds = await this.redis.smembers(this.store.keys(listId).jobs).catch(() => [] as string[]);
     // remove() leaves active (locked) jobs alone; they finish and find the list failed.
     await Promise.all(jobIds.map((id) => this.verifyQueue.remove(id).catch(() => 0)));
@@ -235,7 +244,24 @@ export class HygieneRuntime {
   }
 }
 
-function buildVerifier(options: RuntimeOptions, redis: Redis): { verifier: BatchVerifier; guard: FaultGuard | null } {
+/** Where an error goes: its own line, or the calm once-per-interval line when Redis refuses writes or is gone. */
+interface RedisAwareLog {
+  warn(err: Error, fields: Record<string, unknown>, message: string): void;
+  error(err: Error, fields: Record<string, unknown>, message: string): void;
+}
+
+function redisAware(logger: Logger, trouble: TroubleLog): RedisAwareLog {
+  const say = (level: 'warn' | 'error') => (err: Error, fields: Record<string, unknown>, message: string) => {
+    if (isRedisRefusal(err)) {
+      trouble.warn({ ...fields, err: err.message, while: message }, REDIS_REFUSES_MESSAGE);
+      return;
+    }
+    logger[level]({ ...fields, err: err.message }, message);
+  };
+  return { warn: say('warn'), error: say('error') };
+}
+
+function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLog): { verifier: BatchVerifier; guard: FaultGuard | null } {
   const { config, logger } = options;
   if (options.verifier && typeof options.verifier === 'object') return { verifier: options.verifier, guard: null };
   // Bounce-log suppression (src/bounces): suppressed addresses are answered without probing.
@@ -282,11 +308,17 @@ function buildVerifier(options: RuntimeOptions, redis: Redis): { verifier: Batch
     guard,
     pool: {
       settings: { ...config.smtp, ...identity, connector: connectorFor(outbound, { onOutcome: (outcome) => guard.recordProxyOutcome(outcome) }), timeouts: { ...config.smtp.timeouts } },
-      leases: createMxLeaseManager(redis, { keyPrefix: config.keyPrefix, limit: config.smtp.maxSessionsPerMx, ttlMs: config.smtp.leaseTtlMs }),
+      leases: createMxLeaseManager(redis, {
+        keyPrefix: config.keyPrefix,
+        limit: config.smtp.maxSessionsPerMx,
+        ttlMs: config.smtp.leaseTtlMs,
+        onLost: (server, why) => trouble.warn({ server, why }, 'MX session lease lost; its session ends before its next window'),
+      }),
       rateLimiter: createRcptRateLimiter(redis, config.keyPrefix, config.smtp.rcptPerSecondPerMx),
-      pauses: createMxPauseStore(redis, { keyPrefix: config.keyPrefix, baseMs: config.smtp.pauseMs, maxMs: config.smtp.pauseMaxMs, logger }),
-      sessionStarts: createSessionStartBudget(redis, { keyPrefix: config.keyPrefix, perMinute: config.smtp.sessionsPerMinute, burst: config.smtp.sessionBurst, logger }),
+      pauses: createMxPauseStore(redis, { keyPrefix: config.keyPrefix, baseMs: config.smtp.pauseMs, maxMs: config.smtp.pauseMaxMs, logger: trouble }),
+      sessionStarts: createSessionStartBudget(redis, { keyPrefix: config.keyPrefix, perMinute: config.smtp.sessionsPerMinute, burst: config.smtp.sessionBurst, logger: trouble }),
       logger,
+      trouble,
       events: combinePoolEvents(combinePoolEvents(stats.events, guard.poolEvents), options.poolEvents),
     },
   });
@@ -340,10 +372,10 @@ function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['on
 }
 
 /**
- * Per-list, per-MX counters for report.json ("{mx}|{field}" in {p}:list:{id}:mxstats). Buffered
- * in memory and flushed every 250 ms so a hot probe loop costs no Redis round trip. A pause that sent
- * a list's probes back is one field per pause, "{mx}|pause@{since}" = "{until}|{reply}" (HSETNX: the
- * same pause seen by several processes is counted once), plus "{mx}|deferred" (probes sent back).
+ * Per-list, per-MX counters for report.json ({p}:list:{id}:mxstats, format MX_STATS in
+ * store/redis-keys.ts). Buffered in memory and flushed every 250 ms so a hot probe loop costs no
+ * Redis round trip. A pause that sent a list's probes back is one field per pause (HSETNX: the same
+ * pause seen by several processes is counted once), plus the "deferred" counter (probes sent back).
  */
 function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEvents; flush: () => Promise<void> } {
   const pending = new Map<string, Map<string, number>>();
@@ -355,7 +387,8 @@ function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEven
     notes.set(listId, fields);
     timer ??= setTimeout(() => void flush(), 250);
   };
-  const bump = (listId: string, field: string, by = 1) => {
+  const bump = (listId: string, mx: string, counter: MxStatsCounter, by = 1) => {
+    const field = mxStatsField(mx, counter);
     const fields = pending.get(listId) ?? new Map<string, number>();
     fields.set(field, (fields.get(field) ?? 0) + by);
     pending.set(listId, fields);
@@ -380,19 +413,19 @@ function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEven
     await pipeline.exec().catch(() => undefined);
   };
   const events: PoolEvents = {
-    onSessionForList: (mx, listId) => bump(listId, `${mx}|sessions`),
+    onSessionForList: (mx, listId) => bump(listId, mx, 'sessions'),
     onReply: (mx, listId, code) => {
-      bump(listId, `${mx}|rcpts`);
-      bump(listId, `${mx}|code:${code}`);
+      bump(listId, mx, 'rcpts');
+      bump(listId, mx, `code:${code}`);
     },
-    onReconnect: (mx, listId) => bump(listId, `${mx}|reconnects`),
+    onReconnect: (mx, listId) => bump(listId, mx, 'reconnects'),
     onExchange: (mx, listIds, ms) => {
-      for (const listId of listIds) bump(listId, `${mx}|ms`, ms);
+      for (const listId of listIds) bump(listId, mx, 'ms', ms);
     },
     onPause: (mx, deferredByList, pause) => {
       for (const [listId, count] of deferredByList) {
-        bump(listId, `${mx}|deferred`, count);
-        note(listId, `${mx}|pause@${pause.since}`, `${pause.until}|${pause.reason}`);
+        bump(listId, mx, 'deferred', count);
+        note(listId, mxStatsPauseField(mx, pause.since), mxStatsPauseValue(pause.until, pause.reason));
       }
     },
   };

@@ -8,6 +8,7 @@
  * Entries do not expire: a list is removed from with `hygiene suppress remove`.
  */
 import type { Redis } from 'ioredis';
+import { softBounceKey, suppressionKey } from '../store/redis-keys.ts';
 
 export interface SuppressionEntry {
   /** The address as it was given (the hash field is its lower-cased key). */
@@ -39,8 +40,6 @@ export interface SuppressionStore {
   softCount(key: string): Promise<number>;
 }
 
-export const suppressionKey = (prefix: string): string => `${prefix}:suppression`;
-export const softBounceKey = (prefix: string): string => `${prefix}:softbounces`;
 
 export function describeSuppression(entry: SuppressionEntry): string {
   const status = entry.status ? ` ${entry.status}` : '';

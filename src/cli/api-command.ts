@@ -21,7 +21,10 @@ Serves the HTTP API (POST /v1/lists, GET /v1/lists/:id, downloads, POST /v1/veri
   --syntax-only    no DNS or SMTP (syntax, duplicates and missing emails only)`,
   options: { ...COMMON_OPTIONS, port: { type: 'string' }, host: { type: 'string' }, 'no-workers': { type: 'boolean' }, 'syntax-only': { type: 'boolean' } },
   async run({ config, flags }) {
-    if (config.api.keys.length === 0) throw new HygieneError('CONFIG_INVALID', 'hygiene api needs at least one API key in HYGIENE_API_KEYS or HYGIENE_API_ADMIN_KEYS (comma-separated).');
+    if (config.api.keys.length === 0) {
+      const problem = 'hygiene api needs at least one API key in HYGIENE_API_KEYS or HYGIENE_API_ADMIN_KEYS (comma-separated).';
+      throw new HygieneError('CONFIG_INVALID', problem, { problems: [problem] });
+    }
     const logger = createLogger(config.logLevel);
     const workers = flags['no-workers'] !== true;
     // An API-only node must share the fleet's Redis; with local workers a private one is acceptable.

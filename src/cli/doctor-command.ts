@@ -17,7 +17,7 @@ import { pingRedis } from '../app/redis-connection.ts';
 import type { Config, OutboundIdentity } from '../config/config.ts';
 import { askCanaries, isResolved } from '../dns/dns-canaries.ts';
 import { createDnsMxResolver, type MxHost } from '../dns/mx-resolver.ts';
-import { HygieneError, isHygieneError } from '../errors.ts';
+import { HygieneError, isHygieneError, isSmtpError, type SmtpError } from '../errors.ts';
 import { connectorFor } from '../smtp/identity-connector.ts';
 import { seenClientAddress } from '../smtp/seen-address.ts';
 import type { SmtpConnector } from '../smtp/smtp-connector.ts';
@@ -186,7 +186,7 @@ async function port25Check(
     try {
       socket = await connector.connect({ host: target.ip, port, serverName: target.mx }, config.smtp.timeouts.connectMs);
     } catch (err) {
-      const coded = isHygieneError(err) ? err : new HygieneError('SMTP_CONNECT_FAILED', String(err));
+      const coded = isSmtpError(err) ? err : new HygieneError('SMTP_CONNECT_FAILED', isHygieneError(err) ? err.message : String(err));
       if (coded.code === 'SMTP_PROXY_UNREACHABLE' || coded.code === 'SMTP_PROXY_AUTH_FAILED') {
         return { status: 'fail', detail: `Not tested: ${coded.message}`, fix: `See the proxy check above (${identity.setting}).` };
       }
@@ -240,7 +240,7 @@ async function port25Check(
 }
 
 /** How one connect failed, in a few words. */
-function connectFailure(err: HygieneError, timeoutMs: number): string {
+function connectFailure(err: SmtpError, timeoutMs: number): string {
   if (err.code === 'SMTP_PROXY_REFUSED') return err.message;
   const socks = err.context.socksReply !== undefined ? ` (through the proxy: SOCKS5 reply ${String(err.context.socksReply)})` : '';
   if (err.code === 'SMTP_TIMEOUT') return `no answer within ${timeoutMs} ms${socks}`;
@@ -321,8 +321,8 @@ async function smtpHandshake(
     await session.quit();
     return { ok: true, greeting: `${session.greeting.code} ${greeting}`.trim(), tls, seenAddress };
   } catch (err) {
-    if (!isHygieneError(err)) return { ok: false, detail: String(err) };
-    const reply = err.context.reply as SmtpReply | undefined;
+    if (!isSmtpError(err)) return { ok: false, detail: isHygieneError(err) ? err.message : String(err) };
+    const reply = err.context.reply;
     return { ok: false, detail: reply ? `${err.message} (${replyToText(reply)})` : err.message };
   }
 }

@@ -16,7 +16,7 @@ import { parseEmailAddress } from '../domain/email-address.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import { HygieneError } from '../errors.ts';
 import { improbableLocalPart } from '../probe/catch-all-registry.ts';
-import { listKeys, verdictCacheKey } from '../queue/list-keys.ts';
+import { listKeys, verdictCacheKey } from '../store/redis-keys.ts';
 import { COMMON_OPTIONS, type Command } from './command.ts';
 
 export interface ProbeTranscriptLine {
@@ -101,6 +101,7 @@ export async function runProbe(config: Config, address: string, options: { resol
       },
     });
     const cached = async (): Promise<Verdict | null> => {
+      // For display only: an unreadable cache shows as empty.
       const raw = await runtime.redis.get(verdictCacheKey(config.keyPrefix, parsed.key)).catch(() => null);
       try {
         return raw === null ? null : (JSON.parse(raw) as Verdict);
@@ -129,6 +130,7 @@ export async function runProbe(config: Config, address: string, options: { resol
       await runtime.close();
     }
     const cleanup = createRedisClient(endpoint.url, 'hygiene-probe-cleanup');
+    // Tidying a probe's counters: left behind, they expire with the list.
     await cleanup.del(listKeys(config.keyPrefix, listId).mxStats).catch(() => 0);
     cleanup.disconnect();
   } finally {

@@ -22,6 +22,7 @@ async function withSchedules<T>(config: Config, use: (deps: ScheduleDeps) => Pro
   try {
     return await use({ redis, prefix: config.keyPrefix, queue });
   } finally {
+    // The command's own result (or error) is what matters; a queue that fails to close holds nothing.
     await queue.close().catch(() => undefined);
     await redis.quit().catch(() => redis.disconnect());
   }
@@ -89,7 +90,7 @@ fresher ones are reused. Schedules live in Redis: "schedule run" (the daemon) ca
       const id = args[0];
       if (!id || args.length > 1) throw new HygieneError('USAGE', 'schedule remove takes one schedule id (see "hygiene schedule list")');
       const removed = await withSchedules(config, (deps) => removeSchedule(deps, id));
-      if (!removed) throw new HygieneError('LIST_NOT_FOUND', `There is no schedule ${id}.`, { id });
+      if (!removed) throw new HygieneError('LIST_NOT_FOUND', `There is no schedule ${id}.`, { scheduleId: id });
       process.stdout.write(`removed ${id}\n`);
       return 0;
     }

@@ -35,6 +35,7 @@ export function openAtomicFile(finalPath: string, options: { highWaterMark?: num
     },
     async abort() {
       stream.destroy();
+      // Aborting: the stream was destroyed on purpose, so its close error says nothing new; the temp file goes next.
       await closed.catch(() => undefined);
       await rm(tempPath, { force: true });
     },

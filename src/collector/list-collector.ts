@@ -19,6 +19,7 @@ import { buildDeliverableIndex, DeliverableIndex } from '../flags/deliverable-in
 import type { CsvRecord } from '../csv/csv-row-stream.ts';
 import { ROW_BUFFERED } from '../csv/csv-writer.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
+import { parseMxStats } from '../store/redis-keys.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
 import { buildListReport, ListTally } from './report-builder.ts';
 import type { ListReport, MxReport } from './report.ts';
@@ -92,6 +93,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   const indexLoading = (needsIndex ? buildDeliverableIndex(redis, keys.verdicts, keys.vtext) : Promise.resolve(new DeliverableIndex(new Map()))).then((index) => {
     deliverable = index;
   });
+  // Marks the rejection handled while rows are read; indexLoading is awaited before the first write, which rethrows it.
   indexLoading.catch(() => undefined);
   const annotator = createAddressAnnotator({ suggest: (local, domain) => deliverable?.suggest(local, domain) });
 
@@ -154,32 +156,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
   return report;
 }
 
-/** Per-MX counters are kept as "{mx}|{field}" in one hash (see list-keys.ts). */
+/** Per-MX counters of the list (format and parsing: MX_STATS in store/redis-keys.ts). */
 async function readMxStats(redis: Redis, key: string): Promise<MxReport[]> {
-  const raw = await redis.hgetall(key);
-  const byMx = new Map<string, Required<MxReport>>();
-  for (const [field, value] of Object.entries(raw)) {
-    const cut = field.lastIndexOf('|');
-    const mx = field.slice(0, cut);
-    const name = field.slice(cut + 1);
-    const entry: Required<MxReport> = byMx.get(mx) ?? { mx, sessions: 0, rcpts: 0, reconnects: 0, repliesByCode: {}, durationMs: 0, pauses: 0, pausedMs: 0, pauseReasons: [], deferred: 0 };
-    const n = Number(value);
-    if (name.startsWith('pause@')) {
-      // "pause@{since}" = "{until}|{reply}" (one field per pause, see runtime.ts createMxStatsRecorder).
-      const cut = value.indexOf('|');
-      const until = Number(value.slice(0, cut));
-      const reason = value.slice(cut + 1);
-      entry.pauses += 1;
-      entry.pausedMs += Math.max(0, until - Number(name.slice(6)));
-      if (reason !== '' && entry.pauseReasons.length < 3 && !entry.pauseReasons.includes(reason)) entry.pauseReasons.push(reason);
-    } else if (name === 'deferred') entry.deferred = n;
-    else if (name.startsWith('code:')) entry.repliesByCode[name.slice(5)] = n;
-    else if (name === 'sessions') entry.sessions = n;
-    else if (name === 'rcpts') entry.rcpts = n;
-    else if (name === 'reconnects') entry.reconnects = n;
-    else if (name === 'ms') entry.durationMs = n;
-    byMx.set(mx, entry);
-  }
-  return [...byMx.values()].sort((a, b) => a.mx.localeCompare(b.mx));
+  return parseMxStats(await redis.hgetall(key));
 }
-

@@ -4,7 +4,7 @@
  * trip (HMGET :verdicts + HMGET :first). The caller keeps the next batch's lookup in flight while it
  * joins and writes the current one, so the round trip overlaps CPU work instead of adding to it.
  *
- * Reads {p}:list:{id}:verdicts, :vtext and :first (layout in queue/list-keys.ts).
+ * Reads {p}:list:{id}:verdicts, :vtext and :first (layout in store/redis-keys.ts).
  */
 import type { Redis } from 'ioredis';
 import type { RowCheck } from '../domain/row-check.ts';
@@ -77,6 +77,7 @@ export class VerdictLookup {
       }
     }
     const done = addressKeys.length === 0 ? Promise.resolve(rows) : this.fetch(addressKeys, maybeSeenKeys).then(([first, verdictJson]) => fill(rows, slot, firstSlot, first, verdictJson));
+    // Marks the rejection handled while the batch waits its turn; the caller awaits `done` and gets it.
     done.catch(() => undefined);
     return done;
   }

@@ -14,6 +14,7 @@
  * lives (RFC 5321 §5.1). The cache is an optimisation: when Redis fails, the inner resolver answers.
  */
 import type { Redis } from 'ioredis';
+import { mxCacheKey } from '../store/redis-keys.ts';
 import { normaliseDomain, orderMxHosts, type MxHost, type MxResolution, type MxResolver } from './mx-resolver.ts';
 
 export interface CachedMxResolverOptions {
@@ -27,9 +28,6 @@ export interface CachedMxResolverOptions {
   random?: () => number;
 }
 
-export function mxCacheKey(keyPrefix: string, domain: string): string {
-  return `${keyPrefix}:mx:${domain}`;
-}
 
 export function createCachedMxResolver(inner: MxResolver, redis: Redis, options: CachedMxResolverOptions): MxResolver {
   const random = options.random ?? Math.random;
@@ -43,6 +41,7 @@ export function createCachedMxResolver(inner: MxResolver, redis: Redis, options:
 
   async function lookup(domain: string): Promise<MxResolution> {
     const key = mxCacheKey(options.keyPrefix, domain);
+    // Cache unavailable: resolve through DNS, as on a miss.
     const cached = await redis.get(key).catch(() => null);
     const parsed = cached === null ? null : parseCached(cached);
     if (parsed !== null) {
@@ -50,6 +49,7 @@ export function createCachedMxResolver(inner: MxResolver, redis: Redis, options:
     }
     const resolution = await inner.resolve(domain);
     const ttl = ttlFor(resolution);
+    // A cache write Redis refuses only costs a DNS lookup next time.
     if (ttl > 0) await redis.set(key, JSON.stringify(resolution), 'EX', ttl).catch(() => undefined);
     return resolution;
   }

@@ -3,7 +3,7 @@
  * accepted it" becomes deliverable — or risky/catch_all when the domain accepts everything
  * (SMTP-FACTS: only a 2xx to the random probe makes a domain catch-all).
  */
-import type { ReplyClass } from './reply-classifier.ts';
+import type { ReplyClass } from './reply-meaning.ts';
 import { replyToText, type SmtpReply } from './smtp-reply.ts';
 import type { ProbeOutcome } from './verifier.ts';
 import type { Reason, Verdict } from './verdict.ts';

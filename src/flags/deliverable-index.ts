@@ -1,12 +1,13 @@
 /**
  * Deliverable local parts per domain of one list, read from the list's verdict hash
- * ({p}:list:{id}:verdicts, field = lower-cased address, value = Verdict JSON; see list-keys.ts)
+ * ({p}:list:{id}:verdicts, field = lower-cased address, value = Verdict JSON; see store/redis-keys.ts)
  * with HSCAN, for local-part suggestions. Memory stays bounded on huge lists: only domains that
  * also have a mailbox_not_found verdict are kept, at most `perDomain` local parts each and
  * `total` overall (a suggestion is a convenience; missing one on a 10M-row list is acceptable).
  */
 import type { Redis } from 'ioredis';
 import { suggestLocalPart } from './local-part-suggestion.ts';
+import { loadLuaScript, runScript } from '../queue/lua-script.ts';
 
 export interface DeliverableIndexLimits {
   perDomain: number;
@@ -31,40 +32,8 @@ export class DeliverableIndex {
   }
 }
 
-/**
- * One HSCAN step, filtered server side. KEYS[1] the list's :verdicts HASH, KEYS[2] its :vtext HASH
- * (a '#id' value is the shared text stored there, see verdict-texts.ts); ARGV[1] cursor,
- * ARGV[2] COUNT. Returns { next cursor, key, 'n'|'d', key, 'n'|'d', ... }: 'n' for a verdict whose
- * JSON has "reason":"mailbox_not_found", else 'd' for "status":"deliverable"; others are left out.
- * Why server side: on most lists nearly every verdict is neither, and shipping all of them to be
- * dropped here cost the collector more than the rest of its start-up (the same text tests as before,
- * in the same HSCAN order, so the index is the same).
- */
-const SCAN_VERDICTS_LUA = `
-local step = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local flat = step[2]
-local out = { step[1] }
-local shared = {}
-for i = 1, #flat, 2 do
-  local json = flat[i + 1]
-  if string.byte(json, 1) == 35 then
-    local ref = json
-    json = shared[ref]
-    if json == nil then
-      json = redis.call('HGET', KEYS[2], string.sub(ref, 2)) or ''
-      shared[ref] = json
-    end
-  end
-  if string.find(json, '"reason":"mailbox_not_found"', 1, true) then
-    out[#out + 1] = flat[i]
-    out[#out + 1] = 'n'
-  elseif string.find(json, '"status":"deliverable"', 1, true) then
-    out[#out + 1] = flat[i]
-    out[#out + 1] = 'd'
-  end
-end
-return out
-`;
+/** deliverable-index-scan-verdicts.lua (KEYS and ARGV in its header). */
+const SCAN_VERDICTS_LUA = loadLuaScript(new URL('./deliverable-index-scan-verdicts.lua', import.meta.url));
 
 export async function buildDeliverableIndex(redis: Redis, verdictsKey: string, vtextKey: string, limits: DeliverableIndexLimits = DEFAULT_DELIVERABLE_LIMITS): Promise<DeliverableIndex> {
   const deliverable = new Map<string, string[]>();
@@ -72,7 +41,7 @@ export async function buildDeliverableIndex(redis: Redis, verdictsKey: string, v
   let kept = 0;
   let cursor = '0';
   do {
-    const [next, ...flat] = (await redis.eval(SCAN_VERDICTS_LUA, 2, verdictsKey, vtextKey, cursor, 5_000)) as string[];
+    const [next, ...flat] = (await runScript(redis, SCAN_VERDICTS_LUA, [verdictsKey, vtextKey], [cursor, 5_000])) as string[];
     cursor = next ?? '0';
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const key = flat[i]!;

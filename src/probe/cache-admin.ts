@@ -3,12 +3,11 @@
  * `hygiene cache clear`): the verdict cache, the catch-all answers and the MX answers. Every scan is a
  * SCAN with MATCH (never KEYS: safe on a busy Redis), read and deleted in batches.
  *
- * Keys (see queue/list-keys.ts): {p}:verdict:{address}, {p}:catchall:{domain}, {p}:mx:{domain}.
+ * Keys (see store/redis-keys.ts): {p}:verdict:{address}, {p}:catchall:{domain}, {p}:mx:{domain}.
  */
 import type { Redis } from 'ioredis';
-import { mxCacheKey } from '../dns/cached-mx-resolver.ts';
 import type { Verdict } from '../domain/verdict.ts';
-import { verdictCacheKey } from '../queue/list-keys.ts';
+import { catchAllKey, catchAllPattern, mxCacheKey, mxCachePattern, verdictCacheKey, verdictCachePattern } from '../store/redis-keys.ts';
 
 export type CacheScope = { kind: 'all' } | { kind: 'domain'; domain: string } | { kind: 'address'; key: string };
 
@@ -32,12 +31,6 @@ export interface CacheStats {
   mx: number;
 }
 
-const catchAllKey = (prefix: string, domain: string): string => `${prefix}:catchall:${domain}`;
-
-/** A literal for SCAN MATCH: the glob characters * ? [ ] \ escaped. */
-function globLiteral(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
 
 async function* scanKeys(redis: Redis, pattern: string): AsyncGenerator<string[]> {
   let cursor = '0';
@@ -55,21 +48,20 @@ async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
 }
 
 export async function clearCaches(redis: Redis, prefix: string, scope: CacheScope): Promise<ClearedCounts> {
-  const p = globLiteral(prefix);
   switch (scope.kind) {
     case 'address':
       return { verdicts: await redis.unlink(verdictCacheKey(prefix, scope.key)), catchAll: 0, mx: 0 };
     case 'domain':
       return {
-        verdicts: await deleteMatching(redis, `${p}:verdict:*@${globLiteral(scope.domain)}`),
+        verdicts: await deleteMatching(redis, verdictCachePattern(prefix, scope.domain)),
         catchAll: await redis.unlink(catchAllKey(prefix, scope.domain)),
         mx: await redis.unlink(mxCacheKey(prefix, scope.domain)),
       };
     case 'all':
       return {
-        verdicts: await deleteMatching(redis, `${p}:verdict:*`),
-        catchAll: await deleteMatching(redis, `${p}:catchall:*`),
-        mx: await deleteMatching(redis, `${p}:mx:*`),
+        verdicts: await deleteMatching(redis, verdictCachePattern(prefix)),
+        catchAll: await deleteMatching(redis, catchAllPattern(prefix)),
+        mx: await deleteMatching(redis, mxCachePattern(prefix)),
       };
   }
 }
@@ -90,7 +82,6 @@ async function countMatching(redis: Redis, pattern: string): Promise<number> {
 }
 
 export async function cacheStats(redis: Redis, prefix: string, now: Date = new Date()): Promise<CacheStats> {
-  const p = globLiteral(prefix);
   const stats: CacheStats = {
     verdicts: 0,
     byStatus: {},
@@ -99,7 +90,7 @@ export async function cacheStats(redis: Redis, prefix: string, now: Date = new D
     catchAll: 0,
     mx: 0,
   };
-  for await (const keys of scanKeys(redis, `${p}:verdict:*`)) {
+  for await (const keys of scanKeys(redis, verdictCachePattern(prefix))) {
     const values = await redis.mget(...keys);
     for (const value of values) {
       if (value === null) continue; // expired between SCAN and MGET
@@ -118,7 +109,7 @@ export async function cacheStats(redis: Redis, prefix: string, now: Date = new D
       stats.byAge[ageBucket(Number.isFinite(checked) ? Math.max(0, now.getTime() - checked) : Number.POSITIVE_INFINITY)] += 1;
     }
   }
-  stats.catchAll = await countMatching(redis, `${p}:catchall:*`);
-  stats.mx = await countMatching(redis, `${p}:mx:*`);
+  stats.catchAll = await countMatching(redis, catchAllPattern(prefix));
+  stats.mx = await countMatching(redis, mxCachePattern(prefix));
   return stats;
 }

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { catchAllKey } from '../store/redis-keys.ts';
 
 import type { CatchAllState } from '../domain/probe-verdict.ts';
 
@@ -96,12 +97,13 @@ export class CatchAllRegistry {
     this.entries.set(domain, entry);
     for (const wake of entry.waiters.splice(0)) wake(state);
     if (state !== 'unknown' && this.ttlSeconds > 0) {
+      // A cache write: if Redis refuses it, the domain is only probed again by another process or run.
       this.redis.set(this.key(domain), state, 'EX', this.ttlSeconds).catch(() => undefined);
     }
   }
 
   private key(domain: string): string {
-    return `${this.keyPrefix}:catchall:${domain}`;
+    return catchAllKey(this.keyPrefix, domain);
   }
 }
 

@@ -8,36 +8,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { mxLeaseKey } from '../store/redis-keys.ts';
+import { loadLuaScript, runScript } from '../queue/lua-script.ts';
 
-/** KEYS[1] lease zset; ARGV[1] now ms, ARGV[2] expiry ms, ARGV[3] limit, ARGV[4] token. Returns 1 if granted. */
-const ACQUIRE_LUA = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-  local ttl = tonumber(ARGV[2]) - tonumber(ARGV[1]) + 1000
-  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-  return 1
-end
-return 0
-`;
+/** mx-lease-acquire.lua (KEYS and ARGV in its header). */
+const ACQUIRE_LUA = loadLuaScript(new URL('./mx-lease-acquire.lua', import.meta.url));
 
-/**
- * KEYS[1] lease zset; ARGV[1] new expiry, ARGV[2] token, ARGV[3] key TTL ms. Returns 1 while the
- * lease is still held. The key's own TTL is pushed out too: otherwise a set whose leases are only
- * renewed (no new acquire) would expire as a whole and let other processes in over the limit.
- */
-const RENEW_LUA = `
-if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
-  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-  return 1
-end
-return 0
-`;
+/** mx-lease-renew.lua (KEYS and ARGV in its header). */
+const RENEW_LUA = loadLuaScript(new URL('./mx-lease-renew.lua', import.meta.url));
 
 export interface MxLease {
   readonly token: string;
-  /** Gives the slot back. Idempotent. */
+  /**
+   * Aborts when a renewal found the lease gone (it expired, or Redis lost it) or could not be made
+   * (Redis refused the write): another process may hold the slot now, so the holder must end its
+   * session before sending anything more (the fleet never exceeds the cap).
+   */
+  readonly lost: AbortSignal;
+  /** Gives the slot back. Idempotent; never rejects. */
   release(): Promise<void>;
 }
 
@@ -50,6 +38,8 @@ export interface MxLeaseManager {
 
 export interface MxLeaseOptions {
   keyPrefix: string;
+  /** Told once per lost lease (why it was lost). */
+  onLost?: (key: string, why: string) => void;
   limit: number;
   /** How long a lease lives without renewal (a crashed holder frees its slot after this). */
   ttlMs?: number;
@@ -61,25 +51,40 @@ export function createMxLeaseManager(redis: Redis, options: MxLeaseOptions): MxL
   const ttlMs = options.ttlMs ?? 15_000;
   const pollMs = options.pollMs ?? 100;
   const now = options.now ?? Date.now;
-  const keyOf = (mx: string) => `${options.keyPrefix}:mxlease:${mx}`;
+  const keyOf = (limitKey: string) => mxLeaseKey(options.keyPrefix, limitKey);
 
   async function tryAcquire(mx: string): Promise<MxLease | null> {
     const token = `${process.pid}-${randomBytes(6).toString('hex')}`;
     const key = keyOf(mx);
     const at = now();
-    const granted = await redis.eval(ACQUIRE_LUA, 1, key, at, at + ttlMs, options.limit, token);
+    const granted = await runScript(redis, ACQUIRE_LUA, [key], [at, at + ttlMs, options.limit, token]);
     if (granted !== 1) return null;
     let released = false;
+    const lost = new AbortController();
+    const markLost = (why: string): void => {
+      if (lost.signal.aborted || released) return;
+      clearInterval(renew);
+      lost.abort(new Error(why));
+      options.onLost?.(mx, why);
+    };
     const renew = setInterval(() => {
-      redis.eval(RENEW_LUA, 1, key, now() + ttlMs, token, ttlMs + 1_000).catch(() => undefined);
+      runScript(redis, RENEW_LUA, [key], [now() + ttlMs, token, ttlMs + 1_000]).then(
+        (held) => {
+          if (held !== 1) markLost('the lease had expired when it was renewed');
+        },
+        (err: unknown) => markLost(`the lease could not be renewed: ${(err as Error).message}`),
+      );
     }, Math.max(250, Math.floor(ttlMs / 3)));
     renew.unref();
     return {
       token,
+      lost: lost.signal,
       async release() {
         if (released) return;
         released = true;
         clearInterval(renew);
+        // A release Redis refuses loses nothing: the lease expires by itself after ttlMs (its slot
+        // is only held that much longer), and the caller is done with it either way.
         await redis.zrem(key, token).catch(() => undefined);
       },
     };

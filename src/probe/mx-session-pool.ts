@@ -1,7 +1,11 @@
 /**
  * One pool per MX host and process: a queue of RCPT probes served by at most `maxSessionsPerMx`
  * SMTP sessions (each holding a fleet-wide lease), reused across jobs, lists and domains that share
- * the host. This is where the politeness rules of SMTP-FACTS.md live:
+ * the host. This is the scheduling side (which host, how many sessions, leases, budgets, pauses,
+ * what the host has told us about itself); one session's life is pooled-session.ts, the shape of
+ * each window window-planner.ts (pure), the reading of its replies window-replies.ts, and what a
+ * reply or failure means domain/reply-meaning.ts and domain/failure-meaning.ts. Every per-server
+ * limit is counted under one LimitKey (limit-key.ts). The politeness rules of SMTP-FACTS.md:
  *
  * - Error budget: every 4xx/5xx reply counts (Postfix counts every rejected RCPT and only resets on
  *   an accepted message, which we never send). A pipelined window is never larger than the budget
@@ -23,24 +27,46 @@
  *   is honoured before every session and every window.
  * - Every connect attempt takes a token from the fleet-wide session-start budget of the server
  *   (session-start-budget.ts), whatever the reason for the session: no bug can become a flood.
+ *
+ * Failure safety (issue 13): every await that can reject runs inside the runner's error handling;
+ * every probe taken into a window is settled on every path (answered, deferred, handed back, or
+ * given up after MAX_LOSSES); a runner whose Redis fails (lease, budget, pause, rate) backs off
+ * exponentially with jitter and logs once per interval (backoff.ts) instead of restarting at once;
+ * a session whose lease could not be renewed ends before its next window, so the fleet never
+ * exceeds the per-server cap; a probe's resolve runs once whatever happens.
  */
 import type { Logger } from 'pino';
 import type { HeloName, MailFrom } from '../config/setting-values.ts';
-import { judgeReply, type ReplyStage } from '../domain/fault-owner.ts';
-import { classifyReply, type ReplyClass } from '../domain/reply-classifier.ts';
-import type { SmtpReply } from '../domain/smtp-reply.ts';
-import type { AddressToVerify } from '../domain/verifier.ts';
-import { HygieneError, isHygieneError } from '../errors.ts';
-import { mailFrom, quit, rcptTo, rset } from '../smtp/smtp-commands.ts';
-import { SmtpExchangeError, SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../smtp/smtp-session.ts';
-import { isProxyFailure, type SmtpConnector } from '../smtp/smtp-connector.ts';
+import {
+  catchAllStateOf,
+  combinedHostCause,
+  hostFailureCause,
+  lostSessionMeaning,
+  senderRefusedMeaning,
+  type HostFailureCause,
+  type SessionFailure,
+} from '../domain/failure-meaning.ts';
 import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
+import { judgeReply, readReply, type ReplyClass, type ReplyStage } from '../domain/reply-meaning.ts';
+import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
+import type { AddressToVerify } from '../domain/verifier.ts';
+import { HygieneError, isHygieneError, isSmtpError } from '../errors.ts';
+import { mailFrom, quit, rcptTo, rset } from '../smtp/smtp-commands.ts';
+import { isProxyFailure, type SmtpConnector } from '../smtp/smtp-connector.ts';
+import { SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../smtp/smtp-session.ts';
+import { Backoff, createTroubleLog, sleep, type TroubleLog } from './backoff.ts';
 import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
-import type { MxLeaseManager } from './mx-lease.ts';
+import { limitKeyOf, type LimitKey } from './limit-key.ts';
+import type { MxLease, MxLeaseManager } from './mx-lease.ts';
 import type { MxPause, MxPauseStore } from './mx-pause-store.ts';
+import { PooledSession, type SessionEnd } from './pooled-session.ts';
 import type { RcptRateLimiter } from './rcpt-rate-limiter.ts';
 import type { ClientAnswer } from './refusal-guard.ts';
 import type { SessionStartBudget } from './session-start-budget.ts';
+import { readRcpts, readSetup } from './window-replies.ts';
+import { fillWindow, windowCommands, type WindowPlan } from './window-planner.ts';
+
+export type { HostFailureCause };
 
 export interface PoolSmtpSettings {
   port: number;
@@ -62,9 +88,6 @@ export interface PoolSmtpSettings {
 }
 
 /** What became of one probe on this host: a ProbeResult, or "use the next MX". */
-/** Why a host could not be used: decides the final reason when every MX fails. */
-/** 'busy': a 4xx greeting or EHLO (421 too many connections, 450 try later): ask again later. */
-export type HostFailureCause = 'timeout' | 'refused' | 'protocol' | 'rejected' | 'busy';
 export type RcptResult =
   | ProbeResult
   | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply }
@@ -118,6 +141,8 @@ export interface MxSessionPoolDeps {
   sessionStarts: SessionStartBudget;
   catchAll: CatchAllRegistry;
   logger: Logger;
+  /** Shared by every pool of the process: a Redis failure seen by many pools is logged once per interval. */
+  trouble?: TroubleLog;
   events?: PoolEvents;
   openSession?: (options: SmtpSessionOptions) => Promise<SmtpSession>;
   now?: () => number;
@@ -129,9 +154,24 @@ const POLICY_BLOCK_HOLD_MS = 10 * 60_000;
 /** Probes lost in this many dead sessions are given up (unknown) instead of being tried again. */
 const MAX_LOSSES = 3;
 
-type WindowItem =
-  | { kind: 'probe'; request: ProbeRequest }
-  | { kind: 'catch-all'; domain: string; listId: string };
+type WindowItem = ({ kind: 'probe'; request: ProbeRequest } | { kind: 'catch-all'; domain: string; listId: string }) & {
+  /** Set once the item is answered, deferred, handed back or given up: an item is settled once. */
+  settled?: boolean;
+};
+
+/** What one window led to, for the loop that serves sessions under a lease. */
+interface WindowOutcome {
+  /** The server answered something: the runner is making progress. */
+  progressed: boolean;
+  /** The session must end, and how. */
+  end?: SessionEnd;
+  /** The session was lost with items unanswered (they went back to the queue). */
+  lost?: { why: string; hostCause: HostFailureCause; sessionHadAnswers: boolean };
+  /** The host was paused: stop serving it. */
+  stop?: boolean;
+  /** Every reply came, in step (losses in a row start again from zero). */
+  inStep?: boolean;
+}
 
 /** One answered RCPT of a window, for notePolicy. */
 interface PolicyEvidence {
@@ -140,9 +180,38 @@ interface PolicyEvidence {
   replyClass: ReplyClass;
 }
 
+/** Why a session could not be opened to any address of the host. */
+interface HostUnusable {
+  detail: string;
+  cause: HostFailureCause;
+  /** The server's refusal at the greeting or EHLO, when one answered. */
+  reply?: SmtpReply;
+  stage?: Extract<ReplyStage, 'greeting' | 'ehlo'>;
+}
+
 /** The address a window item asks about (the catch-all probe's is improbable by design). */
 function windowAddress(item: WindowItem): string {
   return item.kind === 'probe' ? item.request.address.address : `${improbableLocalPart(item.domain)}@${item.domain}`;
+}
+
+function itemList(item: WindowItem): string {
+  return item.kind === 'probe' ? item.request.listId : item.listId;
+}
+
+function itemDomain(item: WindowItem): string {
+  return item.kind === 'probe' ? item.request.address.domain : item.domain;
+}
+
+/** A probe's resolve runs once, whatever path settles it. */
+function once(request: ProbeRequest): ProbeRequest {
+  let done = false;
+  const resolve = request.resolve;
+  request.resolve = (result) => {
+    if (done) return;
+    done = true;
+    resolve(result);
+  };
+  return request;
 }
 
 export class MxSessionPool {
@@ -167,19 +236,29 @@ export class MxSessionPool {
   private readonly wakers = new Set<() => void>();
   private closing = false;
   private readonly abort = new AbortController();
+  /** Runners that end without answering anything are started again only after this backs off. */
+  private readonly respawn = new Backoff({ firstMs: 100, maxMs: 30_000 });
+  private respawnTimer: NodeJS.Timeout | null = null;
+  private readonly trouble: TroubleLog;
+  /** The key of every fleet-wide limit of this server (lease, session starts, RCPT rate, pause). */
+  readonly limitKey: LimitKey;
   readonly stats: PoolStats = { sessions: 0, maxConcurrentSessions: 0, rcpts: 0, roundTrips: 0, reconnects: 0, errors: 0 };
 
   constructor(
     readonly mx: string,
     private readonly addresses: readonly string[],
     private readonly deps: MxSessionPoolDeps,
-  ) {}
+  ) {
+    this.limitKey = limitKeyOf({ mx, addresses });
+    this.trouble = deps.trouble ?? createTroubleLog(deps.logger);
+  }
 
   get queued(): number {
     return this.queue.length;
   }
 
   submit(requests: ProbeRequest[]): void {
+    requests = requests.map(once);
     const now = this.now();
     if (this.pause && now < this.pause.until) {
       this.defer(requests, this.pause);
@@ -198,29 +277,11 @@ export class MxSessionPool {
   async close(): Promise<void> {
     this.closing = true;
     this.abort.abort();
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    this.respawnTimer = null;
     for (const wake of this.wakers) wake();
     while (this.runners > 0) await sleep(20);
     this.failQueued({ kind: 'host-failed', mx: this.mx, detail: 'The verifier is shutting down.', cause: 'refused' });
-  }
-
-  private now(): number {
-    return (this.deps.now ?? Date.now)();
-  }
-
-  private ensureRunners(): void {
-    const max = this.deps.settings.maxSessionsPerMx;
-    // A second session only when there is more work than one window: fewer sessions is politer.
-    while (this.runners < max && this.queue.length > 0 && (this.runners === 0 || this.queue.length > this.deps.settings.pipelineWindow * this.runners)) {
-      this.runners += 1;
-      void this.runner().finally(() => {
-        this.runners -= 1;
-        if (this.queue.length > 0 && !this.closing) this.ensureRunners();
-      });
-    }
-  }
-
-  private failQueued(result: RcptResult): void {
-    for (const request of this.queue.splice(0)) request.resolve(result);
   }
 
   /** Hands queued probes back unanswered (the run stopped: a fault guard tripped). */
@@ -228,9 +289,36 @@ export class MxSessionPool {
     this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail, retryable: false });
   }
 
-  /** The server's key for fleet-wide state (lease, pause, session starts): its first address. */
-  private get server(): string {
-    return this.addresses[0] ?? this.mx;
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private ensureRunners(): void {
+    if (this.respawnTimer) return;
+    const max = this.deps.settings.maxSessionsPerMx;
+    // A second session only when there is more work than one window: fewer sessions is politer.
+    while (this.runners < max && this.queue.length > 0 && (this.runners === 0 || this.queue.length > this.deps.settings.pipelineWindow * this.runners)) {
+      this.runners += 1;
+      void this.runner().then((servedAny) => {
+        this.runners -= 1;
+        if (this.queue.length === 0 || this.closing) return;
+        if (servedAny) {
+          this.respawn.reset();
+          this.ensureRunners();
+          return;
+        }
+        // A runner that ended without answering anything is not restarted at once: a loop that
+        // restarts itself backs off (exponential, with jitter, at most 30 s).
+        this.respawnTimer ??= setTimeout(() => {
+          this.respawnTimer = null;
+          this.ensureRunners();
+        }, this.respawn.next());
+      });
+    }
+  }
+
+  private failQueued(result: RcptResult): void {
+    for (const request of this.queue.splice(0)) request.resolve(result);
   }
 
   /** Sends probes back as 'paused' (the worker retries them when the pause ends). */
@@ -248,6 +336,7 @@ export class MxSessionPool {
   private deferItems(items: WindowItem[], pause: MxPause): void {
     const requests: ProbeRequest[] = [];
     for (const item of items) {
+      item.settled = true;
       if (item.kind === 'probe') requests.push(item.request);
       else this.deps.catchAll.settle(item.domain, 'unknown', true);
     }
@@ -256,21 +345,21 @@ export class MxSessionPool {
 
   /** The pause in force (another process's too), or null. One Redis read. */
   private async pauseInForce(): Promise<MxPause | null> {
-    const pause = await this.deps.pauses.current(this.server);
+    const pause = await this.deps.pauses.current(this.limitKey);
     this.pause = pause;
     return pause;
   }
 
   /** The server slowed us down: pause it fleet-wide. */
   private async pauseServer(reply: SmtpReply, stage: ReplyStage): Promise<MxPause> {
-    const reason = reply.raw.replace(/\r?\n/g, ' | ');
-    const pause = await this.deps.pauses.pause(this.server, {
+    const reason = replyToText(reply);
+    const pause = await this.deps.pauses.pause(this.limitKey, {
       reason,
       kind: judgeReply(stage, reply).owner === 'us' ? 'rate' : 'busy',
       detail: `${this.mx} asked us to slow down at ${stage === 'rcpt' ? 'RCPT TO' : stage === 'mail' ? 'MAIL FROM' : stage === 'ehlo' ? 'EHLO' : 'the greeting'} (${reason})`,
     });
     this.pause = pause;
-    this.deps.logger.warn({ mx: this.mx, server: this.server, until: new Date(pause.until).toISOString(), level: pause.level, reply: reason }, 'MX paused fleet-wide: it slowed us down');
+    this.deps.logger.warn({ mx: this.mx, server: this.limitKey, until: new Date(pause.until).toISOString(), level: pause.level, reply: reason }, 'MX paused fleet-wide: it slowed us down');
     return pause;
   }
 
@@ -300,409 +389,392 @@ export class MxSessionPool {
     });
   }
 
-  private async openSession(): Promise<SmtpSession> {
+  /**
+   * Opens one SMTP session to the first address of the host that takes it: the one place sessions
+   * are opened. Every connect attempt, whatever its reason, first spends the server's fleet-wide
+   * session-start budget (a Redis failure there rejects: the runner backs off, the host is not
+   * marked down for it). Resolves with the session, or with why no address of the host could be used.
+   */
+  private async openSession(): Promise<{ session: SmtpSession } | { unusable: HostUnusable }> {
     const s = this.deps.settings;
     const failures: string[] = [];
     const causes = new Set<HostFailureCause>();
     let rejection: SmtpReply | undefined;
-    let rejectionStage: ReplyStage | undefined;
+    let rejectionStage: HostUnusable['stage'];
+    const open = (host: string, tls: SmtpSessionOptions['tls']): Promise<SmtpSession> =>
+      (this.deps.openSession ?? SmtpSession.open)({
+        host,
+        port: s.port,
+        serverName: this.mx,
+        heloName: s.heloName,
+        localAddress: s.localAddress,
+        connector: s.connector,
+        tls,
+        tlsCa: s.tlsCa,
+        pipelining: !this.pipeliningOff,
+        timeouts: s.timeouts,
+        onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
+      });
+    /** Every connect attempt spends a token first; false when the pool is closing. A Redis failure rejects (the runner's). */
+    const mayStart = (): Promise<boolean> =>
+      this.deps.sessionStarts.take(this.limitKey, this.abort.signal).catch((err: unknown) => {
+        throw new BudgetFailure(err);
+      });
     for (const host of this.addresses) {
-      const open = async (tls: SmtpSessionOptions['tls']): Promise<SmtpSession> => {
-        // Every connect attempt, whatever its reason, spends the server's fleet-wide budget.
-        if (!(await this.deps.sessionStarts.take(this.server, this.abort.signal))) throw new HygieneError('SMTP_CLOSED', 'The verifier is shutting down.');
-        return (this.deps.openSession ?? SmtpSession.open)({
-          host,
-          port: s.port,
-          serverName: this.mx,
-          heloName: s.heloName,
-          localAddress: s.localAddress,
-          connector: s.connector,
-          tls,
-          tlsCa: s.tlsCa,
-          pipelining: !this.pipeliningOff,
-          timeouts: s.timeouts,
-          onTranscript: this.deps.events?.onTranscript ? (entry) => this.deps.events?.onTranscript?.(this.mx, entry) : undefined,
-        });
-      };
+      let session: SmtpSession;
       try {
-        let session: SmtpSession;
+        if (!(await mayStart())) return { unusable: { detail: 'The verifier is shutting down.', cause: 'refused' } };
         try {
-          session = await open(this.plaintextOnly && s.tls === 'opportunistic' ? 'off' : s.tls);
+          session = await open(host, this.plaintextOnly && s.tls === 'opportunistic' ? 'off' : s.tls);
         } catch (err) {
           // Opportunistic TLS that fails the handshake: reconnect in plain text, as an MTA would.
           if (!isHygieneError(err, 'SMTP_TLS_FAILED') || s.tls !== 'opportunistic') throw err;
           this.deps.logger.info({ mx: this.mx, err: err.message }, 'STARTTLS failed; continuing without TLS');
           this.plaintextOnly = true;
-          session = await open('off');
+          if (!(await mayStart())) return { unusable: { detail: 'The verifier is shutting down.', cause: 'refused' } };
+          session = await open(host, 'off');
         }
-        this.deps.events?.onConnectResult?.(this.mx, host, { ok: true, timeout: false });
-        return session;
-      } catch (err) {
-        const coded = isHygieneError(err) ? err : new HygieneError('SMTP_CONNECT_FAILED', String(err));
+      } catch (caught) {
+        // The budget's own failure (Redis) is ours, not the server's: the runner backs off and tries again.
+        if (caught instanceof BudgetFailure) throw caught.cause;
+        // Anything else the session layer threw counts against this address of the host.
+        const err = isSmtpError(caught) ? caught : new HygieneError('SMTP_CONNECT_FAILED', String(caught), { mx: this.mx, host });
         // A proxy's own failure reached no MX: never "ok" for the port-25 guard (the proxy guard judges it).
-        const tcpFailed = coded.code === 'SMTP_CONNECT_FAILED' || isProxyFailure(coded) || (coded.code === 'SMTP_TIMEOUT' && coded.context.phase === 'connect');
-        this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && coded.code === 'SMTP_TIMEOUT' });
-        failures.push(`${host}: ${coded.message}`);
-        const reply = coded.context.reply as SmtpReply | undefined;
-        if (reply && rejection === undefined && (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED')) {
-          rejectionStage = coded.code === 'SMTP_GREETING_REJECTED' ? 'greeting' : 'ehlo';
+        const tcpFailed = err.code === 'SMTP_CONNECT_FAILED' || isProxyFailure(err) || (err.code === 'SMTP_TIMEOUT' && err.context.phase === 'connect');
+        this.deps.events?.onConnectResult?.(this.mx, host, { ok: !tcpFailed, timeout: tcpFailed && err.code === 'SMTP_TIMEOUT' });
+        failures.push(`${host}: ${err.message}`);
+        const reply = err.context.reply;
+        const refusedAt = err.code === 'SMTP_GREETING_REJECTED' ? 'greeting' : err.code === 'SMTP_EHLO_REJECTED' ? 'ehlo' : undefined;
+        const failure: SessionFailure =
+          refusedAt && reply
+            ? { kind: 'refused-at', stage: refusedAt, reply }
+            : { kind: 'network', what: err.code === 'SMTP_TIMEOUT' ? 'session-timeout' : err.code === 'SMTP_PROTOCOL' ? 'protocol-error' : 'connect-refused' };
+        const cause = hostFailureCause(failure);
+        causes.add(cause);
+        if (failure.kind === 'refused-at' && rejection === undefined) {
+          rejectionStage = failure.stage;
+          if (cause === 'rejected' || cause === 'busy') rejection = failure.reply;
         }
-        if (coded.code === 'SMTP_TIMEOUT') causes.add('timeout');
-        else if (coded.code === 'SMTP_PROTOCOL') causes.add('protocol');
-        else if ((coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED') && reply && reply.code >= 500) {
-          causes.add('rejected');
-          rejection ??= reply;
-        } else if ((coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_EHLO_REJECTED') && reply && reply.code >= 400) {
-          causes.add('busy');
-          rejection ??= reply;
-        } else causes.add('refused');
         // A rejected greeting (or certificate) is the host speaking for itself: its other addresses will say the same.
-        if (coded.code === 'SMTP_GREETING_REJECTED' || coded.code === 'SMTP_TLS_REQUIRED' || coded.context.certificate === true) break;
+        if (err.code === 'SMTP_GREETING_REJECTED' || err.code === 'SMTP_TLS_REQUIRED' || err.context.certificate === true) break;
+        continue;
       }
+      this.deps.events?.onConnectResult?.(this.mx, host, { ok: true, timeout: false });
+      return { session };
     }
-    const cause: HostFailureCause = causes.size === 1 ? [...causes][0]! : causes.has('rejected') ? 'rejected' : causes.has('busy') ? 'busy' : 'refused';
-    throw new HygieneError(cause === 'timeout' ? 'SMTP_TIMEOUT' : 'SMTP_CONNECT_FAILED', `${this.mx} (${failures.join('; ')})`, { mx: this.mx, cause, reply: rejection, stage: rejectionStage });
+    return { unusable: { detail: `${this.mx} (${failures.join('; ')})`, cause: combinedHostCause(causes), reply: rejection, stage: rejection ? rejectionStage : undefined } };
   }
 
-  private async runner(): Promise<void> {
+  /**
+   * Serves the queue under fleet-wide leases until it is empty, the host is down or paused, or the
+   * pool closes. Resolves true when it made progress or ended by itself (a respawn then needs no
+   * backoff), false when it was stopped before (the pool closing, a lease never granted). Never
+   * rejects: a failure of our own parts (Redis refusing writes, a bug) is logged once per interval
+   * and retried after an exponential, jittered, bounded backoff; nothing taken is lost meanwhile.
+   */
+  private async runner(): Promise<boolean> {
+    const backoff = new Backoff({ firstMs: 250, maxMs: 30_000 });
+    let servedAny = false;
+    while (!this.closing && this.queue.length > 0) {
+      let lease: MxLease | null = null;
+      let retryInMs: number;
+      try {
+        lease = await this.deps.leases.acquire(this.limitKey, this.abort.signal);
+        if (!lease) break;
+        const end = await this.serve(lease, () => {
+          servedAny = true;
+          backoff.reset();
+        });
+        // Ended by itself (no work left, host down or paused): a new runner may start at once.
+        if (end === 'done' || end === 'stop') servedAny = true;
+        if (end !== 'lease-lost') break;
+        // A lease lost again and again (Redis losing it) must not become a loop: back off before the next one.
+        retryInMs = backoff.next();
+      } catch (err) {
+        retryInMs = backoff.next();
+        this.trouble.warn({ mx: this.mx, server: this.limitKey, err: (err as Error).message, retryInMs, attempts: backoff.attempts }, 'MX pool cannot go on (Redis or an internal failure); waiting and trying again');
+      } finally {
+        // Given back before any wait. mx-lease.ts never rejects on release: a lease it could not delete expires by itself.
+        await lease?.release();
+      }
+      await sleep(retryInMs, this.abort.signal);
+    }
+    return servedAny;
+  }
+
+  /**
+   * Sessions under one lease, one after the other, until the queue is empty ('done'), the host is
+   * down or paused ('stop'), or the lease was lost ('lease-lost': the session ends first).
+   */
+  private async serve(lease: MxLease, onProgress: () => void): Promise<'done' | 'stop' | 'lease-lost'> {
     const s = this.deps.settings;
-    // Leases are keyed by the server's first address, not its name: two MX names for one machine
-    // (shared hosting) share its session limit, which is what the server counts.
-    const lease = await this.deps.leases.acquire(this.addresses[0] ?? this.mx, this.abort.signal);
-    if (!lease) return;
-    let session: SmtpSession | null = null;
-    let sessionStarted = 0;
-    const listsServed = new Set<string>();
-    let errors = 0;
-    let rsets = 0;
-    let rcptsInTransaction = 0;
-    let inTransaction = false;
+    let session: PooledSession<WindowItem> | null = null;
     let consecutiveLosses = 0;
-    let answeredInSession = 0;
-    /**
-     * The verdicts of the last answered window, held until the session shows its replies were in
-     * step after it: the next window's replies fit, QUIT got its 221, or nothing came late while the
-     * session settled before idling. A server that answered one command twice shows it only by an
-     * extra reply later; then this window is probed again instead of keeping shifted verdicts.
-     */
-    let held: { items: WindowItem[]; commit: () => void } | null = null;
-    const release = (inStep: boolean, why = ''): void => {
-      const window = held;
-      held = null;
-      if (!window) return;
-      if (inStep) window.commit();
-      else for (const item of window.items) this.requeueLost(item, 'smtp_error', why);
-    };
-
-    /** 'quit': send QUIT and wait; 'quit-sent': QUIT went in the last group, wait for the close; 'drop': just close. */
-    const endSession = async (how: 'quit' | 'quit-sent' | 'drop'): Promise<void> => {
-      if (!session) return;
-      const closing = session;
+    const endSession = async (how: SessionEnd): Promise<void> => {
+      const ending = session;
       session = null;
-      this.stats.roundTrips += closing.roundTrips + (how === 'quit' && !closing.closed ? 1 : 0);
-      if (how === 'quit') await closing.quit();
-      else if (how === 'quit-sent') await closing.closeAfterQuit();
-      else closing.close();
-      const desync = closing.closeReason?.code === 'SMTP_DESYNC' ? closing.closeReason : undefined;
-      if (desync) this.noteDesync(desync.message);
-      release(!desync, desync?.message);
-      this.activeSessions -= 1;
-      this.deps.events?.onSessionClosed?.(this.mx, new Set(listsServed), this.now() - sessionStarted);
-      listsServed.clear();
+      await ending?.end(how);
     };
-
     try {
       for (;;) {
         if (this.queue.length === 0) {
-          if (session && held) {
-            // About to idle: a late extra reply gets one round trip to show itself before the last
-            // window's verdicts count.
-            await (session as SmtpSession).settle();
-            if ((session as SmtpSession).closed) await endSession('drop');
-            else release(true);
-          }
+          // About to idle: a late extra reply gets one round trip to show itself before the last
+          // window's verdicts count.
+          await session?.settleBeforeIdle();
+          if (session?.closed) await endSession('drop');
           await this.waitForWork(session ? s.idleSessionMs : 0);
-          if (this.queue.length === 0 || this.closing) break;
+          if (this.queue.length === 0 || this.closing) return 'done';
         }
         // The server may have closed on its own (idle timeout, unsolicited 421) while we waited.
-        if (session && (session as SmtpSession).closed) await endSession('drop');
+        if (session?.closed) await endSession('drop');
+        if (lease.lost.aborted) {
+          // Our lease could not be renewed: another process may hold the slot now. End the session
+          // before anything else is sent, and ask for a lease again.
+          await endSession('quit');
+          return 'lease-lost';
+        }
         if (this.now() < this.downUntil) {
           this.failQueued(this.downResult(this.downDetail));
-          break;
+          return 'stop';
         }
         // A pause set by any process of the fleet holds before every session and every window.
         const paused = await this.pauseInForce();
         if (paused) {
+          await endSession('quit');
           this.defer(this.queue.splice(0), paused);
-          break;
+          return 'stop';
         }
         if (!session) {
-          try {
-            session = await this.openSession();
-          } catch (err) {
-            const coded = err as HygieneError;
-            const reply = coded.context.reply as SmtpReply | undefined;
-            const stage = coded.context.stage as ReplyStage | undefined;
-            const judged = reply && stage ? judgeReply(stage, reply) : undefined;
-            if (reply && judged?.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply });
-            if (reply && stage && judged?.pause) {
-              // "Busy, come back later" before any RCPT: pause the server, do not reconnect in a loop.
-              this.defer(this.queue.splice(0), await this.pauseServer(reply, stage));
-              break;
-            }
-            this.markDown(coded.message, (coded.context.cause as HostFailureCause | undefined) ?? 'refused', reply);
-            break;
+          const opened = await this.openSession();
+          if ('unusable' in opened) {
+            await this.hostUnusable(opened.unusable);
+            return 'stop';
           }
-          sessionStarted = this.now();
-          this.activeSessions += 1;
-          this.stats.sessions += 1;
-          this.stats.maxConcurrentSessions = Math.max(this.stats.maxConcurrentSessions, this.activeSessions);
-          errors = 0;
-          rsets = 0;
-          rcptsInTransaction = 0;
-          inTransaction = false;
-          answeredInSession = 0;
+          session = this.startSession(opened.session);
         }
 
-        // Budget left decides the window: even if every RCPT in it is rejected we stay under the limit.
-        // Once only a third of the budget is left, windows get so small that a fresh session (two
-        // round trips) is cheaper than the tail of small windows: reconnect then.
-        const budgetLeft = s.errorBudget - errors;
-        if (budgetLeft <= Math.floor(s.errorBudget / 3)) {
+        const plan = session.plan(s, this.queue.length);
+        if (plan.kind === 'reconnect') {
           await endSession('quit');
           continue;
         }
-        let needReset = false;
-        if (inTransaction && rcptsInTransaction >= s.maxRcptPerTransaction) {
-          if (rsets >= s.maxRsetPerSession) {
-            await endSession('quit');
-            continue;
-          }
-          needReset = true;
-        }
-        const room = Math.min(s.pipelineWindow, budgetLeft, s.maxRcptPerTransaction - (needReset ? 0 : rcptsInTransaction));
-        const current = session as SmtpSession;
-        // With little budget left and more work waiting, this window is the session's last: QUIT goes
-        // in the same group (RFC 2920 allows it last), saving the QUIT round trip. Whatever the
-        // window's answers, the session ends after it and a fresh one takes the rest.
-        const finalWindow = current.supportsPipelining && budgetLeft <= Math.floor((s.errorBudget * 5) / 9) && this.queue.length > room;
-        const window = this.takeWindow(room, current);
+        // Built before any probe is taken: a sender that cannot be sent fails the queue, not a window.
+        const mailCommand = plan.mail ? this.mailCommand(session) : '';
+        if (mailCommand === null) return 'stop';
+        const window = this.takeWindow(plan.room, session);
         if (window.length === 0) continue;
-        const granted = await this.deps.rateLimiter.take(this.mx, window.length);
-        if (granted < window.length) this.putBack(window.splice(granted));
-
-        const commands: string[] = [];
-        if (needReset) commands.push(rset());
-        if (!inTransaction || needReset) commands.push(mailFrom(s.mailFrom, { smtputf8: current.supportsSmtputf8 }));
-        const prefix = commands.length;
-        for (const item of window) {
-          commands.push(rcptTo(windowAddress(item)));
-          const listId = item.kind === 'probe' ? item.request.listId : item.listId;
-          if (!listsServed.has(listId)) {
-            listsServed.add(listId);
-            this.deps.events?.onSessionForList?.(this.mx, listId);
-          }
-        }
-        if (finalWindow) commands.push(quit());
-
-        let replies: SmtpReply[];
-        let failure: SmtpExchangeError | null = null;
-        const exchangeStarted = this.now();
-        try {
-          replies = await current.exchange(commands);
-        } catch (err) {
-          failure = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), []);
-          replies = failure.answered;
-        }
-        if (failure?.code === 'SMTP_DESYNC') {
-          // Out of step: no reply of this window (nor of the held one before it) can be trusted to
-          // belong to its address. All of them are asked again, on a new session without pipelining.
-          this.noteDesync(failure.message);
-          release(false, failure.message);
-          replies = [];
-        } else release(true);
-        this.deps.events?.onExchange?.(this.mx, windowLists(window), this.now() - exchangeStarted);
-
-        // Transaction set-up replies.
-        let setupFailed: SmtpReply | null = null;
-        for (let i = 0; i < prefix && i < replies.length; i++) {
-          const reply = replies[i]!;
-          if (reply.code >= 400) {
-            errors += 1;
-            setupFailed ??= reply;
-          }
-        }
-        if (needReset && replies.length > 0) rsets += 1;
-        if (replies.length >= prefix && !setupFailed) {
-          inTransaction = true;
-          if (needReset) rcptsInTransaction = 0;
-        }
-
-        if (setupFailed) {
-          const judged = judgeReply('mail', setupFailed);
-          if (judged.pause) {
-            // "Try again later" / a rate limit at MAIL FROM: the server is slowing us down.
-            this.deferItems(window, await this.pauseServer(setupFailed, 'mail'));
-            await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
-            continue;
-          }
-          if (judged.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply: setupFailed });
-          // MAIL FROM (or RSET) refused: every RCPT of the group was answered "need MAIL" or worse,
-          // and the refusal is about our sender, not the mailboxes (SMTP-FACTS: policy).
-          const mailClass = classifyReply('MAIL', setupFailed);
-          const permanent = setupFailed.code >= 500;
-          errors += Math.max(0, replies.length - prefix);
-          this.stats.errors += 1;
-          for (const item of window) this.finishUnanswered(item, { kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: `The server refused our sender: ${mailClass.detail}`, reply: setupFailed, retryable: !permanent });
-          if (permanent) {
-            // The same sender will be refused for every queued address on this host.
-            this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: `The server refused our sender: ${mailClass.detail}`, reply: setupFailed, retryable: false });
-          }
-          await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
-          continue;
-        }
-
-        let restartTransaction = false;
-        let closingReply: SmtpReply | null = null;
-        /** The first reply that slowed us down (rate limit): it and every item after it wait for the pause. */
-        let throttle: SmtpReply | null = null;
-        const unanswered: WindowItem[] = [];
-        const throttled: WindowItem[] = [];
-        const answers: PolicyEvidence[] = [];
-        const answered: WindowItem[] = [];
-        const verdicts: Array<() => void> = [];
-        window.forEach((item, i) => {
-          const reply = replies[prefix + i];
-          if (!reply) {
-            unanswered.push(item);
-            return;
-          }
-          const listId = item.kind === 'probe' ? item.request.listId : item.listId;
-          this.deps.events?.onReply?.(this.mx, listId, reply.code);
-          this.stats.rcpts += 1;
-          rcptsInTransaction += 1;
-          if (reply.code >= 400) {
-            errors += 1;
-            this.stats.errors += 1;
-          }
-          const judged = judgeReply('rcpt', reply);
-          if (judged.pause) {
-            // Not an answer about the mailbox: it is asked again after the pause, never in a loop.
-            throttle ??= reply;
-            throttled.push(item);
-            return;
-          }
-          this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: judged.refusesUs, reply });
-          const replyClass = classifyReply('RCPT', reply, { recipient: windowAddress(item), sender: s.mailFrom });
-          if (replyClass.kind === 'too_many_recipients') {
-            restartTransaction = true;
-            unanswered.push(item);
-            return;
-          }
-          if (replyClass.kind === 'service_closing') {
-            closingReply = reply;
-            unanswered.push(item);
-            return;
-          }
-          answers.push({ domain: item.kind === 'catch-all' ? item.domain : item.request.address.domain, reply, replyClass });
-          answered.push(item);
-          if (item.kind === 'catch-all') {
-            const state = catchAllFrom(replyClass);
-            verdicts.push(() => this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500));
-            return;
-          }
-          verdicts.push(() => void this.answer(item.request, reply, replyClass));
+        const outcome = await this.sendWindow(session, plan, window, mailCommand).catch((err: unknown) => {
+          // Whatever failed (a Redis call, a bug), no item of the window is lost: those not yet
+          // settled are asked again (up to MAX_LOSSES times), then the error goes to the runner.
+          for (const item of window) if (!item.settled) this.requeueLost(item, 'smtp_error', `internal failure: ${(err as Error).message}`);
+          throw err;
         });
-        // What the host says about us does not depend on which reply belongs to which address: learnt now.
-        this.notePolicy(answers);
-        if (answered.length > 0) held = { items: answered, commit: () => verdicts.forEach((settle) => settle()) };
-        if (restartTransaction) rcptsInTransaction = s.maxRcptPerTransaction;
-
-        // A 421 that closed the session because of our rate ("try again later", "too many connections").
-        const closing = failure?.code === 'SMTP_SERVICE_CLOSING' ? (failure.context.reply as SmtpReply | undefined) : undefined;
-        if (!throttle && closing && judgeReply('rcpt', closing).pause) throttle = closing;
-        if (throttle) {
-          if (failure) {
-            // The server closed the session (a 421): a reconnect, after the pause.
-            this.stats.reconnects += 1;
-            for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
-          }
-          this.deferItems([...throttled, ...unanswered], await this.pauseServer(throttle, 'rcpt'));
-          await endSession(failure ? 'drop' : finalWindow ? 'quit-sent' : 'quit');
-          continue;
-        }
-
-        if (failure || closingReply) {
-          // The session is over (RFC 5321 §3.8: a dropped connection counts as a 451). Only sessions
-          // that lost everything count towards giving up on the host: one that closes after every
-          // N commands still makes progress, just slowly and with a backoff each time.
-          consecutiveLosses = answeredInSession > 0 || replies.length > prefix ? 1 : consecutiveLosses + 1;
-          this.stats.reconnects += 1;
-          for (const listId of listsServed) this.deps.events?.onReconnect?.(this.mx, listId);
-          const why = closingReply ? `the server closed the session: ${(closingReply as SmtpReply).raw}` : (failure?.message ?? 'connection lost');
-          this.deps.logger.warn({ mx: this.mx, unanswered: unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
-          const lostReason = failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'smtp_error' : 'connection_failed';
-          for (const item of unanswered) this.requeueLost(item, lostReason, why);
-          await endSession('drop');
+        if (outcome.progressed) onProgress();
+        if (outcome.end) await endSession(outcome.end);
+        if (outcome.lost) {
+          consecutiveLosses = outcome.lost.sessionHadAnswers ? 1 : consecutiveLosses + 1;
           if (consecutiveLosses >= MAX_LOSSES) {
-            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${why})`, failure?.code === 'SMTP_TIMEOUT' ? 'timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'protocol' : 'refused');
-            break;
+            this.markDown(`${this.mx}: ${consecutiveLosses} sessions in a row were lost (${outcome.lost.why})`, outcome.lost.hostCause);
+            return 'stop';
           }
           // Back off before reconnecting (SMTP-FACTS politeness: back off on 421 and on drops).
           await sleep(Math.min(s.backoffMs * consecutiveLosses, 60_000), this.abort.signal);
           continue;
         }
-        consecutiveLosses = 0;
-        answeredInSession += window.length - unanswered.length;
-        // QUIT went with the window: wait for the server to close (so it counts the session as over
-        // before we open the next), then start afresh.
-        if (finalWindow) await endSession('quit-sent');
-        // Unanswered only because of 452 4.5.3: retry first, in a new transaction.
-        if (unanswered.length > 0) this.putBack(unanswered);
+        if (outcome.stop) return 'stop';
+        if (outcome.inStep) consecutiveLosses = 0;
       }
-    } catch (err) {
-      this.deps.logger.error({ mx: this.mx, err }, 'SMTP runner failed');
-      this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail: `Unexpected error while probing ${this.mx}: ${(err as Error).message}`, retryable: true });
     } finally {
-      await endSession('quit').catch(() => undefined);
-      // endSession released the held window; never leave one unsettled.
-      release(true);
-      await lease.release();
+      // Never leave a session open or a held window unsettled, whatever ended the loop.
+      await endSession('quit');
     }
   }
 
-  /** Takes up to `room` items: probes from the queue plus one catch-all probe per new domain. */
-  private takeWindow(room: number, session: SmtpSession): WindowItem[] {
-    const window: WindowItem[] = [];
-    while (window.length < room && this.queue.length > 0) {
-      const request = this.queue[0]!;
-      const { domain, asciiLocal } = request.address;
-      if (!asciiLocal && !session.supportsSmtputf8) {
-        this.queue.shift();
-        request.resolve({ kind: 'gave-up', mx: this.mx, reason: 'unverifiable_smtputf8', detail: `The local part is not ASCII and ${this.mx} does not support SMTPUTF8, so it cannot be asked about this mailbox.`, retryable: false });
-        continue;
-      }
-      const refused = this.refusal(domain);
-      if (refused) {
-        this.queue.shift();
-        request.resolve({ kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: refused.detail, reply: refused.reply, retryable: false });
-        continue;
-      }
-      if (this.deps.catchAll.known(domain) === 'yes') {
-        this.queue.shift();
-        request.resolve({ kind: 'catch-all', mx: this.mx });
-        continue;
-      }
-      if (this.deps.catchAll.needsProbe(domain)) {
-        // The probe goes just before the domain's first address, in the same window.
-        if (window.length > 0 && window.length + 2 > room) break;
-        this.deps.catchAll.claimProbe(domain);
-        window.push({ kind: 'catch-all', domain, listId: request.listId });
-        if (window.length >= room) break;
-      }
-      window.push({ kind: 'probe', request: this.queue.shift()! });
+  /** A session was opened: count it and wrap it for the pool. */
+  private startSession(smtp: SmtpSession): PooledSession<WindowItem> {
+    this.activeSessions += 1;
+    this.stats.sessions += 1;
+    this.stats.maxConcurrentSessions = Math.max(this.stats.maxConcurrentSessions, this.activeSessions);
+    return new PooledSession<WindowItem>(smtp, this.now(), {
+      onDesync: (detail) => this.noteDesync(detail),
+      requeue: (items, why) => {
+        for (const item of items) this.requeueLost(item, 'smtp_error', why);
+      },
+      onClosed: (ended) => {
+        this.stats.roundTrips += ended.roundTrips;
+        this.activeSessions -= 1;
+        this.deps.events?.onSessionClosed?.(this.mx, new Set(ended.lists), this.now() - ended.startedAt);
+      },
+    });
+  }
+
+  /** No address of the host took a session: pause it (it said "busy, later") or mark it down. */
+  private async hostUnusable(failure: HostUnusable): Promise<void> {
+    const { reply, stage } = failure;
+    const judged = reply && stage ? judgeReply(stage, reply) : undefined;
+    if (reply && judged?.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply });
+    if (reply && stage && judged?.pause) {
+      // "Busy, come back later" before any RCPT: pause the server, do not reconnect in a loop.
+      this.defer(this.queue.splice(0), await this.pauseServer(reply, stage));
+      return;
     }
-    return window;
+    this.markDown(failure.detail, failure.cause, reply);
+  }
+
+  /** The MAIL FROM command for this session, or null when our sender cannot be sent (every queued probe is told why). */
+  private mailCommand(session: PooledSession<WindowItem>): string | null {
+    try {
+      return mailFrom(this.deps.settings.mailFrom, { smtputf8: session.supportsSmtputf8 });
+    } catch (err) {
+      const detail = `Our sender address cannot be sent to ${this.mx}: ${(err as Error).message}`;
+      this.deps.logger.error({ mx: this.mx, err: (err as Error).message }, 'MAIL FROM cannot be built; the probes queued for this MX are given up');
+      this.failQueued({ kind: 'gave-up', mx: this.mx, reason: 'smtp_error', detail, retryable: false });
+      return null;
+    }
+  }
+
+  /**
+   * Sends one window and acts on its replies. Every item of the window is settled when this
+   * resolves: answered (held until the session shows it stayed in step), deferred for a pause, put
+   * back for a new transaction or session, or given up. `end` says how the session must end, if it
+   * must; `lost` that it was lost with items unanswered; `stop` that the runner must stop.
+   */
+  private async sendWindow(
+    session: PooledSession<WindowItem>,
+    plan: Extract<WindowPlan, { kind: 'window' }>,
+    window: WindowItem[],
+    mailCommand: string,
+  ): Promise<WindowOutcome> {
+    const s = this.deps.settings;
+    const granted = await this.deps.rateLimiter.take(this.limitKey, window.length).catch((err: unknown) => {
+      this.putBack(window);
+      throw err;
+    });
+    if (granted < window.length) this.putBack(window.splice(granted));
+    for (const item of window) {
+      const listId = itemList(item);
+      if (!session.lists.has(listId)) {
+        session.lists.add(listId);
+        this.deps.events?.onSessionForList?.(this.mx, listId);
+      }
+    }
+    const { commands, prefix } = windowCommands(plan, { rset: rset(), mail: mailCommand, rcpts: window.map((item) => rcptTo(windowAddress(item))), quit: quit() });
+
+    const exchangeStarted = this.now();
+    let { replies, failure } = await session.exchange(commands);
+    if (failure?.code === 'SMTP_DESYNC') {
+      // Out of step: no reply of this window (nor of the held one before it) can be trusted to
+      // belong to its address. All of them are asked again, on a new session without pipelining.
+      this.noteDesync(failure.message);
+      session.release(false, failure.message);
+      replies = [];
+    } else session.release(true);
+    this.deps.events?.onExchange?.(this.mx, new Set(window.map(itemList)), this.now() - exchangeStarted);
+    const endHow: SessionEnd = failure ? 'drop' : plan.quitInGroup ? 'quit-sent' : 'quit';
+
+    // Transaction set-up replies.
+    const setup = readSetup(replies, prefix);
+    session.noteSetup(plan, replies.length, prefix, setup.errors, setup.refused !== null);
+    if (setup.refused) {
+      const refused = setup.refused;
+      if (judgeReply('mail', refused).pause) {
+        // "Try again later" / a rate limit at MAIL FROM: the server is slowing us down.
+        this.deferItems(window, await this.pauseServer(refused, 'mail'));
+        return { progressed: true, end: endHow };
+      }
+      if (judgeReply('mail', refused).refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply: refused });
+      const meaning = senderRefusedMeaning(refused);
+      session.budget.errors += Math.max(0, replies.length - prefix);
+      this.stats.errors += 1;
+      for (const item of window) this.finishUnanswered(item, { kind: 'gave-up', mx: this.mx, reason: meaning.reason, detail: meaning.detail, reply: refused, retryable: meaning.retryable });
+      // The same sender will be refused for every queued address on this host.
+      if (meaning.permanent) this.failQueued({ kind: 'gave-up', mx: this.mx, reason: meaning.reason, detail: meaning.detail, reply: refused, retryable: false });
+      return { progressed: true, end: endHow };
+    }
+
+    const reading = readRcpts(window, replies, prefix, (item) => ({ recipient: windowAddress(item), sender: s.mailFrom }));
+    for (const { item, reply, meaning } of reading.replied) {
+      this.deps.events?.onReply?.(this.mx, itemList(item), reply.code);
+      if (!meaning.pause) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: meaning.refusesUs, reply });
+    }
+    this.stats.rcpts += reading.replied.length;
+    this.stats.errors += reading.errors;
+    session.noteRcpts(reading.replied.length, reading.errors, reading.restartTransaction, s.maxRcptPerTransaction);
+
+    // What the host says about us does not depend on which reply belongs to which address: learnt now.
+    this.notePolicy(reading.answered.map(({ item, reply, meaning }) => ({ domain: itemDomain(item), reply, replyClass: meaning.replyClass })));
+    if (reading.answered.length > 0) {
+      const items = reading.answered.map((a) => a.item);
+      for (const item of items) item.settled = true;
+      session.hold(items, () => {
+        for (const { item, reply, meaning } of reading.answered) this.settleAnswered(item, reply, meaning.replyClass);
+      });
+    }
+
+    // A 421 that closed the session because of our rate ("try again later", "too many connections").
+    const closing = failure?.code === 'SMTP_SERVICE_CLOSING' ? failure.context.reply : undefined;
+    const throttle = reading.throttle ?? (closing && judgeReply('rcpt', closing).pause ? closing : null);
+    if (throttle) {
+      if (failure) {
+        // The server closed the session (a 421): a reconnect, after the pause.
+        this.stats.reconnects += 1;
+        for (const listId of session.lists) this.deps.events?.onReconnect?.(this.mx, listId);
+      }
+      this.deferItems([...reading.throttled, ...reading.unanswered], await this.pauseServer(throttle, 'rcpt'));
+      return { progressed: true, end: endHow, stop: true };
+    }
+
+    if (failure || reading.closing) {
+      // The session is over (RFC 5321 §3.8: a dropped connection counts as a 451). Only sessions
+      // that lost everything count towards giving up on the host: one that closes after every
+      // N commands still makes progress, just slowly and with a backoff each time.
+      const sessionHadAnswers = session.answered > 0 || replies.length > prefix;
+      this.stats.reconnects += 1;
+      for (const listId of session.lists) this.deps.events?.onReconnect?.(this.mx, listId);
+      const why = reading.closing ? `the server closed the session: ${reading.closing.raw}` : (failure?.message ?? 'connection lost');
+      this.deps.logger.warn({ mx: this.mx, unanswered: reading.unanswered.length, why }, 'SMTP session lost; unanswered addresses go back to the queue');
+      const lost = lostSessionMeaning(failure?.code === 'SMTP_TIMEOUT' ? 'session-timeout' : failure?.code === 'SMTP_PROTOCOL' || failure?.code === 'SMTP_DESYNC' ? 'protocol-error' : 'session-dropped');
+      for (const item of reading.unanswered) this.requeueLost(item, lost.reason, why);
+      return { progressed: replies.length > 0, end: 'drop', lost: { why, hostCause: lost.hostCause, sessionHadAnswers } };
+    }
+    session.answered += window.length - reading.unanswered.length;
+    // Unanswered only because of 452 4.5.3: retry first, in a new transaction.
+    if (reading.unanswered.length > 0) this.putBack(reading.unanswered);
+    // QUIT went with the window: wait for the server to close (so it counts the session as over
+    // before we open the next), then start afresh.
+    return { progressed: true, end: plan.quitInGroup ? 'quit-sent' : undefined, inStep: true };
+  }
+
+  /** Takes up to `room` items: probes from the queue plus one catch-all probe per new domain (window-planner.ts). */
+  private takeWindow(room: number, session: PooledSession<WindowItem>): WindowItem[] {
+    return fillWindow<ProbeRequest, WindowItem>(
+      this.queue,
+      room,
+      (request) => {
+        const { domain, asciiLocal } = request.address;
+        if (!asciiLocal && !session.supportsSmtputf8) {
+          request.resolve({ kind: 'gave-up', mx: this.mx, reason: 'unverifiable_smtputf8', detail: `The local part is not ASCII and ${this.mx} does not support SMTPUTF8, so it cannot be asked about this mailbox.`, retryable: false });
+          return 'answered';
+        }
+        const refused = this.refusal(domain);
+        if (refused) {
+          request.resolve({ kind: 'gave-up', mx: this.mx, reason: 'policy_block', detail: refused.detail, reply: refused.reply, retryable: false });
+          return 'answered';
+        }
+        if (this.deps.catchAll.known(domain) === 'yes') {
+          request.resolve({ kind: 'catch-all', mx: this.mx });
+          return 'answered';
+        }
+        return this.deps.catchAll.needsProbe(domain) ? 'ask-after-catch-all-probe' : 'ask';
+      },
+      {
+        probe: (request) => ({ kind: 'probe', request }),
+        catchAllProbe: (request) => {
+          this.deps.catchAll.claimProbe(request.address.domain);
+          return { kind: 'catch-all', domain: request.address.domain, listId: request.listId };
+        },
+      },
+    );
   }
 
   /**
@@ -752,6 +824,7 @@ export class MxSessionPool {
   private putBack(items: WindowItem[]): void {
     const requests: ProbeRequest[] = [];
     for (const item of items) {
+      item.settled = true;
       if (item.kind === 'probe') requests.push(item.request);
       else this.deps.catchAll.settle(item.domain, 'unknown', true);
     }
@@ -759,6 +832,7 @@ export class MxSessionPool {
   }
 
   private requeueLost(item: WindowItem, reason: 'timeout' | 'smtp_error' | 'connection_failed', why: string): void {
+    item.settled = true;
     if (item.kind === 'catch-all') {
       this.deps.catchAll.settle(item.domain, 'unknown', true);
       return;
@@ -772,34 +846,37 @@ export class MxSessionPool {
   }
 
   private finishUnanswered(item: WindowItem, result: RcptResult): void {
+    item.settled = true;
     if (item.kind === 'catch-all') this.deps.catchAll.settle(item.domain, 'unknown', true);
     else item.request.resolve(result);
   }
 
-  /** Reports an answered probe; accepted addresses wait for their domain's catch-all answer. */
+  /** An answered item's verdict counts (its window was in step): the catch-all state, or the probe's reply. */
+  private settleAnswered(item: WindowItem, reply: SmtpReply, replyClass: ReplyClass): void {
+    if (item.kind === 'catch-all') {
+      const state = catchAllStateOf(replyClass);
+      this.deps.catchAll.settle(item.domain, state, state === 'unknown' && reply.code < 500);
+      return;
+    }
+    void this.answer(item.request, reply, replyClass);
+  }
+
+  /** Reports an answered probe; accepted addresses wait for their domain's catch-all answer. Never rejects. */
   private async answer(request: ProbeRequest, reply: SmtpReply, replyClass: ReplyClass): Promise<void> {
-    const catchAll = replyClass.kind === 'accepted' ? await this.deps.catchAll.wait(request.address.domain) : 'unknown';
+    let catchAll: CatchAllState = 'unknown';
+    if (replyClass.kind === 'accepted') {
+      try {
+        catchAll = await this.deps.catchAll.wait(request.address.domain);
+      } catch (err) {
+        // Without the domain's catch-all answer the address is still accepted, only not confirmed.
+        this.deps.logger.warn({ mx: this.mx, domain: request.address.domain, err: (err as Error).message }, 'catch-all answer unavailable; the address is reported without it');
+      }
+    }
     request.resolve({ kind: 'reply', reply, replyClass, catchAll, mx: this.mx });
   }
 }
 
-function windowLists(window: WindowItem[]): Set<string> {
-  return new Set(window.map((item) => (item.kind === 'probe' ? item.request.listId : item.listId)));
-}
-
-function catchAllFrom(replyClass: ReplyClass): CatchAllState {
-  if (replyClass.kind === 'accepted') return 'yes';
-  if (replyClass.kind === 'verdict' && replyClass.reason === 'mailbox_not_found') return 'no';
-  return 'unknown';
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+/** The session-start budget failed (Redis): not a fact about the host. */
+class BudgetFailure {
+  constructor(readonly cause: unknown) {}
 }

@@ -1,21 +1,23 @@
 /**
- * Fleet-wide RCPT rate per MX host (HYGIENE_RCPT_PER_SECOND_PER_MX; 0 = off): a fixed one-second
- * window counter in Redis. Key: {p}:rate:{mx}:{epochSecond}  STRING counter, expires after 2 s.
+ * Fleet-wide RCPT rate per mail server (HYGIENE_RCPT_PER_SECOND_PER_MX; 0 = off): a fixed one-second
+ * window counter in Redis, counted under the server's LimitKey like every other per-server limit
+ * (limit-key.ts). Key: {p}:rate:{limit}:{epochSecond}  STRING counter, expires after 2 s.
  */
 import type { Redis } from 'ioredis';
+import { rcptRateKey } from '../store/redis-keys.ts';
 
 export interface RcptRateLimiter {
-  /** Resolves once `count` RCPTs may be sent to `mx` (count may be granted partly: returns how many). */
-  take(mx: string, count: number): Promise<number>;
+  /** Resolves once `count` RCPTs may be sent to the server of `limitKey` (limit-key.ts); may grant part: returns how many. */
+  take(limitKey: string, count: number): Promise<number>;
 }
 
 export function createRcptRateLimiter(redis: Redis, keyPrefix: string, perSecond: number, now: () => number = Date.now): RcptRateLimiter {
-  if (perSecond <= 0) return { take: async (_mx, count) => count };
+  if (perSecond <= 0) return { take: async (_limitKey, count) => count };
   return {
-    async take(mx, count) {
+    async take(limitKey, count) {
       for (;;) {
         const second = Math.floor(now() / 1000);
-        const key = `${keyPrefix}:rate:${mx}:${second}`;
+        const key = rcptRateKey(keyPrefix, limitKey, second);
         const used = await redis.incrby(key, count);
         if (used === count) await redis.expire(key, 2);
         const over = used - perSecond;

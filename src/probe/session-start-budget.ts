@@ -14,8 +14,9 @@
  * A Redis error never becomes a tight loop: the caller waits (1 s, doubling to 30 s) and tries again.
  */
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import { luaScript, runScript } from '../queue/lua-script.ts';
+import type { TroubleLog } from './backoff.ts';
+import { loadLuaScript, runScript } from '../queue/lua-script.ts';
+import { sessionStartKey } from '../store/redis-keys.ts';
 
 export interface SessionStartBudget {
   /** Resolves true once a session may start to `server`; false when the signal aborted the wait. */
@@ -26,41 +27,13 @@ export interface SessionStartBudgetOptions {
   keyPrefix: string;
   perMinute: number;
   burst: number;
-  logger: Logger;
+  /** Where Redis failures are said (once per interval when shared: backoff.ts createTroubleLog). */
+  logger: TroubleLog;
   now?: () => number;
 }
 
-export const sessionStartKey = (prefix: string, server: string): string => `${prefix}:mxstarts:${server}`;
-
-/**
- * KEYS[1] bucket hash. ARGV[1] now ms, ARGV[2] tokens per minute, ARGV[3] burst.
- * Returns 0 when a token was taken, else the milliseconds until one will be there.
- */
-const TAKE = luaScript(`
-local now = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2]) / 60000
-local burst = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1] or '')
-local at = tonumber(state[2] or '')
-if tokens == nil or at == nil then
-  tokens = burst
-  at = now
-end
-if now > at then
-  tokens = math.min(burst, tokens + (now - at) * rate)
-  at = now
-end
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = math.ceil((1 - tokens) / rate)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 60000)
-return wait
-`);
+/** session-start-budget-take.lua (KEYS and ARGV in its header). */
+const TAKE = loadLuaScript(new URL('./session-start-budget-take.lua', import.meta.url));
 
 const ERROR_BACKOFF_FIRST_MS = 1_000;
 const ERROR_BACKOFF_MAX_MS = 30_000;

@@ -12,13 +12,14 @@
  */
 import type { Logger } from 'pino';
 import { localPartVariants } from '../domain/local-part-variants.ts';
+import { allHostsFailedMeaning, pausedReason, type HostFailureCause } from '../domain/failure-meaning.ts';
 import { verdictFromProbe } from '../domain/probe-verdict.ts';
 import type { Verdict } from '../domain/verdict.ts';
 import type { AddressToVerify, BatchVerifier, ProbeOutcome, VerifyBatch } from '../domain/verifier.ts';
 import type { MxHost, MxResolver } from '../dns/mx-resolver.ts';
 import type { CatchAllRegistry } from './catch-all-registry.ts';
 import { allowedMxHosts, mxNotAllowedVerdict } from './mx-address-policy.ts';
-import { MxSessionPool, type HostFailureCause, type MxSessionPoolDeps, type PoolStats, type RcptResult } from './mx-session-pool.ts';
+import { MxSessionPool, type MxSessionPoolDeps, type PoolStats, type RcptResult } from './mx-session-pool.ts';
 import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
 import type { VerdictCache } from './verdict-cache.ts';
 import type { CacheDecision } from './fault-guard.ts';
@@ -97,10 +98,9 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
         }
         const host = hosts[index];
         if (!host) {
-          const verdict = allHostsFailed(address.domain, hosts, attempts, causes, rejection, now());
-          // A server that said "busy, come back later" (4xx greeting) gets asked again later, like
-          // greylisting; refusals, timeouts and garbage are final for this run.
-          resolve(causes.has('busy') && !causes.has('rejected') ? { kind: 'retry', retryAfterMs: deps.busyRetryMs ?? deps.greylistRetryMs, verdict } : { kind: 'verdict', verdict });
+          const meaning = allHostsFailedMeaning(causes);
+          const verdict = allHostsFailed(address.domain, hosts, attempts, meaning.reason, rejection, now());
+          resolve(meaning.retry ? { kind: 'retry', retryAfterMs: deps.busyRetryMs ?? deps.greylistRetryMs, verdict } : { kind: 'verdict', verdict });
           return;
         }
         poolFor(host).submit([
@@ -248,15 +248,8 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
   };
 }
 
-/**
- * Every MX of the domain failed. The reason says what kind of failure it was: all timeouts →
- * timeout; servers that answered with garbage → smtp_error; a server that refused us at the
- * greeting (5xx) → policy_block (it is about us, not the mailbox); otherwise connection_failed. The
- * detail names each attempt.
- */
-function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], causes: Set<HostFailureCause>, rejection: SmtpReply | undefined, at: Date): Verdict {
-  const only = causes.size === 1 ? [...causes][0] : undefined;
-  const reason = only === 'timeout' ? 'timeout' : only === 'protocol' ? 'smtp_error' : causes.has('rejected') ? 'policy_block' : 'connection_failed';
+/** Every MX of the domain failed (the reason is allHostsFailedMeaning's); the detail names each attempt. */
+function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], reason: Verdict['reason'], rejection: SmtpReply | undefined, at: Date): Verdict {
   // The server's own words, when one answered: a rejection, or its "busy, try later".
   return {
     status: 'unknown',
@@ -276,8 +269,7 @@ function pausedOutcome(address: string, mx: string, pause: MxPause, at: Date): P
     retryAfterMs: Math.max(1_000, pause.until - at.getTime() + 250),
     verdict: {
       status: 'unknown',
-      // Slowed down because of our rate: throttled (about us). A server that was not taking connections: connection_failed.
-      reason: pause.kind === 'rate' ? 'throttled' : 'connection_failed',
+      reason: pausedReason(pause.kind),
       detail: `${pause.detail}; it was paused until ${new Date(pause.until).toISOString()} and the retries ran out before it could be asked about ${address}.`,
       smtpReply: pause.reason || undefined,
       mx,

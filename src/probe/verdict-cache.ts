@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 import { cachePolicy } from '../domain/fault-owner.ts';
 import type { Verdict } from '../domain/verdict.ts';
-import { verdictCacheKey } from '../queue/list-keys.ts';
+import { verdictCacheKey } from '../store/redis-keys.ts';
 
 export interface VerdictCacheTtls {
   positiveTtlSeconds: number;

@@ -6,17 +6,13 @@
  * (The per-MX session leases are a different thing: several slots per key, see mx-lease.ts.)
  */
 import type { Redis } from 'ioredis';
-import { luaScript, runScript } from './lua-script.ts';
+import { loadLuaScript, runScript } from './lua-script.ts';
 
-const RENEW = luaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`);
+/** key-lease-renew.lua (KEYS and ARGV in its header). */
+const RENEW = loadLuaScript(new URL('./key-lease-renew.lua', import.meta.url));
 
-const RELEASE = luaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`);
+/** key-lease-release.lua (KEYS and ARGV in its header). */
+const RELEASE = loadLuaScript(new URL('./key-lease-release.lua', import.meta.url));
 
 /** Takes the lease for `ttlMs` if nobody holds it; answers whether we got it. */
 export async function claimKeyLease(redis: Redis, key: string, token: string, ttlMs: number): Promise<boolean> {

@@ -10,7 +10,7 @@ import { checkRecord } from '../csv/record-check.ts';
 import type { DomainSlice, VerifyJobData } from './job-types.ts';
 import { verifyJobId } from './job-types.ts';
 import type { ListStore } from './list-store.ts';
-import { luaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
+import { loadLuaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
 
 export interface RecordAddressesInput {
   listId: string;
@@ -28,64 +28,11 @@ export interface RecordAddressesResult {
   uniqueAddresses: number;
 }
 
-/**
- * One parse batch, server side, in one round trip. KEYS[1] {p}:list:{id}:first (HASH),
- * KEYS[2] {p}:list:{id}:domains (SET), KEYS[3] {p}:list:{id} (list HASH).
- * ARGV[1] the domain list key prefix "{p}:list:{id}:dom:" (the per-domain LIST keys are built here,
- * as BullMQ's scripts build job keys from a prefix: one key per address would double the payload),
- * ARGV[2] rows read so far, ARGV[3] the batch packed as "address US index US key US ..." (US = the
- * unit separator), where key is '' when it is the address itself (the usual case). The domain is
- * what follows the address's last '@' (parseEmailAddress's address is local@domain, and a domain has
- * no '@').
- * For each address whose key is not in :first yet (HSETNX: the first occurrence wins, in argument
- * order): RPUSH it onto its domain list, SADD the domain when that list was new. Sets the list's
- * rows and adds to uniqueAddresses (both 0 at create/resetParse). Returns the number of new addresses.
- *
- * Why a script with one packed argument: per-row arguments (then ioredis Command objects per row
- * before that) were the main client-side cost of the parse pass; splitting in Lua moves that work to
- * the Redis process. Atomic per batch, so an interrupted parse leaves :first, the domain lists and
- * :domains consistent (and resetParse starts over anyway).
- */
-const RECORD_BATCH = luaScript(`
-local packed = ARGV[3]
-local len = #packed
-local added = 0
-local from = 1
-while from <= len do
-  local a = string.find(packed, '\\31', from, true)
-  local b = string.find(packed, '\\31', a + 1, true)
-  local c = string.find(packed, '\\31', b + 1, true) or (len + 1)
-  local address = string.sub(packed, from, a - 1)
-  local key = string.sub(packed, b + 1, c - 1)
-  if key == '' then key = address end
-  if redis.call('HSETNX', KEYS[1], key, string.sub(packed, a + 1, b - 1)) == 1 then
-    added = added + 1
-    local domain = string.match(address, '@([^@]*)$')
-    if redis.call('RPUSH', ARGV[1] .. domain, address) == 1 then redis.call('SADD', KEYS[2], domain) end
-  end
-  from = c + 1
-end
-redis.call('HSET', KEYS[3], 'rows', ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'uniqueAddresses', added)
-return added
-`);
+/** list-producer-record-batch.lua (KEYS and ARGV in its header). */
+const RECORD_BATCH = loadLuaScript(new URL('./list-producer-record-batch.lua', import.meta.url));
 
-/**
- * LLEN of many domain lists in one call (one command per domain was most of building the jobs).
- * ARGV[1] the domain list key prefix, ARGV[2] domains joined by the unit separator. Returns the lengths.
- */
-const LIST_LENGTHS = luaScript(`
-local lengths = {}
-local packed = ARGV[2]
-local from = 1
-local len = #packed
-while from <= len do
-  local cut = string.find(packed, '\\31', from, true) or (len + 1)
-  lengths[#lengths + 1] = redis.call('LLEN', ARGV[1] .. string.sub(packed, from, cut - 1))
-  from = cut + 1
-end
-return lengths
-`);
+/** list-producer-list-lengths.lua (KEYS and ARGV in its header). */
+const LIST_LENGTHS = loadLuaScript(new URL('./list-producer-list-lengths.lua', import.meta.url));
 
 /** Batches sent to Redis but not answered yet: parsing goes on meanwhile (bounded, so memory stays flat). */
 const MAX_BATCHES_IN_FLIGHT = 3;
@@ -168,6 +115,7 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
         await store.registerJobs(listId, jobs.map((job) => job.opts.jobId));
         await queue.addBulk(jobs);
       });
+      // Handled here so a failure before it is awaited is no unhandled rejection; it still rejects where awaited.
       added.catch(() => undefined);
       adding.push(added);
       if (adding.length > MAX_BATCHES_IN_FLIGHT) await adding.shift();
@@ -178,6 +126,7 @@ export async function enqueueVerifyJobs(redis: Redis, store: ListStore, queue: Q
   const PAGE = 1_000;
   const lengthsOf = (page: string[]): Promise<number[]> => {
     const asked = runScript(redis, LIST_LENGTHS, [], [keys.domain(''), page.join(PACK_SEPARATOR)]) as Promise<number[]>;
+    // Handled here so a failure before it is awaited is no unhandled rejection; it still rejects where awaited.
     asked.catch(() => undefined);
     return asked;
   };

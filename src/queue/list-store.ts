@@ -1,12 +1,12 @@
 /**
- * List state in Redis (layout in list-keys.ts). A thin typed layer: read and write the list hash,
+ * List state in Redis (layout in store/redis-keys.ts). A thin typed layer: read and write the list hash,
  * record verdicts, and decide — atomically — when every verify job of a list is done.
  */
 import type { Redis } from 'ioredis';
 import type { Verdict } from '../domain/verdict.ts';
 import { claimKeyLease, releaseKeyLease, renewKeyLease } from './key-lease.ts';
-import { luaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
-import { listKeys, listsIndexKey, tenantListsIndexKey } from './list-keys.ts';
+import { loadLuaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
+import { listKeys, listsIndexKey, tenantListsIndexKey } from '../store/redis-keys.ts';
 import { resolveVerdictTexts, VERDICT_REF_MARK } from './verdict-texts.ts';
 
 export type ListState = 'parsing' | 'enqueuing' | 'verifying' | 'collecting' | 'done' | 'failed';
@@ -352,58 +352,8 @@ export class ListStore {
   }
 }
 
-/**
- * KEYS[1] :verdicts hash, KEYS[2] list hash, KEYS[3] :vtext hash; ARGV[1] the shared texts joined by
- * the unit separator ('' when none), ARGV[2] "key US value US key US value...", where a value is a
- * verdict's JSON or '#n' for the n-th shared text, ARGV[3] how many of them are mailbox_not_found (a
- * hint for the collector: counted per save, so a job saved twice counts twice). Each shared text is stored once in :vtext under the
- * first 16 hex digits of its SHA-1 and referenced as '#id'. HSETs every pair, adds the number of new
- * fields to the list's `verified`, returns that number.
- */
-const SAVE_VERDICTS = luaScript(`
-local refs = {}
-local texts = ARGV[1]
-local from = 1
-while from <= #texts do
-  local cut = string.find(texts, '\\31', from, true) or (#texts + 1)
-  local text = string.sub(texts, from, cut - 1)
-  local id = string.sub(redis.sha1hex(text), 1, 16)
-  redis.call('HSETNX', KEYS[3], id, text)
-  refs[#refs + 1] = '#' .. id
-  from = cut + 1
-end
-local packed = ARGV[2]
-local added = 0
-local from = 1
-local len = #packed
--- One HSET per 500 pairs, not one per address: a redis.call per field cost more than the field.
-local args = {}
-while from <= len do
-  local cut = string.find(packed, '\\31', from, true)
-  local value_end = string.find(packed, '\\31', cut + 1, true) or (len + 1)
-  local value = string.sub(packed, cut + 1, value_end - 1)
-  if string.byte(value, 1) == 35 then value = refs[tonumber(string.sub(value, 2))] end
-  args[#args + 1] = string.sub(packed, from, cut - 1)
-  args[#args + 1] = value
-  if #args >= 1000 then
-    added = added + redis.call('HSET', KEYS[1], unpack(args))
-    args = {}
-  end
-  from = value_end + 1
-end
-if #args > 0 then added = added + redis.call('HSET', KEYS[1], unpack(args)) end
-if added > 0 then redis.call('HINCRBY', KEYS[2], 'verified', added) end
-if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[2], 'notFound', ARGV[3]) end
-return added
-`);
+/** list-store-save-verdicts.lua (KEYS and ARGV in its header). */
+const SAVE_VERDICTS = loadLuaScript(new URL('./list-store-save-verdicts.lua', import.meta.url));
 
-/**
- * KEYS[1] list hash, KEYS[2] :jobs set, KEYS[3] :done set; ARGV[1] job id ('' = only check).
- * Returns 1 when enqueuing is complete and every registered job is done.
- */
-const MARK_DONE = luaScript(`
-if ARGV[1] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end
-if redis.call('HGET', KEYS[1], 'enqueued') ~= '1' then return 0 end
-if redis.call('SCARD', KEYS[2]) == redis.call('SCARD', KEYS[3]) then return 1 end
-return 0
-`);
+/** list-store-mark-done.lua (KEYS and ARGV in its header). */
+const MARK_DONE = loadLuaScript(new URL('./list-store-mark-done.lua', import.meta.url));

@@ -1,5 +1,13 @@
-/** Lua scripts run by SHA1, and the separator of arguments packed for them. */
+/**
+ * Lua scripts run by SHA1, and the separator of arguments packed for them. Every script lives in a
+ * .lua file next to the module that runs it, with a header naming its KEYS and ARGV (like BullMQ's
+ * src/commands/*.lua), loaded once when that module is loaded: `loadLuaScript(new URL('./x.lua',
+ * import.meta.url))` finds it next to the module whether it runs from src/ or from a build (the
+ * build must copy the .lua files beside the .js files it emits).
+ */
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 /** A Lua script with its SHA1, run by EVALSHA (see runScript). */
@@ -10,6 +18,17 @@ export interface LuaScript {
 
 export function luaScript(lua: string): LuaScript {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** Every .lua file loaded so far (absolute paths): test/store checks each file on disk is one of them. */
+export const loadedLuaFiles = new Set<string>();
+
+/** Reads a script file (at module load: a missing file fails at start-up, not at the first call). */
+export function loadLuaScript(file: URL): LuaScript {
+  const path = fileURLToPath(file);
+  const script = luaScript(readFileSync(path, 'utf8'));
+  loadedLuaFiles.add(path);
+  return script;
 }
 
 /**

@@ -21,7 +21,7 @@ import { createRedisClient } from '../app/redis-connection.ts';
 import type { HygieneRuntime } from '../app/runtime.ts';
 import { describePolicy } from '../domain/routing-policy.ts';
 import { claimKeyLease, releaseKeyLease, renewKeyLease } from '../queue/key-lease.ts';
-import { bullPrefix } from '../queue/list-keys.ts';
+import { bullPrefix } from '../store/redis-keys.ts';
 import { writeChangeReport } from './change-report.ts';
 import { SCHEDULE_QUEUE, type ScheduleJobData } from './schedules.ts';
 import { ScheduleStore, type ScheduleRecord, type ScheduleRunSummary } from './schedule-store.ts';
@@ -93,11 +93,13 @@ async function acquireScheduleLock(redis: HygieneRuntime['redis'], key: string, 
     if (signal?.aborted) throw new Error('Interrupted while waiting for the schedule lock.');
     await new Promise((resolve) => setTimeout(resolve, SCHEDULE_LOCK_WAIT_MS));
   }
+  // One failed renewal is retried at the next tick (a third of the TTL): the lock lapses only if Redis refuses every renewal for a whole TTL.
   const renew = setInterval(() => void renewKeyLease(redis, key, token, SCHEDULE_LOCK_TTL_MS).catch(() => undefined), SCHEDULE_LOCK_TTL_MS / 3);
   renew.unref();
   return {
     async release() {
       clearInterval(renew);
+      // A release Redis refuses only holds the lock until its TTL ends.
       await releaseKeyLease(redis, key, token).catch(() => undefined);
     },
   };

@@ -15,6 +15,7 @@
  * The BullMQ job scheduler of the same id lives in the "schedule" queue ({p}:bull:schedule:*).
  */
 import type { Redis } from 'ioredis';
+import { scheduleKeys, schedulesKey } from '../store/redis-keys.ts';
 
 export interface ScheduleRecord {
   id: string;
@@ -63,21 +64,6 @@ export interface ScheduleRunSummary {
   probed: number;
   outputs: { cleaned: string; rejected: string; report: string; changes: string; changesSummary: string };
 }
-
-export function scheduleKeys(prefix: string, id: string) {
-  const base = `${prefix}:schedule:${id}`;
-  return {
-    snapshot: `${base}:snapshot`,
-    nextSnapshot: `${base}:snapshot:next`,
-    runs: `${base}:runs`,
-    /** Lease of the process running one of the schedule's runs (runs never overlap). */
-    lock: `${base}:lock`,
-    run: (runAt: number) => `${base}:run:${runAt}`,
-    runPattern: `${base}:run:*`,
-  };
-}
-
-export const schedulesKey = (prefix: string): string => `${prefix}:schedules`;
 
 export class ScheduleStore {
   constructor(

@@ -14,7 +14,7 @@ import { openListInput } from '../app/list-input.ts';
 import { outputBaseName } from '../app/list-runner.ts';
 import { fileError } from '../csv/input-sniffer.ts';
 import { HygieneError } from '../errors.ts';
-import { bullPrefix } from '../queue/list-keys.ts';
+import { bullPrefix } from '../store/redis-keys.ts';
 import { checkCronPattern, checkTimeZone, parseDuration } from './schedule-spec.ts';
 import { ScheduleStore, type ScheduleRecord, type ScheduleRunSummary } from './schedule-store.ts';
 

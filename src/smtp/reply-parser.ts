@@ -103,7 +103,7 @@ export class ReplyParser {
     }
     if (this.current.length >= this.maxLinesPerReply) {
       throw new HygieneError('SMTP_PROTOCOL', `The mail server sent more than ${this.maxLinesPerReply} lines in one reply.`, {
-        maxLinesPerReply: this.maxLinesPerReply,
+        limit: this.maxLinesPerReply,
       });
     }
     this.current.push({ code, text: match[3] ?? '', line });
@@ -115,7 +115,7 @@ export class ReplyParser {
 
   private overlong(): HygieneError {
     return new HygieneError('SMTP_PROTOCOL', `The mail server sent a line longer than ${this.maxLineBytes} bytes.`, {
-      maxLineBytes: this.maxLineBytes,
+      limit: this.maxLineBytes,
     });
   }
 }

@@ -21,7 +21,7 @@ import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { SmtpReply } from '../domain/smtp-reply.ts';
 import { replyToText } from '../domain/smtp-reply.ts';
-import { HygieneError, isHygieneError, type HygieneErrorCode } from '../errors.ts';
+import { HygieneError, isHygieneError, isSmtpError, type SmtpError, type SmtpErrorCode, type SmtpFailureContext } from '../errors.ts';
 import { ReplyParser } from './reply-parser.ts';
 import { commandAddress, replyMisfit } from './reply-sequence.ts';
 import { directConnector, type SmtpConnector } from './smtp-connector.ts';
@@ -86,14 +86,14 @@ export interface SmtpSessionOptions {
 }
 
 /** Why an exchange failed, with the replies that did arrive (in command order) before it failed. */
-export class SmtpExchangeError extends HygieneError {
+export class SmtpExchangeError extends HygieneError<SmtpErrorCode> {
   readonly answered: SmtpReply[];
 
   constructor(
-    code: HygieneErrorCode,
+    code: SmtpErrorCode,
     message: string,
     answered: SmtpReply[],
-    context: Record<string, unknown> = {},
+    context: SmtpFailureContext = {},
     options?: { cause?: unknown },
   ) {
     super(code, message, context, options);
@@ -112,7 +112,7 @@ interface ExpectedReply {
   group: { size: number; answered: number };
   timeoutMs: number;
   onReply: (reply: SmtpReply) => void;
-  onFail: (err: HygieneError) => void;
+  onFail: (err: SmtpError) => void;
 }
 
 const noop = (): void => {};
@@ -151,7 +151,7 @@ export class SmtpSession {
     return this._closed;
   }
   /** Why the session ended (undefined while open). */
-  get closeReason(): HygieneError | undefined {
+  get closeReason(): SmtpError | undefined {
     return this.failure;
   }
 
@@ -162,7 +162,7 @@ export class SmtpSession {
   private parser = new ReplyParser();
   private readonly expected: ExpectedReply[] = [];
   private replyTimer: NodeJS.Timeout | undefined;
-  private failure: HygieneError | undefined;
+  private failure: SmtpError | undefined;
   private _closed = false;
   private _extensions = new Set<string>();
   private usedEhlo = false;
@@ -314,8 +314,8 @@ export class SmtpSession {
     try {
       [greeting] = await this.expectReplies(['<greeting>'], this.timeouts.greetingMs);
     } catch (err) {
-      const reply = (err as HygieneError).context.reply as SmtpReply | undefined;
-      if (!isHygieneError(err, 'SMTP_SERVICE_CLOSING') || !reply) throw err;
+      if (!isHygieneError(err, 'SMTP_SERVICE_CLOSING') || !err.context.reply) throw err;
+      const reply = err.context.reply;
       // "421 Service not available" as the greeting (RFC 5321 §3.1): the session is already closed.
       this._greeting = reply;
       throw new HygieneError('SMTP_GREETING_REJECTED', `The mail server refused the connection: ${replyToText(reply)}`, {
@@ -413,7 +413,7 @@ export class SmtpSession {
       });
       this.socket = secure;
       let settled = false;
-      const finish = (err?: HygieneError): void => {
+      const finish = (err?: SmtpError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -433,7 +433,7 @@ export class SmtpSession {
         this.note(`TLS established (${secure.getProtocol() ?? 'unknown protocol'}, ${secure.getCipher()?.name ?? 'unknown cipher'})`);
         resolve();
       };
-      const tlsFailed = (message: string, cause?: unknown, extra: Record<string, unknown> = {}): HygieneError =>
+      const tlsFailed = (message: string, cause?: unknown, extra: SmtpFailureContext = {}): SmtpError =>
         new HygieneError('SMTP_TLS_FAILED', message, { ...this.context(), ...extra }, cause === undefined ? undefined : { cause });
       const onSecure = (): void => finish();
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -463,8 +463,8 @@ export class SmtpSession {
           throw new HygieneError('SMTP_UNSAFE_INPUT', `${verb} is handled by SmtpSession.open, not exchange().`);
         }
       } catch (err) {
-        const e = err as HygieneError;
-        throw new SmtpExchangeError('SMTP_UNSAFE_INPUT', e.message, [], { ...this.context(), ...e.context }, { cause: err });
+        const context = isSmtpError(err) ? err.context : {};
+        throw new SmtpExchangeError('SMTP_UNSAFE_INPUT', (err as Error).message, [], { ...this.context(), ...context }, { cause: err });
       }
     }
     const answered: SmtpReply[] = [];
@@ -472,7 +472,8 @@ export class SmtpSession {
       try {
         answered.push(...(await this.request(group, this.timeouts.commandMs)));
       } catch (err) {
-        const e = err as SmtpExchangeError;
+        // request() rejects only with SmtpExchangeError (exchangeError); anything else is a bug, said as a protocol error.
+        const e = err instanceof SmtpExchangeError ? err : new SmtpExchangeError('SMTP_PROTOCOL', String(err), [], this.context(), { cause: err });
         throw new SmtpExchangeError(e.code, e.message, [...answered, ...e.answered], { ...e.context }, { cause: e.cause });
       }
     }
@@ -524,7 +525,7 @@ export class SmtpSession {
       }
       this._roundTrips += 1;
       let settled = false;
-      const onFail = (err: HygieneError): void => {
+      const onFail = (err: SmtpError): void => {
         if (settled) return;
         settled = true;
         reject(this.exchangeError(err, replies));
@@ -648,7 +649,7 @@ export class SmtpSession {
   }
 
   /** End the session once: destroy the socket, clear the timer, reject every waiting handler. */
-  private fail(err: HygieneError): void {
+  private fail(err: SmtpError): void {
     if (this._closed) return;
     this._closed = true;
     this.failure = err;
@@ -682,20 +683,20 @@ export class SmtpSession {
     socket.off('close', this.onClose);
   }
 
-  private exchangeError(err: HygieneError | undefined, answered: SmtpReply[]): SmtpExchangeError {
+  private exchangeError(err: SmtpError | undefined, answered: SmtpReply[]): SmtpExchangeError {
     if (!err) return new SmtpExchangeError('SMTP_CLOSED', 'The session is closed.', [...answered], this.context());
     return new SmtpExchangeError(err.code, err.message, [...answered], { ...err.context }, { cause: err.cause ?? err });
   }
 
-  private desyncError(why: string, extra: Record<string, unknown> = {}): HygieneError {
+  private desyncError(why: string, extra: SmtpFailureContext = {}): SmtpError {
     return new HygieneError('SMTP_DESYNC', `The mail server's replies are out of step with our commands: ${why}.`, { ...this.context(), ...extra });
   }
 
-  private protocolError(message: string, extra: Record<string, unknown> = {}): HygieneError {
+  private protocolError(message: string, extra: SmtpFailureContext = {}): SmtpError {
     return new HygieneError('SMTP_PROTOCOL', message, { ...this.context(), ...extra });
   }
 
-  private context(): Record<string, unknown> {
+  private context(): SmtpFailureContext {
     return { mx: this.options.serverName, host: this.options.host, port: this.options.port };
   }
 
@@ -733,6 +734,7 @@ function verbOf(command: string): string {
   return commandVerb(command);
 }
 
-function withContext(err: HygieneError, context: Record<string, unknown>): HygieneError {
+/** The session's context (MX, address, port) added to an SMTP error raised below it (the reply parser). */
+function withContext(err: SmtpError, context: SmtpFailureContext): SmtpError {
   return new HygieneError(err.code, err.message, { ...context, ...err.context }, { cause: err.cause });
 }

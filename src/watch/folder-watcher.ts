@@ -117,6 +117,7 @@ export async function startFolderWatcher(options: FolderWatcherOptions): Promise
       settle({ outcome: 'failed', jobId, originalName: name, folder: jobDir, reason });
     } catch (err) {
       log.error({ file: name, err: (err as Error).message }, 'could not move a refused file to failed/; leaving it in inbox/');
+      // Gone meanwhile (moved by hand): nothing left to report about it.
       const info = await lstat(path.join(layout.inbox, name)).catch(() => null);
       stuck.set(name, info?.mtimeMs ?? 0);
     }
@@ -126,6 +127,7 @@ export async function startFolderWatcher(options: FolderWatcherOptions): Promise
   async function consider(name: string): Promise<void> {
     if (closed || isIgnoredName(name) || claiming.has(name)) return;
     const full = path.join(layout.inbox, name);
+    // A file that vanished between the event and here is simply not considered.
     const info = await lstat(full).catch(() => null);
     if (!info) {
       candidates.delete(name);
@@ -135,6 +137,7 @@ export async function startFolderWatcher(options: FolderWatcherOptions): Promise
     stuck.delete(name);
     if (info.isSymbolicLink()) {
       const target = await readlink(full).catch(() => '?');
+      // A dangling link has no target: null is reported as such below.
       const resolved = await realpath(full).catch(() => null);
       const outside = resolved === null || !(resolved === root || resolved.startsWith(`${root}${path.sep}`));
       claiming.add(name);
@@ -256,6 +259,7 @@ export async function startFolderWatcher(options: FolderWatcherOptions): Promise
     if (!entry.isDirectory()) continue;
     const contents = await readdir(jobDir).catch(() => [] as string[]);
     if (contents.length === 0) {
+      // Tidying only: a job folder that cannot be removed (not empty, gone) is left as it is.
       await rmdir(jobDir).catch(() => undefined);
       continue;
     }
@@ -286,6 +290,7 @@ export async function startFolderWatcher(options: FolderWatcherOptions): Promise
     const due = Date.now() - lastScan >= rescanMs;
     if (due) lastScan = Date.now();
     const names = due ? null : [...candidates.keys()];
+    // consider() logs its own failures; a file it could not take is found again by the next scan.
     void (names ? Promise.all(names.map((n) => consider(n).catch(() => undefined))) : scanInbox());
   }, Math.max(50, Math.min(500, Math.floor(stableMs / 4))));
 
@@ -301,6 +306,7 @@ export async function startFolderWatcher(options: FolderWatcherOptions): Promise
       closing ??= (async () => {
         closed = true;
         clearInterval(tick);
+        // Closing: a watcher that fails to close holds nothing we still need.
         await watcher.close().catch(() => undefined);
         abort.abort();
         await Promise.allSettled([...running]);

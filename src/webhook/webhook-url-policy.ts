@@ -40,6 +40,7 @@ export async function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): Pr
   if (url.username || url.password) throw refuse('The webhook URL must not carry credentials; the payload is signed instead.', raw);
   if (policy.allowPrivate) return url;
   const host = url.hostname.replace(/^\[|\]$/g, '');
+  // A name that does not resolve has no address to refuse; the delivery fails on its own later.
   const addresses = net.isIP(host) ? [host] : (await (policy.lookup ?? defaultLookup)(host).catch(() => [])).map((a) => a.address);
   if (addresses.length === 0) throw refuse(`The webhook host ${host} does not resolve.`, raw);
   const blocked = addresses.find(isPrivateAddress);

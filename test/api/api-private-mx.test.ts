@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSpecialPurposeAddress } from '../../src/domain/special-address.ts';
-import { verdictCacheKey } from '../../src/queue/list-keys.ts';
+import { verdictCacheKey } from '../../src/store/redis-keys.ts';
 import { REDIS_URL, pollUntilFinished, startApiHarness, type ApiHarness } from './api-harness.ts';
 
 describe('special-purpose address classification (shared by webhooks and the API MX policy)', () => {

@@ -52,7 +52,7 @@ describe('describeError (unit)', () => {
 
   it('usage and config errors exit 2; a config error keeps its list of problems', () => {
     expect(describeError(new HygieneError('USAGE', 'verify takes exactly one CSV file'), false)).toEqual({ text: 'hygiene: verify takes exactly one CSV file\n', exitCode: 2 });
-    const config = describeError(new HygieneError('CONFIG_INVALID', 'Invalid configuration:\n  - A\n  - B'), false);
+    const config = describeError(new HygieneError('CONFIG_INVALID', 'Invalid configuration:\n  - A\n  - B', { problems: ['A', 'B'] }), false);
     expect(config).toEqual({ text: 'hygiene: Invalid configuration:\nhygiene:   - A\nhygiene:   - B\n', exitCode: 2 });
     const parse = describeError(Object.assign(new TypeError("Option '--out <value>' argument missing"), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' }), false);
     expect(parse).toEqual({ text: "hygiene: Option '--out <value>' argument missing\n", exitCode: 2 });
@@ -70,7 +70,7 @@ describe('describeError (unit)', () => {
 
   it('debugging adds the stack and the causes after the one line', () => {
     const cause = new Error('inner cause');
-    const report = describeError(new HygieneError('LIST_FAILED', 'the list failed', {}, { cause }), true);
+    const report = describeError(new HygieneError('LIST_FAILED', 'the list failed', { listId: 'l1' }, { cause }), true);
     const [first, ...rest] = report.text.split('\n');
     expect(first).toBe('hygiene: the list failed');
     expect(rest.join('\n')).toMatch(STACK_LINE);

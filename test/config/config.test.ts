@@ -19,7 +19,7 @@ function problemsOf(fn: () => unknown): string[] {
   try {
     fn();
   } catch (err) {
-    if (isHygieneError(err, 'CONFIG_INVALID')) return err.context.problems as string[];
+    if (isHygieneError(err, 'CONFIG_INVALID')) return [...err.context.problems];
     throw err;
   }
   return [];

@@ -22,7 +22,7 @@ function problemsOf(env: Record<string, string>, host = fqdnHost): string[] {
   try {
     loadConfig(env, {}, host);
   } catch (err) {
-    if (isHygieneError(err, 'CONFIG_INVALID')) return err.context.problems as string[];
+    if (isHygieneError(err, 'CONFIG_INVALID')) return [...err.context.problems];
     throw err;
   }
   return [];

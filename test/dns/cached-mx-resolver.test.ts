@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createCachedMxResolver, mxCacheKey } from '../../src/dns/cached-mx-resolver.ts';
+import { createCachedMxResolver } from '../../src/dns/cached-mx-resolver.ts';
+import { mxCacheKey } from '../../src/store/redis-keys.ts';
 import type { MxResolution, MxResolver } from '../../src/dns/mx-resolver.ts';
 
 let redis: Redis;

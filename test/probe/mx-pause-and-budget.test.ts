@@ -8,7 +8,8 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMxPauseStore, mxPauseKey } from '../../src/probe/mx-pause-store.ts';
+import { createMxPauseStore } from '../../src/probe/mx-pause-store.ts';
+import { mxPauseKey } from '../../src/store/redis-keys.ts';
 import { createSessionStartBudget } from '../../src/probe/session-start-budget.ts';
 import { deletePrefix, REDIS_URL, silentLogger, uniquePrefix } from '../helpers/run-list.ts';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isHygieneError, type HygieneError } from '../../src/errors.ts';
+import { isSmtpError, type SmtpError } from '../../src/errors.ts';
 import { mailFrom, rcptTo, rset } from '../../src/smtp/smtp-commands.ts';
 import { SmtpExchangeError, SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../../src/smtp/smtp-session.ts';
 import { startScriptedSmtpServer, type ScriptedConnection, type ScriptedSmtpServer, type SmtpScript } from '../peers/scripted-smtp-server.ts';
@@ -36,11 +36,11 @@ async function open(server: ScriptedSmtpServer, extra: Partial<SmtpSessionOption
   return session;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<HygieneError> {
+async function rejection(promise: Promise<unknown>): Promise<SmtpError> {
   try {
     await promise;
   } catch (err) {
-    if (isHygieneError(err)) return err;
+    if (isSmtpError(err)) return err;
     throw err;
   }
   throw new Error('expected a rejection');
@@ -183,7 +183,7 @@ describe('SmtpSession: greeting and EHLO', () => {
     });
     const err = await rejection(open(server));
     expect(err.code).toBe('SMTP_GREETING_REJECTED');
-    expect((err.context.reply as { code: number }).code).toBe(554);
+    expect(err.context.reply?.code).toBe(554);
     await server.connections[0]?.closed;
     expect(server.connections[0]?.lines).toEqual(['QUIT']);
   });
@@ -209,7 +209,7 @@ describe('SmtpSession: greeting and EHLO', () => {
     });
     const err = await rejection(open(server));
     expect(err.code).toBe('SMTP_EHLO_REJECTED');
-    expect((err.context.reply as { code: number }).code).toBe(550);
+    expect(err.context.reply?.code).toBe(550);
   });
 
   it('refuses a bad HELO name before connecting', async () => {
@@ -379,7 +379,7 @@ describe('SmtpSession: exchange', () => {
     const err = await rejection(session.exchange([mailFrom('bounce@probe.example.org'), ...['a', 'b', 'c', 'd', 'e'].map((l) => rcptTo(`${l}@d.test`))]));
     expect(err.code).toBe('SMTP_SERVICE_CLOSING');
     expect((err as SmtpExchangeError).answered.map((r) => r.code)).toEqual([250, 250, 550]);
-    expect((err.context.reply as { code: number; enhanced: string }).enhanced).toBe('4.7.0');
+    expect(err.context.reply?.enhanced).toBe('4.7.0');
     expect(session.closed).toBe(true);
     await session.quit();
     const again = await rejection(session.exchange([rset()]));
@@ -464,7 +464,7 @@ describe('SmtpSession: quit and close', () => {
 });
 
 describe('SmtpSession: hostile servers', () => {
-  async function protocolFailure(reply: (c: ScriptedConnection) => void): Promise<{ err: HygieneError; session: SmtpSession; server: ScriptedSmtpServer }> {
+  async function protocolFailure(reply: (c: ScriptedConnection) => void): Promise<{ err: SmtpError; session: SmtpSession; server: ScriptedSmtpServer }> {
     const server = await serve(async (c) => {
       await greetAndEhlo(c, []);
       await c.expectLine(/^RCPT/);

@@ -10,7 +10,7 @@ import util from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/app/redis-connection.ts';
 import { parseSocksProxyUrl, type SocksProxyUrl } from '../../src/config/setting-values.ts';
-import { isHygieneError, type HygieneError } from '../../src/errors.ts';
+import { isSmtpError, type SmtpError } from '../../src/errors.ts';
 import { socks5Connector, type ProxyOutcome } from '../../src/smtp/socks5-connector.ts';
 import { readSocks5Progress } from '../../src/smtp/socks5-progress.ts';
 import { startBlackhole } from '../peers/blackhole.ts';
@@ -100,7 +100,7 @@ function proxyAt(port: number, credentials = ''): SocksProxyUrl {
 
 const TARGET = { host: '127.0.0.1', port: 25, serverName: 'mx.example.test' };
 
-async function connectThrough(proxy: SocksProxyUrl, timeoutMs = 2_000, target = TARGET): Promise<{ error?: HygieneError; outcomes: ProxyOutcome[]; ms: number }> {
+async function connectThrough(proxy: SocksProxyUrl, timeoutMs = 2_000, target = TARGET): Promise<{ error?: SmtpError; outcomes: ProxyOutcome[]; ms: number }> {
   const outcomes: ProxyOutcome[] = [];
   const started = Date.now();
   try {
@@ -108,7 +108,7 @@ async function connectThrough(proxy: SocksProxyUrl, timeoutMs = 2_000, target = 
     socket.destroy();
     return { outcomes, ms: Date.now() - started };
   } catch (err) {
-    if (!isHygieneError(err)) throw err;
+    if (!isSmtpError(err)) throw err;
     return { error: err, outcomes, ms: Date.now() - started };
   }
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/config.ts';
-import { isHygieneError, type HygieneError } from '../../src/errors.ts';
+import { isHygieneError, isSmtpError, type SmtpError } from '../../src/errors.ts';
 import { SmtpSession, type SmtpSessionOptions } from '../../src/smtp/smtp-session.ts';
 import { startScriptedSmtpServer, type ScriptedSmtpServer } from '../peers/scripted-smtp-server.ts';
 
@@ -63,12 +63,12 @@ async function open(server: ScriptedSmtpServer, extra: Partial<SmtpSessionOption
   return session;
 }
 
-async function failure(promise: Promise<unknown>): Promise<HygieneError> {
+async function failure(promise: Promise<unknown>): Promise<SmtpError> {
   const err = await promise.then(
     () => null,
     (e: unknown) => e,
   );
-  if (!isHygieneError(err)) throw new Error(`expected a HygieneError, got ${String(err)}`);
+  if (!isSmtpError(err)) throw new Error(`expected an SMTP error, got ${String(err)}`);
   return err;
 }
 

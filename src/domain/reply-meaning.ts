@@ -1,7 +1,9 @@
 /**
- * What an SMTP reply means for the address being probed. Pure domain code: imports only domain
- * types. Rules follow SMTP-FACTS.md (RFC 5321, RFC 3463 enhanced codes, real Postfix, Gmail and
- * Office 365 texts). Principles:
+ * What an SMTP reply means: for the address being probed (classifyReply: status and reason) and for
+ * us (judgeReply: whose fault it is, and whether it asks us to slow down). The one place that reads
+ * a reply; readReply gives both at once. Pure domain code: imports only domain types. Rules follow
+ * SMTP-FACTS.md (RFC 5321, RFC 3463 enhanced codes, real Postfix, Gmail and Office 365 texts) and
+ * PROVIDERS.md. Principles:
  *  - Only a clear answer about the mailbox is `undeliverable`; a 5xx we cannot read is `unknown`.
  *  - A rejection about US (our IP, HELO name, sender, relay, a blocklist; any x.7.x) is
  *    `unknown/policy_block`, never `undeliverable`, even on 5xx: Postfix delays client/HELO/sender
@@ -12,6 +14,7 @@
  *    words: `550 5.1.1 <blocked@d>: ... User unknown` is about the mailbox. The text is read without
  *    echoes, and the enhanced code decides before any word of it.
  */
+import type { FaultOwner } from './fault-owner.ts';
 import type { SmtpCommand, SmtpReply } from './smtp-reply.ts';
 import type { Reason, Status } from './verdict.ts';
 
@@ -179,6 +182,89 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply, echoes: Re
     return verdict('undeliverable', 'mailbox_disabled', `The mail server says this mailbox is disabled (${ref}).`);
   }
   return verdict('unknown', 'smtp_error', `The mail server refused this address without saying clearly why (${ref}).`);
+}
+
+/** Where in the conversation a reply came. */
+export type ReplyStage = 'greeting' | 'ehlo' | 'mail' | 'rcpt';
+
+export interface ReplyJudgement {
+  owner: FaultOwner;
+  /** The server asks us to slow down or come back later: pause this MX fleet-wide (do not retry in a loop). */
+  pause: boolean;
+  /** A refusal of us (our IP, HELO name or sender), not of the mailbox: evidence for the "refused us" stop. */
+  refusesUs: boolean;
+}
+
+/**
+ * Rate limits aimed at our client, at any stage. "too many recipients" alone is Postfix's per-message
+ * limit (452 4.5.3: start a new transaction); "too many recipients from [ip]" is anvil's per-client
+ * rate (smtpd_client_recipient_rate_limit): every further RCPT is refused until the time unit passes.
+ */
+const RATE_TEXT =
+  /too many (?:connections|recipients|messages|mails|sessions|commands|requests|concurrent\b[^.;]*?) from\b|\brate[- ]?limit|\bratelimit|rate of (?:unsolicited|mail|messages|connections)|unusual rate|too fast|too frequent|too many concurrent|connection rate|sending rate|throttl|slow down|temporarily deferred|\[tss0\d\]|deferred due to/;
+/** "Come back later" wordings: at the greeting, EHLO or MAIL FROM they are about us; at RCPT they are greylisting. */
+const LATER_TEXT = /try again later|try later|please retry|retry later|come back later|temporarily (?:unavailable|rejected|refused)/;
+/**
+ * Refusals of the client itself, for judgeReply: who the server says it refuses (REFUSES_CLIENT), the
+ * blocklist and reputation words (POLICY_WORDS), and a few more that only say "not you".
+ */
+const REFUSES_US_TEXT = new RegExp(
+  `${REFUSES_CLIENT.source}|${POLICY_WORDS.source}|banned|listed (?:in|on|at|by)\\b|access denied, banned|not allowed to send|refused to talk`,
+);
+
+function enhancedParts(reply: SmtpReply): { subject: string; detail: string } {
+  const [, subject = '', detail = ''] = (reply.enhanced ?? '').split('.');
+  return { subject, detail };
+}
+
+/** Whose fault a reply is, and whether it asks us to pause the MX. */
+export function judgeReply(stage: ReplyStage, reply: SmtpReply, echoes: ReplyEchoes = {}): ReplyJudgement {
+  const cls = Math.floor(reply.code / 100);
+  // Without the addresses the server echoes back: a mailbox called throttle@ or blocked@ is the
+  // list's data, not the server's words (the same reading as classifyReply's).
+  const text = replyTextWithoutEchoes(reply, echoes);
+  const { subject } = enhancedParts(reply);
+  if (cls === 2 || cls === 3) return { owner: stage === 'rcpt' ? 'address' : 'remote', pause: false, refusesUs: false };
+  // Per-mailbox statuses (x.2.x: Gmail's 4.2.1 "receiving mail at a rate" is one mailbox's state).
+  const mailboxStatus = subject === '1' || subject === '2';
+  const rate = !mailboxStatus && RATE_TEXT.test(text);
+  if (cls === 4) {
+    if (rate) return { owner: 'us', pause: true, refusesUs: false };
+    if (stage !== 'rcpt') {
+      // 4xx before any recipient (a 421/450 greeting, EHLO or MAIL "busy, come back later"): the
+      // server is not taking connections from us now. Hammering it with reconnects is how an IP
+      // gets listed: pause the MX. A 4xx to MAIL that is about our sender is ours, not a pause.
+      if (stage === 'mail' && !LATER_TEXT.test(text) && reply.code !== 421) return { owner: 'us', pause: false, refusesUs: false };
+      return { owner: REFUSES_US_TEXT.test(text) ? 'us' : 'remote', pause: true, refusesUs: false };
+    }
+    // A 421 that closes the session with "try again later" is the server shedding our traffic
+    // (Gmail's "421 4.7.0 Try again later, closing connection"); "421 ... too many errors" is not.
+    if (reply.code === 421) return LATER_TEXT.test(text) ? { owner: 'us', pause: true, refusesUs: false } : { owner: 'remote', pause: false, refusesUs: false };
+    if (GREYLIST_TEXT.test(text)) return { owner: 'remote', pause: false, refusesUs: false };
+    if (subject === '7' && !REFUSES_DOMAIN.test(text)) return { owner: 'us', pause: false, refusesUs: false };
+    return { owner: 'remote', pause: false, refusesUs: false };
+  }
+  // 5xx
+  if (stage === 'greeting' || stage === 'ehlo' || stage === 'mail') {
+    // RFC 5321 §3.1: a 554 greeting means the server does not want mail from this client.
+    return { owner: 'us', pause: false, refusesUs: true };
+  }
+  if (REFUSES_DOMAIN.test(text)) return { owner: 'remote', pause: false, refusesUs: false };
+  if (rate) return { owner: 'us', pause: true, refusesUs: false };
+  if (!mailboxStatus && (subject === '7' || REFUSES_US_TEXT.test(text))) return { owner: 'us', pause: false, refusesUs: true };
+  return { owner: 'address', pause: false, refusesUs: false };
+}
+
+/** Both readings of one reply: what it says about the address, and about us. */
+export interface ReplyMeaning extends ReplyJudgement {
+  replyClass: ReplyClass;
+}
+
+const STAGE_COMMAND: Record<ReplyStage, SmtpCommand> = { greeting: 'CONNECT', ehlo: 'EHLO', mail: 'MAIL', rcpt: 'RCPT' };
+
+/** What one reply means, for the address and for us: the one call the engine makes per reply. */
+export function readReply(stage: ReplyStage, reply: SmtpReply, echoes: ReplyEchoes = {}): ReplyMeaning {
+  return { ...judgeReply(stage, reply, echoes), replyClass: classifyReply(STAGE_COMMAND[stage], reply, echoes) };
 }
 
 function verdict(status: Status, reason: Reason, detail: string): ReplyClass {

@@ -1,0 +1,186 @@
+/**
+ * Every Redis key and stored field format of list-hygiene, in one module (like BullMQ's
+ * classes/queue-keys.ts): nothing else builds a key. Every key starts with the configured prefix
+ * (HYGIENE_PREFIX, default "hygiene"); {p} below.
+ *
+ * One list:
+ *   {p}:list:{id}               HASH   list state: state, input, outDir, name, options, counts, timestamps
+ *   {p}:list:{id}:first         HASH   de-dup key (lower-cased address) -> 0-based row index of its first occurrence
+ *   {p}:list:{id}:domains       SET    domains with at least one unique address
+ *   {p}:list:{id}:dom:{domain}  LIST   unique addresses of that domain, in file order
+ *   {p}:list:{id}:jobs          SET    ids of every verify job of the list (retries included)
+ *   {p}:list:{id}:done          SET    ids of verify jobs that finished
+ *   {p}:list:{id}:verdicts      HASH   de-dup key -> Verdict JSON, or "#id" for a text shared by many (verdict-texts.ts)
+ *   {p}:list:{id}:vtext         HASH   id -> Verdict JSON shared by several addresses
+ *   {p}:list:{id}:owner         STRING id of the API process running the parse pass, with a TTL (lease)
+ *   {p}:list:{id}:mxstats       HASH   per-MX counters for the report (format: MX_STATS below)
+ *   {p}:list:{id}:waiting       HASH   delayed verify job id -> ListWait JSON (queue/list-store.ts): what that job's
+ *                                      addresses wait for (greylisting/4xx retry, or a paused MX) and until when;
+ *                                      the field is deleted when the job starts (progress says what it waits for)
+ *   {p}:lists                   ZSET   list ids by creation time
+ *   {p}:tenant:{t}:lists        ZSET   ids of the lists tenant t uploaded through the API, by creation time
+ *   {p}:listrun:{name}          STRING run counter of `hygiene verify` for one input name (output names), TTL 30 days
+ *   All per-list keys are deleted by `deleteList` (and expire 7 days after the list finishes).
+ *
+ * Shared across lists (caches):
+ *   {p}:verdict:{address}       STRING Verdict JSON, TTL by outcome (verdict cache)
+ *   {p}:mx:{domain}             STRING MX resolution JSON, TTL (DNS cache)
+ *   {p}:catchall:{domain}       STRING "yes" | "no", TTL (catch-all answers)
+ *
+ * Fleet-wide limits of one mail server, all keyed by its LimitKey (probe/limit-key.ts: today the
+ * server's first address; with providers and outbound identities, (provider or server, identity)):
+ *   {p}:mxlease:{limit}         ZSET   session leases (token -> expiry ms)           probe/mx-lease*.lua
+ *   {p}:mxstarts:{limit}        HASH   session-start token bucket: tokens, at        probe/session-start-take.lua
+ *   {p}:mxpause:{limit}         HASH   pause: since, until, level, reason, detail, kind   probe/mx-pause.lua
+ *   {p}:rate:{limit}:{second}   STRING RCPTs sent in that second (HYGIENE_RCPT_PER_SECOND_PER_MX), TTL 2 s
+ *
+ * Suppression (bounces/):
+ *   {p}:suppression             HASH   address -> SuppressionEntry JSON
+ *   {p}:softbounces             HASH   address -> soft-bounce count
+ *
+ * Schedules (schedule/):
+ *   {p}:schedules               HASH   schedule id -> ScheduleRecord JSON
+ *   {p}:schedule:{id}:snapshot       HASH  address -> status of the last finished run ("next": being written)
+ *   {p}:schedule:{id}:runs           LIST  run summaries, newest first
+ *   {p}:schedule:{id}:lock           STRING lease of the process running one of its runs
+ *   {p}:schedule:{id}:run:{runAt}    HASH  marker of one run: listId, done, summary
+ *
+ * The HTTP API:
+ *   {p}:authfail:{address}      STRING failed authentications from one client address (or IPv6 /64), TTL
+ *   {p}:session:{id}            STRING a dashboard session (JSON: tenant, key label, expiry), TTL
+ *   {p}:ratelimit:{key}         @fastify/rate-limit counters (its own format), per API key or client address
+ *
+ * BullMQ:
+ *   {p}:bull:...                       queues "verify" and "finalize" (BullMQ prefix "{p}:bull")
+ */
+import type { MxReport } from '../collector/report.ts';
+
+export interface ListKeys {
+  list: string;
+  first: string;
+  domains: string;
+  domain: (domain: string) => string;
+  domainPattern: string;
+  jobs: string;
+  done: string;
+  verdicts: string;
+  /** Verdict texts shared by several addresses (see verdict-texts.ts). */
+  vtext: string;
+  mxStats: string;
+  /** Delayed retry jobs and what they wait for (progress and `hygiene status`). */
+  waiting: string;
+  /** Lease of the process running the list's parse pass (API uploads; see list-starter.ts). */
+  owner: string;
+}
+
+export function listKeys(prefix: string, listId: string): ListKeys {
+  const base = `${prefix}:list:${listId}`;
+  return {
+    list: base,
+    first: `${base}:first`,
+    domains: `${base}:domains`,
+    domain: (domain: string) => `${base}:dom:${domain}`,
+    domainPattern: `${base}:dom:*`,
+    jobs: `${base}:jobs`,
+    done: `${base}:done`,
+    verdicts: `${base}:verdicts`,
+    vtext: `${base}:vtext`,
+    mxStats: `${base}:mxstats`,
+    waiting: `${base}:waiting`,
+    owner: `${base}:owner`,
+  };
+}
+
+export const listsIndexKey = (prefix: string): string => `${prefix}:lists`;
+export const tenantListsIndexKey = (prefix: string, tenant: string): string => `${prefix}:tenant:${tenant}:lists`;
+export const listRunKey = (prefix: string, name: string): string => `${prefix}:listrun:${name}`;
+export const authFailuresKey = (prefix: string, address: string): string => `${prefix}:authfail:${address}`;
+export const dashboardSessionKey = (prefix: string, sessionId: string): string => `${prefix}:session:${sessionId}`;
+/** The namespace @fastify/rate-limit puts its keys under. */
+export const apiRateLimitNamespace = (prefix: string): string => `${prefix}:ratelimit:`;
+export const bullPrefix = (prefix: string): string => `${prefix}:bull`;
+export const VERIFY_QUEUE = 'verify';
+export const FINALIZE_QUEUE = 'finalize';
+/** Every key of one prefix (SCAN MATCH patterns escape the prefix: it is matched literally). */
+export const everyKeyPattern = (prefix: string): string => `${globLiteral(prefix)}:*`;
+
+// ---- caches
+export const verdictCacheKey = (prefix: string, address: string): string => `${prefix}:verdict:${address}`;
+/** Every cached verdict, or those of one domain (a SCAN MATCH pattern; the domain is glob-escaped). */
+export const verdictCachePattern = (prefix: string, domain?: string): string => `${globLiteral(prefix)}:verdict:*${domain === undefined ? '' : `@${globLiteral(domain)}`}`;
+export const mxCacheKey = (prefix: string, domain: string): string => `${prefix}:mx:${domain}`;
+export const mxCachePattern = (prefix: string): string => `${globLiteral(prefix)}:mx:*`;
+export const catchAllKey = (prefix: string, domain: string): string => `${prefix}:catchall:${domain}`;
+export const catchAllPattern = (prefix: string): string => `${globLiteral(prefix)}:catchall:*`;
+
+// ---- fleet-wide limits of one mail server (by its LimitKey)
+export const mxLeaseKey = (prefix: string, limitKey: string): string => `${prefix}:mxlease:${limitKey}`;
+export const sessionStartKey = (prefix: string, limitKey: string): string => `${prefix}:mxstarts:${limitKey}`;
+export const mxPauseKey = (prefix: string, limitKey: string): string => `${prefix}:mxpause:${limitKey}`;
+export const rcptRateKey = (prefix: string, limitKey: string, epochSecond: number): string => `${prefix}:rate:${limitKey}:${epochSecond}`;
+
+// ---- suppression
+export const suppressionKey = (prefix: string): string => `${prefix}:suppression`;
+export const softBounceKey = (prefix: string): string => `${prefix}:softbounces`;
+
+// ---- schedules
+export function scheduleKeys(prefix: string, id: string) {
+  const base = `${prefix}:schedule:${id}`;
+  return {
+    snapshot: `${base}:snapshot`,
+    nextSnapshot: `${base}:snapshot:next`,
+    runs: `${base}:runs`,
+    /** Lease of the process running one of the schedule's runs (runs never overlap). */
+    lock: `${base}:lock`,
+    run: (runAt: number) => `${base}:run:${runAt}`,
+    runPattern: `${base}:run:*`,
+  };
+}
+export const schedulesKey = (prefix: string): string => `${prefix}:schedules`;
+
+/** A string matched literally by a Redis glob pattern. */
+export function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/**
+ * MX_STATS: the per-list, per-MX report counters in {p}:list:{id}:mxstats, written by the runtime
+ * (app/runtime.ts) and read by the collector, both through these functions.
+ *   "{mx}|sessions" "{mx}|rcpts" "{mx}|reconnects" "{mx}|ms" "{mx}|deferred" "{mx}|code:{NNN}"  counters (HINCRBY)
+ *   "{mx}|pause@{since}" -> "{until}|{reply}"   one field per pause that made the list wait (HSETNX:
+ *                                               the same pause seen by several processes counts once)
+ */
+export type MxStatsCounter = 'sessions' | 'rcpts' | 'reconnects' | 'ms' | 'deferred' | `code:${number}`;
+
+export const mxStatsField = (mx: string, counter: MxStatsCounter): string => `${mx}|${counter}`;
+export const mxStatsPauseField = (mx: string, since: number): string => `${mx}|pause@${since}`;
+export const mxStatsPauseValue = (until: number, reply: string): string => `${until}|${reply}`;
+
+/** One MX's counters of a list, as read back: the report's per-MX entry, every field present. */
+export type MxStats = Required<MxReport>;
+
+export function parseMxStats(raw: Record<string, string>): MxStats[] {
+  const byMx = new Map<string, MxStats>();
+  for (const [field, value] of Object.entries(raw)) {
+    const cut = field.lastIndexOf('|');
+    const mx = field.slice(0, cut);
+    const name = field.slice(cut + 1);
+    const entry: MxStats = byMx.get(mx) ?? { mx, sessions: 0, rcpts: 0, reconnects: 0, repliesByCode: {}, durationMs: 0, pauses: 0, pausedMs: 0, pauseReasons: [], deferred: 0 };
+    const n = Number(value);
+    if (name.startsWith('pause@')) {
+      const split = value.indexOf('|');
+      const until = Number(value.slice(0, split));
+      const reason = value.slice(split + 1);
+      entry.pauses += 1;
+      entry.pausedMs += Math.max(0, until - Number(name.slice(6)));
+      if (reason !== '' && entry.pauseReasons.length < 3 && !entry.pauseReasons.includes(reason)) entry.pauseReasons.push(reason);
+    } else if (name === 'deferred') entry.deferred = n;
+    else if (name.startsWith('code:')) entry.repliesByCode[name.slice(5)] = n;
+    else if (name === 'sessions') entry.sessions = n;
+    else if (name === 'rcpts') entry.rcpts = n;
+    else if (name === 'reconnects') entry.reconnects = n;
+    else if (name === 'ms') entry.durationMs = n;
+    byMx.set(mx, entry);
+  }
+  return [...byMx.values()].sort((a, b) => a.mx.localeCompare(b.mx));
+}
