@@ -122,6 +122,13 @@ describe('the README starts where a new user starts', () => {
     expect(lines.slice(0, 45).join('\n')).toContain('npx hygiene world');
   });
 
+  it('its Documentation section links every docs page', () => {
+    const index = readme.slice(readme.indexOf('\n## Documentation'));
+    const linked = new Set(linksOf(index).map(({ target }) => target.split('#')[0]));
+    const pages = markdownFiles().filter((f) => f !== 'README.md');
+    expect(pages.filter((f) => !linked.has(f))).toEqual([]);
+  });
+
   it('stays a guide a user reads in ten minutes: the reference lives in docs/', () => {
     expect(lines.length).toBeLessThan(400);
   });
