@@ -116,7 +116,7 @@ export async function deleteKeysWithPrefix(url: string, prefix: string): Promise
 /**
  * Redis refusing writes (maxmemory with noeviction: OOM; a replica after a failover: READONLY; a
  * failed snapshot: MISCONF) or out of reach. The run does not fail for it: pools back off, jobs are
- * retried by BullMQ, and the run carries on once Redis accepts writes again (README "When Redis
+ * retried by BullMQ, and the run carries on once Redis accepts writes again (docs/faults.md, "Redis
  * refuses writes"); meanwhile one line per interval says so.
  */
 export function isRedisRefusal(err: Error): boolean {

@@ -3,7 +3,7 @@
  * Everything is parsed, validated and frozen here, at start-up; invalid config lists every problem
  * at once (exit code 2). Nothing else in the code reads process.env.
  *
- * Every option is documented in the README's configuration table with its default.
+ * Every option is documented in docs/configuration.md with its default (the essentials in the README).
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Verdict values: the product's answer for one address. Pure domain code, imports nothing.
- * Reason codes are stable API (documented in the README): add new ones, never rename one.
+ * Reason codes are stable API (documented in docs/statuses.md): add new ones, never rename one.
  */
 
 export const STATUSES = ['deliverable', 'undeliverable', 'risky', 'unknown'] as const;

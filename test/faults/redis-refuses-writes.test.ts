@@ -3,7 +3,7 @@
  * maxmemory is set to 1 byte with the noeviction policy answers every write with "OOM command not
  * allowed", as a real Redis full of data does, or a replica after a failover ("READONLY").
  *
- * What we want (README "When Redis refuses writes"): the run waits calmly — every pool backs off
+ * What we want (docs/faults.md, "Redis refuses writes"): the run waits calmly — every pool backs off
  * (exponential, jittered, at most 30 s) and the same warning is logged at most once per 10 s — and
  * once Redis accepts writes again the list completes with every row exactly once and right.
  * Before issue 13 the pool restarted its runner at once on every refused lease write: tens of

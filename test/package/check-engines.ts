@@ -4,7 +4,7 @@
  * engines.node does not admit this package's minimum, except the ones package.json "overrides" pins
  * for the repository: npm applies overrides only to the project that declares them, never to a
  * package installed as a dependency, so an install of the tarball still gets their newer majors
- * (reported as a warning; see README, Development).
+ * (reported as a warning; see docs/development.md).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,7 @@
  * No installed dependency may require a newer Node than our package.json "engines" admits: every
  * package under node_modules whose package.json has engines.node must accept our minimum version
  * (today 20.19.0). content-disposition 3.x and cookie 2.x want Node 22; package.json "overrides" pins
- * the newest majors that support 20 (see README, Development). The lockfile must say the same.
+ * the newest majors that support 20 (see docs/development.md, Node versions and dependencies). The lockfile must say the same.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
