@@ -1,6 +1,6 @@
 /**
  * What `npm pack` ships: the compiled CLI with its declarations and the demo's samples, and nothing
- * of the repository's development side (tests, fixtures with the TLS private key, .ci, docs, sources,
+ * of the repository's development side (tests, fixtures with the TLS private key, .ci, sources,
  * tsconfig, the incremental build info). The build runs with no TypeScript loader: no import in
  * dist/ names a .ts file or tsx, and nothing the package needs at run time is a devDependency.
  * The CI step in .ci/run then installs the real tarball into an empty folder and runs it.
@@ -47,8 +47,14 @@ describe('npm pack', () => {
     for (const f of assets) expect(files, f).toContain(`dist/${f.split(path.sep).join('/')}`);
   });
 
-  it('keeps tests, fixtures (the TLS private key), .ci, docs, sources and build leftovers out', () => {
-    const unwanted = files.filter((f) => /^(test|\.ci|docs|src|node_modules|results)\//.test(f) || /^tsconfig.*\.json$/.test(f) || f === 'dist/.tsbuildinfo' || f === 'docker-compose.yml' || /\.(key|pem)$/.test(f) || /\.test\./.test(f));
+  it('ships the docs pages the README links to, so its links work in an installed package', () => {
+    const pages = (readdirSync(path.join(REPO_ROOT, 'docs'), { recursive: true }) as string[]).filter((f) => f.endsWith('.md'));
+    expect(pages.length).toBeGreaterThan(0);
+    for (const page of pages) expect(files, page).toContain(`docs/${page.split(path.sep).join('/')}`);
+  });
+
+  it('keeps tests, fixtures (the TLS private key), .ci, sources and build leftovers out', () => {
+    const unwanted = files.filter((f) => /^(test|\.ci|src|node_modules|results)\//.test(f) || /^tsconfig.*\.json$/.test(f) || f === 'dist/.tsbuildinfo' || f === 'docker-compose.yml' || /\.(key|pem)$/.test(f) || /\.test\./.test(f));
     expect(unwanted).toEqual([]);
   });
 
