@@ -26,7 +26,8 @@ import { connectorFor } from '../smtp/identity-connector.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
 import type { PoolEvents } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
-import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys, mxStatsField, mxStatsPauseField, mxStatsPauseValue, type MxStatsCounter } from '../store/redis-keys.ts';
+import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../store/redis-keys.ts';
+import { createMxStatsRecorder } from './mx-stats-recorder.ts';
 import { createTroubleLog, type TroubleLog } from '../probe/backoff.ts';
 import { isRedisRefusal, REDIS_REFUSES_MESSAGE } from './redis-connection.ts';
 import { ListStore } from '../queue/list-store.ts';
@@ -371,63 +372,3 @@ function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['on
   return observed;
 }
 
-/**
- * Per-list, per-MX counters for report.json ({p}:list:{id}:mxstats, format MX_STATS in
- * store/redis-keys.ts). Buffered in memory and flushed every 250 ms so a hot probe loop costs no
- * Redis round trip. A pause that sent a list's probes back is one field per pause (HSETNX: the same
- * pause seen by several processes is counted once), plus the "deferred" counter (probes sent back).
- */
-function createMxStatsRecorder(redis: Redis, prefix: string): { events: PoolEvents; flush: () => Promise<void> } {
-  const pending = new Map<string, Map<string, number>>();
-  const notes = new Map<string, Map<string, string>>();
-  let timer: NodeJS.Timeout | null = null;
-  const note = (listId: string, field: string, value: string) => {
-    const fields = notes.get(listId) ?? new Map<string, string>();
-    fields.set(field, value);
-    notes.set(listId, fields);
-    timer ??= setTimeout(() => void flush(), 250);
-  };
-  const bump = (listId: string, mx: string, counter: MxStatsCounter, by = 1) => {
-    const field = mxStatsField(mx, counter);
-    const fields = pending.get(listId) ?? new Map<string, number>();
-    fields.set(field, (fields.get(field) ?? 0) + by);
-    pending.set(listId, fields);
-    timer ??= setTimeout(() => void flush(), 250);
-  };
-  const flush = async (): Promise<void> => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    if (pending.size === 0 && notes.size === 0) return;
-    const pipeline = redis.pipeline();
-    for (const [listId, fields] of pending) {
-      const key = listKeys(prefix, listId).mxStats;
-      for (const [field, by] of fields) pipeline.hincrby(key, field, by);
-    }
-    for (const [listId, fields] of notes) {
-      const key = listKeys(prefix, listId).mxStats;
-      for (const [field, value] of fields) pipeline.hsetnx(key, field, value);
-    }
-    pending.clear();
-    notes.clear();
-    // Report counters only: a lost flush makes a report figure low, never a verdict wrong.
-    await pipeline.exec().catch(() => undefined);
-  };
-  const events: PoolEvents = {
-    onSessionForList: (mx, listId) => bump(listId, mx, 'sessions'),
-    onReply: (mx, listId, code) => {
-      bump(listId, mx, 'rcpts');
-      bump(listId, mx, `code:${code}`);
-    },
-    onReconnect: (mx, listId) => bump(listId, mx, 'reconnects'),
-    onExchange: (mx, listIds, ms) => {
-      for (const listId of listIds) bump(listId, mx, 'ms', ms);
-    },
-    onPause: (mx, deferredByList, pause) => {
-      for (const [listId, count] of deferredByList) {
-        bump(listId, mx, 'deferred', count);
-        note(listId, mxStatsPauseField(mx, pause.since), mxStatsPauseValue(pause.until, pause.reason));
-      }
-    },
-  };
-  return { events, flush };
-}

@@ -50,6 +50,10 @@ export interface Verdict {
   checkedAt: string;
   /** True when the verdict came from the verdict cache instead of a probe in this run. */
   cached?: boolean;
+  /** Provider slug of the MX that answered or was asked (providers.json: "google", "microsoft", ...); the hygiene_provider column. */
+  provider?: string;
+  /** Id of the outbound identity that asked (config/outbound-identities.ts), when SMTP was used. */
+  identity?: string;
 }
 
 export function isStatus(value: string): value is Status {
@@ -65,7 +69,7 @@ export function makeVerdict(
   reason: Reason,
   detail: string,
   checkedAt: Date,
-  extra: Partial<Pick<Verdict, 'smtpReply' | 'mx' | 'suggestion'>> = {},
+  extra: Partial<Pick<Verdict, 'smtpReply' | 'mx' | 'suggestion' | 'provider' | 'identity'>> = {},
 ): Verdict {
   return { status, reason, detail, checkedAt: checkedAt.toISOString(), ...extra };
 }

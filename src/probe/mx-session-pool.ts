@@ -129,6 +129,50 @@ export interface PoolEvents {
   onPause?: (mx: string, deferredByList: ReadonlyMap<string, number>, pause: MxPause) => void;
   /** This MX could not be used for a probe of the list (the verifier tries the next one): why (`hygiene probe` shows it). */
   onMxNotUsed?: (mx: string, listId: string, why: string) => void;
+  /**
+   * A server refused *us* (our IP listed, our HELO, our rate: a provider block signature) and the
+   * circuit breaker rested this (provider or server, identity) until `cooldownUntil` (issue 14/15).
+   * Fed to the CLI summary's SENDER BLOCKED alert, report.json `alerts`, metrics and the
+   * `sender.blocked` webhook.
+   */
+  onSenderBlock?: (block: SenderBlockEvent) => void;
+  /** Per-list, per-identity and per-provider counters for the report (issue 15 visibility). */
+  onIdentityActivity?: (activity: IdentityActivity) => void;
+}
+
+export interface SenderBlockEvent {
+  /** Provider slug ("microsoft"), or null when the server matched no provider. */
+  provider: string | null;
+  /** The MX host whose reply tripped the breaker. */
+  mx: string;
+  /** Outbound identity id (config/outbound-identities.ts) the block is about. */
+  identity: string;
+  /** The block signature's id in the provider table, when one matched. */
+  signature: string | null;
+  /** The DNS blocklist the reply names ("zen.spamhaus.org"), when it names one. */
+  blocklist: string | null;
+  /** Whom the block is about: ip, network, helo, sender or rate. */
+  about: string;
+  severity: 'block' | 'throttle';
+  /** The server's reply, as text. */
+  reply: string;
+  /** What it means, and what the user can do (provider table `means` / `action`). */
+  means: string;
+  action: string | null;
+  /** Epoch ms until which this identity rests for this provider or server; escalation level (1 = first). */
+  cooldownUntil: number;
+  level: number;
+  /** Lists with probes that got unknown/policy_block or were re-routed because of it. */
+  listIds: readonly string[];
+}
+
+export interface IdentityActivity {
+  listId: string;
+  identity: string;
+  provider: string | null;
+  /** session: a session served this list; rcpt: one RCPT answered; block: a sender block; cooldown: probes waited for or were re-routed from a resting identity. */
+  what: 'session' | 'rcpt' | 'block' | 'cooldown';
+  count?: number;
 }
 
 export interface MxSessionPoolDeps {
