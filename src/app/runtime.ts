@@ -19,6 +19,10 @@ import { createSmtpVerifier, type SmtpVerifier } from '../probe/smtp-verifier.ts
 import { FaultGuard, observedResolver } from '../probe/fault-guard.ts';
 import { createMxPauseStore } from '../probe/mx-pause-store.ts';
 import { createSessionStartBudget } from '../probe/session-start-budget.ts';
+import { createSenderBlockStore } from '../probe/sender-block-store.ts';
+import { createSessionRuleStore } from '../probe/session-rule-store.ts';
+import { IdentityHealth } from '../probe/identity-health.ts';
+import { compileProviderMatcher } from '../providers/provider-matcher.ts';
 import type { MxPause } from '../probe/mx-pause-store.ts';
 import type { HygieneError } from '../errors.ts';
 import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
@@ -271,18 +275,16 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
   if (options.verifier === 'syntax') return { verifier: withSuppression(createSyntaxOnlyVerifier(), isSuppressed), guard: null };
   // Throws CONFIG_INVALID (one line naming HYGIENE_HELO_NAME) when there is no HELO name: no way in probes without one.
   const identity = probeIdentity(config);
-  // The engine goes out through the first outbound identity; pools of identities come next.
-  const outbound = config.smtp.identities[0]!;
-  if (config.smtp.identities.length > 1) {
-    logger.warn({ identities: config.smtp.identities.map((i) => i.id), using: outbound.id }, 'several outbound identities are configured; this version probes through the first only');
-  }
+  // One pool per (MX host, outbound identity): probes are routed to the identities a provider allows.
+  const proxies = config.smtp.identities.filter((i) => i.kind === 'socks5');
   const dnsResolver = options.resolver ?? createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
   const guard = new FaultGuard({
     smtpPort: config.smtp.port,
     heloName: identity.heloName,
     mailFrom: identity.mailFrom,
     dns: { servers: config.dns.servers, canaries: config.dns.canaries, resolver: dnsResolver },
-    proxy: outbound.kind === 'socks5' ? { display: outbound.display, setting: outbound.setting } : undefined,
+    // With several identities the guard stops the run only when every identity's proxy failed (identity-health.ts).
+    proxy: proxies.length > 0 ? { display: proxies.map((p) => p.display).join(', '), setting: proxies[0]!.setting } : undefined,
     logger,
   });
   // The guard sees every real lookup (under the cache); negative answers are cached only once DNS has
@@ -297,6 +299,20 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
         mayCacheNegative: () => guard.dnsHealthy && guard.error === null,
       });
   const stats = createMxStatsRecorder(redis, config.keyPrefix);
+  const matcher = compileProviderMatcher(config.providers);
+  const health = new IdentityHealth({ identities: config.smtp.identities.map((i) => i.id), forward: (outcome) => guard.recordProxyOutcome(outcome), logger });
+  const settings = { ...config.smtp, ...identity, timeouts: { ...config.smtp.timeouts } };
+  const identities = config.smtp.identities.map((i) => ({
+    id: i.id,
+    settings: {
+      ...settings,
+      identity: i.id,
+      heloName: i.heloName ?? identity.heloName,
+      mailFrom: i.mailFrom ?? identity.mailFrom,
+      localAddress: i.localAddress,
+      connector: connectorFor(i, { onOutcome: (outcome) => health.record(i.id, outcome) }),
+    },
+  }));
   const verifier = createSmtpVerifier({
     resolver,
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
@@ -307,8 +323,17 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
     isSuppressed,
     logger,
     guard,
+    matcher,
+    identities,
+    availability: health,
+    // Every identity resting for a provider: wait when the rest ends within the longest MX pause, else policy_block now.
+    maxRestWaitMs: config.smtp.pauseMaxMs,
     pool: {
-      settings: { ...config.smtp, ...identity, connector: connectorFor(outbound, { onOutcome: (outcome) => guard.recordProxyOutcome(outcome) }), timeouts: { ...config.smtp.timeouts } },
+      settings: identities[0]!.settings,
+      providers: config.providers,
+      matcher,
+      rules: createSessionRuleStore(redis, { keyPrefix: config.keyPrefix, logger: trouble }),
+      blocks: createSenderBlockStore(redis, { keyPrefix: config.keyPrefix, logger: trouble }),
       leases: createMxLeaseManager(redis, {
         keyPrefix: config.keyPrefix,
         limit: config.smtp.maxSessionsPerMx,
@@ -326,6 +351,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
   // Counters reach Redis before the job is marked done, so the report always includes them.
   const wrapped = {
     poolStats: () => verifier.poolStats(),
+    identityStats: () => verifier.identityStats(),
     verify: async (batch, signal) => {
       try {
         return await verifier.verify(batch, signal);
