@@ -326,8 +326,9 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
     matcher,
     identities,
     availability: health,
-    // Every identity resting for a provider: wait when the rest ends within the longest MX pause, else policy_block now.
-    maxRestWaitMs: config.smtp.pauseMaxMs,
+    // Every identity resting for a provider: wait when the rest ends within 5 minutes (and the longest
+    // MX pause), as for a pause; a longer block makes its rows unknown/policy_block at once (never rejected).
+    maxRestWaitMs: Math.min(5 * 60_000, config.smtp.pauseMaxMs),
     pool: {
       settings: identities[0]!.settings,
       providers: config.providers,

@@ -969,11 +969,16 @@ export class MxSessionPool {
 
     // What the host says about us does not depend on which reply belongs to which address: learnt now.
     this.notePolicy(reading.answered.map(({ item, reply, meaning }) => ({ domain: itemDomain(item), reply, replyClass: meaning.replyClass })));
-    if (reading.answered.length > 0) {
-      const items = reading.answered.map((a) => a.item);
+    // A probe answered with a block signature was refused because of us, not its mailbox: it is
+    // asked again through another identity (or waits, or becomes policy_block when none is left:
+    // smtp-verifier.ts), never settled with this answer.
+    const refusedForUs = reading.answered.filter((a) => a.item.kind === 'probe' && a.meaning.senderBlock?.severity === 'block');
+    const answered = reading.answered.filter((a) => !refusedForUs.includes(a));
+    if (answered.length > 0) {
+      const items = answered.map((a) => a.item);
       for (const item of items) item.settled = true;
       session.hold(items, () => {
-        for (const { item, reply, meaning } of reading.answered) this.settleAnswered(item, reply, meaning.replyClass);
+        for (const { item, reply, meaning } of answered) this.settleAnswered(item, reply, meaning.replyClass);
       });
     }
 
@@ -983,7 +988,7 @@ export class MxSessionPool {
       // breaker's rest ends: the rest of the window and the queue go to another identity or wait.
       const signature = reading.blocked.meaning.senderBlock as BlockSignature;
       const rest = await this.tripBreaker(signature, reading.blocked.reply, new Set(window.map(itemList)));
-      this.handBackRestingItems([...reading.throttled, ...reading.unanswered], rest);
+      this.handBackRestingItems([...refusedForUs.map((a) => a.item), ...reading.throttled, ...reading.unanswered], rest);
       return { progressed: true, end: failure ? 'drop' : endHow === 'quit-sent' ? 'quit-sent' : 'quit', stop: true };
     }
 

@@ -86,7 +86,7 @@ export interface SmtpVerifierDeps {
   identities?: readonly VerifierIdentity[];
   /** Identities that cannot be used for a while (a dead proxy). */
   availability?: IdentityAvailability;
-  /** Every allowed identity rests for a provider: wait for the earliest rest when it ends within this, else unknown/policy_block now. Default 1 h. */
+  /** Every allowed identity rests for a provider: wait for the earliest rest when it ends within this, else unknown/policy_block now. Default 5 min. */
   maxRestWaitMs?: number;
 }
 
@@ -114,7 +114,7 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
 
   const identities: readonly VerifierIdentity[] = deps.identities?.length ? deps.identities : [{ id: deps.pool.settings.identity ?? 'direct', settings: deps.pool.settings }];
   const several = identities.length > 1;
-  const maxRestWaitMs = deps.maxRestWaitMs ?? 3_600_000;
+  const maxRestWaitMs = deps.maxRestWaitMs ?? 5 * 60_000;
   /** Probes submitted and not yet resolved, per limit key: "least loaded" routing. */
   const inFlight = new Map<string, number>();
   const providerOfHost = new Map<string, ProviderMatch | null>();
@@ -186,7 +186,9 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
         const allowed = allowedIdentities(match);
         const candidates = allowed.filter((identity) => unusable(host, identity, tried) === null);
         if (candidates.length === 0) {
-          resolve(withProvider(everyIdentityResting(address.address, host.exchange, slug, allowed.map((i) => unusable(host, i, tried)?.until ?? 0), tried, now(), maxRestWaitMs), slug));
+          // The identity that was refused, when one was (the verdict names who asked).
+          const asked = tried.size === 1 ? [...tried.keys()][0] : undefined;
+          resolve(withProvider(everyIdentityResting(address.address, host.exchange, slug, allowed.map((i) => unusable(host, i, tried)?.until ?? 0), tried, now(), maxRestWaitMs), slug, asked));
           return;
         }
         // Least loaded first (probes in flight under its limit key); ties go to the configured order.
@@ -421,7 +423,7 @@ function everyIdentityResting(address: string, mx: string, provider: string | nu
   const verdict: Verdict = {
     status: 'unknown',
     reason: 'policy_block',
-    detail: `Not asked: ${who} refuses every outbound identity allowed to ask it (a sender block${rest ? `: ${rest.reply || rest.signature}` : ''}); they rest until ${until}. This is about us, not ${address}.`,
+    detail: `Not verified: ${who} refuses every outbound identity allowed to ask it (a sender block${rest ? `: ${rest.reply || rest.signature}` : ''}); they rest until ${until}. This is about us, not ${address}.`,
     smtpReply: rest?.reply || undefined,
     mx,
     checkedAt: at.toISOString(),
