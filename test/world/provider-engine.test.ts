@@ -172,3 +172,23 @@ describe('the sender-block breaker', () => {
     expect(ops.maxConcurrentSessions).toBeLessThanOrEqual(4);
   }, 120_000);
 });
+
+describe('throttle signatures', () => {
+  it("Google's 421-4.7.28 unusual rate pauses (provider, identity) and is said as a sender block of severity throttle; every verdict still right", async () => {
+    const raw = JSON.parse(await (await import('node:fs/promises')).readFile('samples/world-providers.json', 'utf8')) as { behaviours: Record<string, { rateLimits?: Array<{ reply: string }> }> };
+    const workspace = raw.behaviours['google-workspace']!;
+    const reply = workspace.rateLimits![0]!.reply;
+    const emails = Array.from({ length: 8 }, (_, i) => `person${i}@northwind.test`);
+    const spec = parseWorldSpec({
+      behaviours: { 'google-workspace': { ...workspace, rateLimits: [{ count: 'rcpt', max: 3, windowMs: 1_500, reply }] } },
+      mxHosts: { 'aspmx.l.google.com': { ip: '127.0.14.16', operator: 'google', uses: 'google-workspace', behaviour: { starttls: false } } },
+      domains: { 'northwind.test': { mx: [{ host: 'aspmx.l.google.com', preference: 1 }], mailboxes: emails.map((e) => e.split('@')[0]!) } },
+    });
+    const dir = await tempDir('throttle-providers');
+    await writeFile(path.join(dir, 'p.json'), JSON.stringify({ version: 1, providers: [{ slug: 'google', profile: { rcptsPerMinute: 600, sessionStartsPerMinute: 600 } }] }));
+    const { out, blocks } = await run(spec, emails, 'throttle-google', { HYGIENE_PROVIDERS_FILE: path.join(dir, 'p.json'), HYGIENE_MX_PAUSE_MS: '1500', HYGIENE_MX_PAUSE_RETRIES: '20' });
+    expect(blocks.length).toBeGreaterThan(0);
+    expect(blocks[0]).toMatchObject({ provider: 'google', identity: 'direct', signature: 'google-unusual-rate', severity: 'throttle' });
+    for (const email of emails) expect(got(out, email), email).toBe('deliverable/accepted');
+  }, 120_000);
+});
