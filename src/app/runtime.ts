@@ -23,6 +23,7 @@ import { createSenderBlockStore } from '../probe/sender-block-store.ts';
 import { createSessionRuleStore } from '../probe/session-rule-store.ts';
 import { IdentityHealth } from '../probe/identity-health.ts';
 import { compileProviderMatcher } from '../providers/provider-matcher.ts';
+import { blockSignatureOf } from '../providers/provider-replies.ts';
 import type { MxPause } from '../probe/mx-pause-store.ts';
 import type { HygieneError } from '../errors.ts';
 import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
@@ -313,6 +314,21 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
       connector: connectorFor(i, { onOutcome: (outcome) => health.record(i.id, outcome) }),
     },
   }));
+  // With several identities a block signature (one IP listed or banned) is the sender-block breaker's
+  // business: that identity rests for that provider and the others carry on (rows become
+  // policy_block only when every allowed identity rests). The run-wide refusal guard
+  // (OUTBOUND_SMTP_REFUSED) keeps every other refusal of us. With one identity it sees them all, as
+  // before: the first MX hosts all refusing our only IP stop the run.
+  const guardEvents: PoolEvents =
+    identities.length > 1
+      ? {
+          ...guard.poolEvents,
+          onClientAnswer: (mx, answer) => {
+            if (answer.refusesUs && answer.reply && blockSignatureOf(config.providers, matcher.providerOf([mx]), answer.reply)) return;
+            guard.poolEvents.onClientAnswer?.(mx, answer);
+          },
+        }
+      : guard.poolEvents;
   const verifier = createSmtpVerifier({
     resolver,
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
@@ -346,7 +362,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
       sessionStarts: createSessionStartBudget(redis, { keyPrefix: config.keyPrefix, perMinute: config.smtp.sessionsPerMinute, burst: config.smtp.sessionBurst, logger: trouble }),
       logger,
       trouble,
-      events: combinePoolEvents(combinePoolEvents(stats.events, guard.poolEvents), options.poolEvents),
+      events: combinePoolEvents(combinePoolEvents(stats.events, guardEvents), options.poolEvents),
     },
   });
   // Counters reach Redis before the job is marked done, so the report always includes them.
