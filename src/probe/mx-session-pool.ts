@@ -542,8 +542,8 @@ export class MxSessionPool {
 
   /** A throttle signature (Google's unusual rate, Yahoo's TSS04): the pause rests the key; said as a sender block of severity throttle. */
   private noteThrottle(signature: BlockSignature, reply: SmtpReply, pause: MxPause, lists: ReadonlySet<string>): void {
-    // Once per pause: a fleet hitting the same limit pauses once (the pause store returns the one in force).
-    if (pause.since < this.now() - 1_000) return;
+    // Once per pause: a fleet hitting the same limit pauses once (the pause store says whether this call started it).
+    if (pause.created === false) return;
     this.deps.events?.onSenderBlock?.({
       provider: this.providerSlug,
       mx: this.mx,
