@@ -173,6 +173,19 @@ describe('the sender-block breaker', () => {
   }, 120_000);
 });
 
+describe('provider pins', () => {
+  it('a provider pinned to one identity is probed only through it; the others stay free for the rest', async () => {
+    const list = contosoList(8);
+    const spec = await bannedTenant(1_000, null, list.mailboxes);
+    const dir = await tempDir('pin-providers');
+    await writeFile(path.join(dir, 'p.json'), JSON.stringify({ version: 1, providers: [{ slug: 'microsoft', identities: ['local-127.0.0.3'], profile: { rcptsPerMinute: 600, sessionStartsPerMinute: 600 } }] }));
+    const { out, verdicts } = await run(spec, list.emails, 'pinned', { HYGIENE_PROVIDERS_FILE: path.join(dir, 'p.json'), HYGIENE_LOCAL_ADDRESS: '127.0.0.2,127.0.0.3' });
+    expect(list.emails.filter((e) => got(out, e) !== list.want(e))).toEqual([]);
+    expect(new Set(list.emails.map((e) => verdicts.get(e)?.identity))).toEqual(new Set(['local-127.0.0.3']));
+    expect(new Set(list.emails.map((e) => verdicts.get(e)?.provider))).toEqual(new Set(['microsoft']));
+  }, 60_000);
+});
+
 describe('throttle signatures', () => {
   it("Google's 421-4.7.28 unusual rate pauses (provider, identity) and is said as a sender block of severity throttle; every verdict still right", async () => {
     const raw = JSON.parse(await (await import('node:fs/promises')).readFile('samples/world-providers.json', 'utf8')) as { behaviours: Record<string, { rateLimits?: Array<{ reply: string }> }> };
