@@ -29,7 +29,7 @@ import type { HygieneError } from '../errors.ts';
 import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
 import { connectorFor } from '../smtp/identity-connector.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
-import type { PoolEvents } from '../probe/mx-session-pool.ts';
+import type { PoolEvents, PoolStats } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
 import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../store/redis-keys.ts';
 import { createMxStatsRecorder } from './mx-stats-recorder.ts';
@@ -230,6 +230,11 @@ export class HygieneRuntime {
     return 'poolStats' in this.verifier ? (this.verifier as SmtpVerifier).poolStats() : new Map();
   }
 
+  /** Per outbound identity: its pools' session figures summed (issue 15 visibility). */
+  identityStats(): Map<string, PoolStats> {
+    return 'identityStats' in this.verifier ? (this.verifier as SmtpVerifier).identityStats() : new Map();
+  }
+
   /** Shutdown: once, in order, and every step runs even when an earlier one fails. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -400,10 +405,10 @@ function combinePoolEvents(a: PoolEvents, b: PoolEvents | undefined): PoolEvents
   return combined as PoolEvents;
 }
 
-/** Wraps a verifier so `onOutcomes` sees every batch; keeps poolStats() when the verifier has it. */
+/** Wraps a verifier so `onOutcomes` sees every batch; keeps poolStats() and identityStats() when the verifier has them. */
 function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['onOutcomes']): BatchVerifier {
   if (!onOutcomes) return verifier;
-  const observed: BatchVerifier & { poolStats?: () => unknown } = {
+  const observed: BatchVerifier & { poolStats?: () => unknown; identityStats?: () => unknown } = {
     verify: async (batch, signal) => {
       const outcomes = await verifier.verify(batch, signal);
       onOutcomes(batch, outcomes);
@@ -412,6 +417,7 @@ function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['on
     close: async () => verifier.close?.(),
   };
   if ('poolStats' in verifier) observed.poolStats = () => (verifier as SmtpVerifier).poolStats();
+  if ('identityStats' in verifier) observed.identityStats = () => (verifier as SmtpVerifier).identityStats();
   return observed;
 }
 

@@ -19,7 +19,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Verdict } from '../../src/domain/verdict.ts';
-import type { SenderBlockEvent } from '../../src/probe/mx-session-pool.ts';
+import type { PoolStats, SenderBlockEvent } from '../../src/probe/mx-session-pool.ts';
 import { loadWorldSpecFile, startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec, type WorldSpec } from '../../src/world/world-spec.ts';
 import { forbidRealDns, type RealDnsGuard } from '../helpers/no-real-dns.ts';
@@ -47,6 +47,8 @@ interface Run {
   out: ListOutputs;
   verdicts: Map<string, Verdict>;
   blocks: SenderBlockEvent[];
+  /** Per outbound identity: sessions and RCPTs of its pools (runtime.identityStats()). */
+  identityStats: Map<string, PoolStats>;
 }
 
 async function run(spec: WorldSpec, emails: string[], label: string, env: Record<string, string> = {}): Promise<Run> {
@@ -71,7 +73,7 @@ async function run(spec: WorldSpec, emails: string[], label: string, env: Record
     const file = path.join(dir, `${label}.csv`);
     await writeFile(file, `Email\n${emails.join('\n')}\n`);
     const out = await runList(runtime, file, path.join(dir, 'out'), { emailHeader: 'Email' });
-    return { out, verdicts, blocks };
+    return { out, verdicts, blocks, identityStats: runtime.identityStats() };
   } finally {
     await runtime.close();
   }
@@ -161,12 +163,16 @@ describe('the sender-block breaker', () => {
     const spec = await bannedTenant(3, ['127.0.0.2'], list.mailboxes);
     const dir = await tempDir('pool-providers');
     await writeFile(path.join(dir, 'p.json'), JSON.stringify({ version: 1, providers: [{ slug: 'microsoft', profile: { rcptsPerMinute: 600, sessionStartsPerMinute: 600 } }] }));
-    const { out, verdicts, blocks } = await run(spec, list.emails, 'breaker-pool', { HYGIENE_PROVIDERS_FILE: path.join(dir, 'p.json'), HYGIENE_LOCAL_ADDRESS: '127.0.0.2,127.0.0.3' });
+    const { out, verdicts, blocks, identityStats } = await run(spec, list.emails, 'breaker-pool', { HYGIENE_PROVIDERS_FILE: path.join(dir, 'p.json'), HYGIENE_LOCAL_ADDRESS: '127.0.0.2,127.0.0.3' });
     const wrong = list.emails.filter((e) => got(out, e) !== list.want(e)).map((e) => `${e}: ${got(out, e)}`);
     expect(wrong).toEqual([]);
     expect(blocks.map((b) => [b.identity, b.severity])).toEqual([['local-127.0.0.2', 'block']]);
     const identities = new Set([...verdicts.values()].map((v) => v.identity));
     expect(identities.has('local-127.0.0.3')).toBe(true);
+    // Both identities had sessions; the banned one sent at most its 3 allowed RCPTs, the ban and what was in flight.
+    expect(identityStats.get('local-127.0.0.2')?.sessions).toBeGreaterThan(0);
+    expect(identityStats.get('local-127.0.0.2')?.rcpts).toBeLessThanOrEqual(3 + 1 + 2);
+    expect((identityStats.get('local-127.0.0.3')?.rcpts ?? 0) + (identityStats.get('local-127.0.0.2')?.rcpts ?? 0)).toBeGreaterThanOrEqual(list.emails.length);
     const ops = world!.operatorStats().microsoft!;
     expect(ops.rcptsWhileBlocked).toBeLessThanOrEqual(2);
     expect(ops.maxConcurrentSessions).toBeLessThanOrEqual(4);
