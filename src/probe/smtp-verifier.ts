@@ -47,6 +47,13 @@ export interface VerifierIdentity {
   settings: PoolSmtpSettings;
 }
 
+/** Why an identity handed a probe back for one host: it rests (sender block), is paused, or is dead (its proxy). */
+interface HandedBack {
+  until: number;
+  rest?: SenderRest;
+  pause?: MxPause;
+}
+
 /** Which identities can be used now: one whose proxy is down rests (identity-health.ts). */
 export interface IdentityAvailability {
   /** Null when usable; else until when (ms since epoch) it is not. */
@@ -143,11 +150,9 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
   }
 
   /** Why an identity cannot take a probe for this host now (resting for its provider, or dead), or null. */
-  function unusable(host: MxHost, identity: VerifierIdentity, tried: ReadonlyMap<string, SenderRest | null>): { until: number } | null {
-    if (tried.has(identity.id)) {
-      const rest = tried.get(identity.id);
-      return { until: rest ? rest.until : Number.POSITIVE_INFINITY };
-    }
+  function unusable(host: MxHost, identity: VerifierIdentity, tried: ReadonlyMap<string, HandedBack>): { until: number } | null {
+    const back = tried.get(identity.id);
+    if (back) return { until: back.until };
     const dead = deps.availability?.unusableUntil(identity.id) ?? null;
     if (dead !== null) return { until: dead };
     const rest = poolFor(host, identity).resting;
@@ -160,8 +165,8 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
     const causes = new Set<HostFailureCause>();
     let rejection: SmtpReply | undefined;
     return new Promise((resolve) => {
-      /** Identities handed back (resting: the rest; dead: null) for the host being tried. */
-      let tried = new Map<string, SenderRest | null>();
+      /** Identities that handed the probe back for the host being tried: resting, paused or dead. */
+      let tried = new Map<string, HandedBack>();
       const withProvider = (outcome: ProbeOutcome, provider: string | null, identity?: string): ProbeOutcome => {
         if (provider !== null) outcome.verdict.provider = provider;
         if (identity !== undefined) outcome.verdict.identity = identity;
@@ -188,7 +193,14 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
         if (candidates.length === 0) {
           // The identity that was refused, when one was (the verdict names who asked).
           const asked = tried.size === 1 ? [...tried.keys()][0] : undefined;
-          resolve(withProvider(everyIdentityResting(address.address, host.exchange, slug, allowed.map((i) => unusable(host, i, tried)?.until ?? 0), tried, now(), maxRestWaitMs), slug, asked));
+          // Every allowed identity paused (none blocked or dead): wait for the earliest pause, as always.
+          const pauses = [...tried.values()].map((b) => b.pause);
+          if (pauses.length === allowed.length && pauses.every((p): p is MxPause => p !== undefined)) {
+            const earliest = pauses.reduce((a, b) => (b.until < a.until ? b : a));
+            resolve(withProvider(pausedOutcome(address.address, host.exchange.toLowerCase(), earliest, now()), slug, asked));
+            return;
+          }
+          resolve(withProvider(everyIdentityResting(address.address, host.exchange.toLowerCase(), slug, allowed.map((i) => unusable(host, i, tried)?.until ?? 0), tried, now(), maxRestWaitMs), slug, asked));
           return;
         }
         // Least loaded first (probes in flight under its limit key); ties go to the configured order.
@@ -213,20 +225,23 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
               if (result.kind === 'resting') {
                 // This identity rests for this provider: another identity asks, or the probe waits.
                 deps.pool.events?.onMxNotUsed?.(result.mx, listId, result.detail);
-                tried.set(identity.id, result.rest);
+                tried.set(identity.id, { until: result.rest.until, rest: result.rest });
                 tryHost(index, losses);
                 return;
               }
               if (result.kind === 'paused') {
+                // This (provider or server, identity) slowed us down: another identity asks meanwhile,
+                // or, when every one is paused, the probe waits for the earliest pause.
                 deps.pool.events?.onMxNotUsed?.(result.mx, listId, `${result.pause.detail}; paused until ${new Date(result.pause.until).toISOString()}`);
-                resolve(withProvider(pausedOutcome(address.address, result.mx, result.pause, now()), slug, identity.id));
+                tried.set(identity.id, { until: result.pause.until, pause: result.pause });
+                tryHost(index, losses);
                 return;
               }
               if (result.kind === 'host-failed') {
                 deps.pool.events?.onMxNotUsed?.(result.mx, listId, result.detail);
                 if (deps.availability?.unusableUntil(identity.id) != null && several) {
                   // Its proxy died: not a fact about the host; another identity asks it.
-                  tried.set(identity.id, null);
+                  tried.set(identity.id, { until: deps.availability.unusableUntil(identity.id) ?? Number.POSITIVE_INFINITY });
                   tryHost(index, losses);
                   return;
                 }
@@ -415,9 +430,9 @@ function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], rea
  * earliest comes back within `maxWaitMs`, the probe waits for it (a deferred retry, like a pause);
  * otherwise it is unknown/policy_block now: about us, never cached, never rejected.
  */
-function everyIdentityResting(address: string, mx: string, provider: string | null, untils: number[], tried: ReadonlyMap<string, SenderRest | null>, at: Date, maxWaitMs: number): ProbeOutcome {
+function everyIdentityResting(address: string, mx: string, provider: string | null, untils: number[], tried: ReadonlyMap<string, HandedBack>, at: Date, maxWaitMs: number): ProbeOutcome {
   const earliest = Math.min(...untils.filter((u) => Number.isFinite(u)), Number.POSITIVE_INFINITY);
-  const rest = [...tried.values()].find((r): r is SenderRest => r !== null);
+  const rest = [...tried.values()].map((b) => b.rest).find((r): r is SenderRest => r !== undefined);
   const who = provider ?? mx;
   const until = Number.isFinite(earliest) ? new Date(earliest).toISOString() : 'further notice';
   const verdict: Verdict = {

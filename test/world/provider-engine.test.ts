@@ -210,4 +210,23 @@ describe('throttle signatures', () => {
     expect(blocks[0]).toMatchObject({ provider: 'google', identity: 'direct', signature: 'google-unusual-rate', severity: 'throttle' });
     for (const email of emails) expect(got(out, email), email).toBe('deliverable/accepted');
   }, 120_000);
+
+  it('two identities: a throttled identity hands its probes to the other while it is paused; every verdict right', async () => {
+    const raw = JSON.parse(await (await import('node:fs/promises')).readFile('samples/world-providers.json', 'utf8')) as { behaviours: Record<string, { rateLimits?: Array<{ reply: string }> }> };
+    const workspace = raw.behaviours['google-workspace']!;
+    const reply = workspace.rateLimits![0]!.reply;
+    const emails = Array.from({ length: 12 }, (_, i) => `person${i}@northwind.test`);
+    const spec = parseWorldSpec({
+      behaviours: { 'google-workspace': { ...workspace, rateLimits: [{ count: 'rcpt', max: 4, windowMs: 3_000, reply }] } },
+      mxHosts: { 'aspmx.l.google.com': { ip: '127.0.14.16', operator: 'google', uses: 'google-workspace', behaviour: { starttls: false } } },
+      domains: { 'northwind.test': { mx: [{ host: 'aspmx.l.google.com', preference: 1 }], mailboxes: emails.map((e) => e.split('@')[0]!) } },
+    });
+    const dir = await tempDir('throttle-pool-providers');
+    await writeFile(path.join(dir, 'p.json'), JSON.stringify({ version: 1, providers: [{ slug: 'google', profile: { rcptsPerMinute: 600, sessionStartsPerMinute: 600 } }] }));
+    const { out, blocks, verdicts } = await run(spec, emails, 'throttle-pool', { HYGIENE_PROVIDERS_FILE: path.join(dir, 'p.json'), HYGIENE_MX_PAUSE_MS: '2000', HYGIENE_MX_PAUSE_RETRIES: '20', HYGIENE_LOCAL_ADDRESS: '127.0.0.2,127.0.0.3' });
+    for (const email of emails) expect(got(out, email), email).toBe('deliverable/accepted');
+    expect(blocks.length).toBeGreaterThan(0);
+    expect(blocks.every((b) => b.severity === 'throttle' && b.provider === 'google')).toBe(true);
+    expect(new Set([...verdicts.values()].map((v) => v.identity))).toEqual(new Set(['local-127.0.0.2', 'local-127.0.0.3']));
+  }, 120_000);
 });
