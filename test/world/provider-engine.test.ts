@@ -179,6 +179,31 @@ describe('the sender-block breaker', () => {
   }, 120_000);
 });
 
+describe("a provider's sessions at once", () => {
+  it('are counted across all its MX names and addresses: six Google names with work for many sessions see at most 2 at once', async () => {
+    const raw = JSON.parse(await (await import('node:fs/promises')).readFile('samples/world-providers.json', 'utf8')) as { behaviours: Record<string, Record<string, unknown>> };
+    const names = ['aspmx.l.google.com', 'alt1.aspmx.l.google.com', 'alt2.aspmx.l.google.com', 'aspmx2.googlemail.com', 'aspmx3.googlemail.com', 'smtp.google.com'];
+    const mxHosts: Record<string, unknown> = {};
+    const domains: Record<string, unknown> = {};
+    const emails: string[] = [];
+    names.forEach((name, i) => {
+      mxHosts[name] = { ip: `127.0.17.${10 + 2 * i}`, extraIps: [`127.0.17.${11 + 2 * i}`], operator: 'google', uses: 'google-workspace', behaviour: { starttls: false, rateLimits: [] } };
+      const domain = `tenant${i}.test`;
+      const locals = Array.from({ length: 60 }, (_, j) => `p${j}`);
+      domains[domain] = { mx: [{ host: name, preference: 1 }], mailboxes: locals };
+      emails.push(...locals.map((l) => `${l}@${domain}`));
+    });
+    const spec = parseWorldSpec({ behaviours: { 'google-workspace': raw.behaviours['google-workspace'] }, mxHosts, domains });
+    const dir = await tempDir('google-cap');
+    await writeFile(path.join(dir, 'p.json'), JSON.stringify({ version: 1, providers: [{ slug: 'google', profile: { rcptsPerMinute: 6000, sessionStartsPerMinute: 600 } }] }));
+    const { out } = await run(spec, emails.sort(), 'google-cap', { HYGIENE_PROVIDERS_FILE: path.join(dir, 'p.json') });
+    expect(emails.filter((e) => got(out, e) !== 'deliverable/accepted')).toEqual([]);
+    const google = world!.operatorStats().google!;
+    expect(google.sessionsOpened).toBeGreaterThan(2);
+    expect(google.maxConcurrentSessions).toBeLessThanOrEqual(2);
+  }, 120_000);
+});
+
 describe('provider pins', () => {
   it('a provider pinned to one identity is probed only through it; the others stay free for the rest', async () => {
     const list = contosoList(8);
