@@ -23,7 +23,9 @@ import type { PoolStats, SenderBlockEvent } from '../../src/probe/mx-session-poo
 import { loadWorldSpecFile, startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec, type WorldSpec } from '../../src/world/world-spec.ts';
 import { forbidRealDns, type RealDnsGuard } from '../helpers/no-real-dns.ts';
-import { deletePrefix, runList, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
+import { Redis } from 'ioredis';
+import { createSenderBlockStore } from '../../src/probe/sender-block-store.ts';
+import { deletePrefix, REDIS_URL, runList, silentLogger, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
 import { SAMPLE_EXPECTATIONS } from './provider-expectations.ts';
 
 let guard: RealDnsGuard;
@@ -53,7 +55,7 @@ interface Run {
 
 async function run(spec: WorldSpec, emails: string[], label: string, env: Record<string, string> = {}): Promise<Run> {
   world = await startMailWorld(spec);
-  const prefix = uniquePrefix(label);
+  const prefix = env.HYGIENE_PREFIX ?? uniquePrefix(label);
   prefixes.push(prefix);
   const verdicts = new Map<string, Verdict>();
   const blocks: SenderBlockEvent[] = [];
@@ -157,6 +159,24 @@ describe('the sender-block breaker', () => {
     expect(right).toBeGreaterThan(0);
     expect(out.rejected.filter((r) => r.hygiene_reason === 'policy_block')).toEqual([]);
   }, 120_000);
+
+  it('honours a block another process tripped: no session to the provider for that identity, rows unknown/policy_block', async () => {
+    const list = contosoList(6);
+    const spec = await bannedTenant(1_000, null, list.mailboxes);
+    const prefix = uniquePrefix('breaker-fleet');
+    prefixes.push(prefix);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const other = createSenderBlockStore(redis, { keyPrefix: prefix, logger: silentLogger });
+      await other.trip('microsoft@direct', { signature: 'microsoft-banned-sending-ip', reply: '550 5.7.606 Access denied, banned sending IP [127.0.0.1]', ladderMs: [15 * 60_000] });
+    } finally {
+      redis.disconnect();
+    }
+    const { out } = await run(spec, list.emails, 'breaker-fleet', { HYGIENE_PREFIX: prefix });
+    expect(world!.operatorStats().microsoft?.sessionsOpened).toBe(0);
+    for (const email of list.emails) expect(got(out, email), email).toBe('unknown/policy_block');
+    expect(out.rejected).toEqual([]);
+  }, 60_000);
 
   it('two identities, the world bans one: the other finishes the list with every verdict right', async () => {
     const list = contosoList(24);
