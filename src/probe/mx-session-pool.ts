@@ -47,7 +47,7 @@ import {
   type SessionFailure,
 } from '../domain/failure-meaning.ts';
 import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
-import { blockDetail, judgeReply, type ProviderContext, type ReplyClass, type ReplyJudgement, type ReplyStage } from '../domain/reply-meaning.ts';
+import { judgeReply, type ProviderContext, type ReplyClass, type ReplyJudgement, type ReplyStage } from '../domain/reply-meaning.ts';
 import type { ProviderMatch, ProviderMatcher } from '../providers/provider-matcher.ts';
 import type { BlockSignature, ProviderTable } from '../providers/provider-table.ts';
 import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
