@@ -564,18 +564,23 @@ export class MxSessionPool {
   /** A new session: what the fleet learned of this server's rules, and its provider by greeting when its name said none. */
   private async learnAtSessionStart(smtp: SmtpSession): Promise<void> {
     if (this.replyProvider === null && this.deps.matcher) this.replyProvider = this.deps.matcher.providerOf([], smtp.greeting.raw);
-    if (this.deps.rules) this.learnedRcptPerTransaction = await this.deps.rules.rcptPerTransaction(serverOfKey(this.limitKey));
+    const stored = this.deps.rules ? await this.deps.rules.rcptPerTransaction(serverOfKey(this.limitKey)) : null;
+    if (stored !== null) this.learnedRcptPerTransaction = Math.min(stored, this.learnedRcptPerTransaction ?? stored);
   }
 
   /**
-   * The server refused a second RCPT in the transaction (452 4.5.3): one RCPT per transaction from
-   * now on, for every process of the fleet (a TTL lets us find out again). The refused address was
-   * put back and is asked first, in the next transaction.
+   * The server refused an RCPT as one too many for the transaction (452 4.5.3) after taking
+   * `accepted` (Microsoft and smtpd_recipient_limit = 1: one; a Postfix with a limit of 7: seven):
+   * at most that many per transaction from now on (RSET and MAIL FROM between), for every process
+   * of the fleet (a TTL lets us find out again). The refused address was put back and is asked
+   * first, in the next transaction.
    */
-  private async learnOneRcptPerTransaction(rcptsAnswered: number): Promise<void> {
-    this.learnedRcptPerTransaction = 1;
-    this.deps.logger.info({ mx: this.mx, server: serverOfKey(this.limitKey), rcptsAnswered }, 'the server takes one RCPT per transaction: RSET and MAIL FROM between recipients from now on (remembered fleet-wide)');
-    await this.deps.rules?.learnRcptPerTransaction(serverOfKey(this.limitKey), 1);
+  private async learnRcptPerTransaction(accepted: number): Promise<void> {
+    const rcpts = Math.max(1, accepted);
+    if (this.learnedRcptPerTransaction !== null && this.learnedRcptPerTransaction <= rcpts) return;
+    this.learnedRcptPerTransaction = rcpts;
+    this.deps.logger.info({ mx: this.mx, server: serverOfKey(this.limitKey), rcptsPerTransaction: rcpts }, 'the server takes only this many RCPTs per transaction: RSET and MAIL FROM between from now on (remembered fleet-wide)');
+    await this.deps.rules?.learnRcptPerTransaction(serverOfKey(this.limitKey), rcpts);
   }
 
   /** The server slowed us down: pause it fleet-wide. */
@@ -924,6 +929,7 @@ export class MxSessionPool {
     // Transaction set-up replies.
     const setup = readSetup(replies, prefix);
     session.noteSetup(plan, replies.length, prefix, setup.errors, setup.refused !== null);
+    if (plan.mail) session.acceptedInTransaction = 0;
     if (setup.refused) {
       const refused = setup.refused;
       const judged = this.judge('mail', refused);
@@ -964,7 +970,11 @@ export class MxSessionPool {
     this.stats.rcpts += reading.replied.length;
     this.stats.errors += reading.errors;
     const limits = this.windowLimits();
-    if (reading.restartTransaction && limits.maxRcptPerTransaction > 1) await this.learnOneRcptPerTransaction(reading.replied.length);
+    // RCPTs the server accepted in this transaction before its first "too many recipients".
+    const first452 = reading.replied.findIndex((r) => r.meaning.replyClass.kind === 'too_many_recipients');
+    const acceptedBefore = reading.replied.slice(0, first452 < 0 ? reading.replied.length : first452).filter((r) => r.reply.code < 300).length;
+    if (reading.restartTransaction && limits.maxRcptPerTransaction > 1) await this.learnRcptPerTransaction(session.acceptedInTransaction + acceptedBefore);
+    session.acceptedInTransaction += reading.replied.filter((r) => r.reply.code < 300).length;
     session.noteRcpts(reading.replied.length, reading.errors, reading.restartTransaction, this.windowLimits().maxRcptPerTransaction);
 
     // What the host says about us does not depend on which reply belongs to which address: learnt now.

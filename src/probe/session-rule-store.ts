@@ -1,8 +1,9 @@
 /**
  * Session rules a server taught us, remembered fleet-wide (issue 14 item 3): a server that refused
- * a second RCPT in a transaction (452 4.5.3 "Too many recipients", Microsoft's "4.5.3 Recipients
- * belong to multiple regions", Postfix's smtpd_recipient_limit = 1) gets one RCPT per transaction
- * (RSET + MAIL between) from then on, by every process, until the TTL lets us find out again.
+ * an RCPT as one too many for the transaction (452 4.5.3 "Too many recipients", Microsoft's "4.5.3
+ * Recipients belong to multiple regions", Postfix's smtpd_recipient_limit) gets at most what it
+ * took before it refused — one for Microsoft and smtpd_recipient_limit = 1 — per transaction (RSET +
+ * MAIL between) from then on, by every process, until the TTL lets us find out again.
  * The rule belongs to the server (provider or first address), whatever identity asks.
  *
  * Key: {p}:rcptrule:{server}  STRING  RCPTs per transaction it takes; TTL `ttlSeconds` (default 7 days).
