@@ -306,7 +306,12 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
       });
   const stats = createMxStatsRecorder(redis, config.keyPrefix);
   const matcher = compileProviderMatcher(config.providers);
-  const health = new IdentityHealth({ identities: config.smtp.identities.map((i) => i.id), forward: (outcome) => guard.recordProxyOutcome(outcome), logger });
+  const health = new IdentityHealth({
+    identities: config.smtp.identities.map((i) => ({ id: i.id, display: i.display, setting: i.setting })),
+    forward: (outcome) => guard.recordProxyOutcome(outcome),
+    stopRun: (error) => guard.stopOutbound(error),
+    logger,
+  });
   const settings = { ...config.smtp, ...identity, timeouts: { ...config.smtp.timeouts } };
   const identities = config.smtp.identities.map((i) => ({
     id: i.id,
