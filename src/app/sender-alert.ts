@@ -7,20 +7,20 @@ import type { SenderAlert } from '../collector/report.ts';
 import type { SenderBlockEvent } from '../probe/mx-session-pool.ts';
 
 /**
- * The provider's own code in a block reply, when it has one: Microsoft's `S3140` /
- * `AS(201806281)`-style ids and enhanced codes like `5.7.606`, Yahoo's `[TSS04]` / `[BL21]`, Google's
- * `4.7.28`. Bracketed provider ids are preferred over enhanced status codes (they are what the
- * provider's support pages are indexed by); otherwise the most specific enhanced code (not the
- * generic x.0.0 / x.7.1).
+ * The provider's own code in a block reply, when it has one: Yahoo's `[TSS04]` / `[BL21]`,
+ * Microsoft's `S3140`, then the most specific enhanced status code (`5.7.606`, Google's `4.7.28`; not
+ * the generic x.0.0 / x.7.0 / x.7.1), then Microsoft's rule id `AS(nnnn)`, then any enhanced code.
+ * Provider ids come first: they are what the providers' support pages are indexed by.
  */
 export function providerCodeOf(reply: string): string | null {
-  const bracketed = /\[([A-Z]{2,4}\d{2,5})\]/.exec(reply);
+  const bracketed = /\[([A-Z]{2,4}\d{2,5})\]/.exec(reply) ?? /\b(S\d{4})\b/.exec(reply);
   if (bracketed) return bracketed[1]!;
-  const microsoft = /\b(S\d{4})\b/.exec(reply) ?? /\b(AS\(\d{3,12}\))/.exec(reply);
-  if (microsoft) return microsoft[1]!;
   const enhanced = [...reply.matchAll(/\b([245]\.\d{1,3}\.\d{1,3})\b/g)].map((m) => m[1]!);
   const specific = enhanced.find((code) => !/\.(0\.0|7\.1|7\.0)$/.test(code));
-  return specific ?? enhanced[0] ?? null;
+  if (specific) return specific;
+  // Microsoft's AS(nnnn) only says which of its rules fired; an enhanced code says more when there is one.
+  const rule = /\b(AS\(\d{3,12}\))/.exec(reply);
+  return rule?.[1] ?? enhanced[0] ?? null;
 }
 
 export function senderAlert(event: SenderBlockEvent): SenderAlert {

@@ -50,7 +50,7 @@ export function formatSummary(report: ListReport): string {
   if (alerts.length > 0) {
     lines.push('');
     lines.push('!'.repeat(78));
-    lines.push(`!! SENDER BLOCKED: ${alerts.length} block${alerts.length === 1 ? '' : 's'} of OUR sending identity, not of the addresses (docs/statuses.md: policy_block)`);
+    lines.push(`!! ${alerts.length} sender block${alerts.length === 1 ? '' : 's'}: servers refused OUR sending identity, not the addresses (docs/statuses.md: policy_block)`);
     for (const alert of alerts) for (const line of alertLines(alert)) lines.push(`!! ${line}`);
     lines.push('!'.repeat(78));
   }
