@@ -22,8 +22,9 @@ import { senderAlert } from './sender-alert.ts';
 
 export interface MxStatsRecorderOptions {
   /**
-   * Called once per (list, sender block) the first time any process records it (HSETNX on the
-   * list's alerts hash said "new"): the runtime queues the `sender.blocked` webhook here.
+   * Called once per (list, sender block of severity block) the first time any process records it
+   * (HSETNX on the list's alerts hash said "new"): the runtime queues the `sender.blocked` webhook
+   * here. Throttles are in the report's alerts only (one per pause: too chatty for a webhook).
    */
   onNewAlert?: (listId: string, alert: SenderAlert) => void | Promise<void>;
   /** Where a failure of onNewAlert or of the alert write goes (never thrown into the pool). */
@@ -89,7 +90,7 @@ export function createMxStatsRecorder(redis: Redis, prefix: string, options: MxS
       const write = (async () => {
         try {
           const added = await redis.hsetnx(listActivityKeys(prefix, listId).alerts, field, json);
-          if (added === 1) await options.onNewAlert?.(listId, alert);
+          if (added === 1 && alert.severity === 'block') await options.onNewAlert?.(listId, alert);
         } catch (err) {
           options.onError?.(err as Error, listId);
         }

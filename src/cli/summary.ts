@@ -43,14 +43,17 @@ export function formatSummary(report: ListReport): string {
   // One identity is the usual case and its figures are the providers' sum: shown only for a pool or a block.
   if (identities.length > 1 || (identities.length === 1 && (report.alerts ?? []).length > 0)) {
     lines.push('');
-    lines.push('identity                  sessions   RCPTs  blocks  cooldowns');
-    for (const [id, s] of identities) lines.push(`${id.padEnd(24)} ${String(s.sessions).padStart(9)} ${String(s.rcpts).padStart(7)} ${String(s.blocks).padStart(7)} ${String(s.cooldowns).padStart(10)}`);
+    lines.push('identity                  sessions   RCPTs  blocks  throttles  cooldowns');
+    for (const [id, s] of identities) lines.push(`${id.padEnd(24)} ${String(s.sessions).padStart(9)} ${String(s.rcpts).padStart(7)} ${String(s.blocks).padStart(7)} ${String(s.throttles ?? 0).padStart(10)} ${String(s.cooldowns).padStart(10)}`);
   }
   const alerts = report.alerts ?? [];
   if (alerts.length > 0) {
     lines.push('');
     lines.push('!'.repeat(78));
-    lines.push(`!! ${alerts.length} sender block${alerts.length === 1 ? '' : 's'}: servers refused OUR sending identity, not the addresses (docs/statuses.md: policy_block)`);
+    const blocks = alerts.filter((a) => a.severity === 'block').length;
+    const throttles = alerts.length - blocks;
+    const what = [blocks > 0 ? `${blocks} sender block${blocks === 1 ? '' : 's'}` : '', throttles > 0 ? `${throttles} throttle${throttles === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ');
+    lines.push(`!! ${what}: servers refused or slowed OUR sending identity, not the addresses (docs/statuses.md: policy_block)`);
     for (const alert of alerts) for (const line of alertLines(alert)) lines.push(`!! ${line}`);
     lines.push('!'.repeat(78));
   }

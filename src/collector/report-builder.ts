@@ -129,7 +129,8 @@ function providerReports(tally: ListTally, facts: ReportFacts): Record<string, P
         byReason: rows?.byReason ?? {},
         sessions: active?.sessions ?? 0,
         rcpts: active?.rcpts ?? 0,
-        blocks: (facts.alerts ?? []).filter((a) => a.provider === slug).length,
+        blocks: (facts.alerts ?? []).filter((a) => a.provider === slug && a.severity === 'block').length,
+        throttles: (facts.alerts ?? []).filter((a) => a.provider === slug && a.severity === 'throttle').length,
         cooldowns: active?.cooldowns ?? 0,
       },
     ];
@@ -142,7 +143,8 @@ function identityReports(facts: ReportFacts): Record<string, IdentityReport> {
   const ids = new Set([...(facts.activity?.identities.keys() ?? []), ...(facts.alerts ?? []).map((a) => a.identity)]);
   const entries = [...ids].sort().map((id): [string, IdentityReport] => {
     const active = facts.activity?.identities.get(id);
-    return [id, { sessions: active?.sessions ?? 0, rcpts: active?.rcpts ?? 0, blocks: (facts.alerts ?? []).filter((a) => a.identity === id).length, cooldowns: active?.cooldowns ?? 0 }];
+    const mine = (facts.alerts ?? []).filter((a) => a.identity === id);
+    return [id, { sessions: active?.sessions ?? 0, rcpts: active?.rcpts ?? 0, blocks: mine.filter((a) => a.severity === 'block').length, throttles: mine.filter((a) => a.severity === 'throttle').length, cooldowns: active?.cooldowns ?? 0 }];
   });
   return Object.fromEntries(entries);
 }

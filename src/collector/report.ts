@@ -87,7 +87,7 @@ export interface ListReport {
  * `counts.byProvider.none` is the list's `rows`). `sessions`, `rcpts` and `cooldowns` are the SMTP
  * activity the engine reported for this list (sessions that served it, RCPTs answered, probes that
  * waited for or were moved from a resting identity); `blocks` is the number of this provider's
- * entries in `alerts`.
+ * entries in `alerts` of severity block.
  */
 export interface ProviderReport {
   rows: number;
@@ -96,14 +96,17 @@ export interface ProviderReport {
   sessions: number;
   rcpts: number;
   blocks: number;
+  /** Its entries in `alerts` of severity throttle (a provider slowing our identity down: Google's unusual rate, Yahoo's TSS04). */
+  throttles: number;
   cooldowns: number;
 }
 
-/** One outbound identity's activity for this list; `blocks` is its number of entries in `alerts`. */
+/** One outbound identity's activity for this list; `blocks` / `throttles` are its entries in `alerts` by severity. */
 export interface IdentityReport {
   sessions: number;
   rcpts: number;
   blocks: number;
+  throttles: number;
   cooldowns: number;
 }
 

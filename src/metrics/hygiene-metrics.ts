@@ -17,6 +17,7 @@
  *   hygiene_provider_probe_outcomes_total{provider,status}  verifier answers by the verdict's provider ("none": no provider)
  *   hygiene_provider_verdicts_total{provider,status}      rows of finished lists by hygiene_provider ("none": empty) and status
  *   hygiene_sender_blocks_total{provider,identity,blocklist}  sender blocks (our IP/HELO refused; "none": no provider / no blocklist named)
+ *   hygiene_sender_throttles_total{provider,identity}     throttles of our identity (severity throttle)
  *   hygiene_identity_sessions_total{identity}             SMTP sessions that served a list, per outbound identity
  *   hygiene_identity_rcpts_total{identity}                RCPTs answered, per outbound identity
  *   hygiene_identity_cooldowns_total{identity}            probes that waited for, or were moved from, a resting identity
@@ -84,6 +85,12 @@ export function createHygieneMetrics(options: { defaultMetrics?: boolean } = {})
     labelNames: ['provider', 'identity', 'blocklist'] as const,
     registers: [registry],
   });
+  const senderThrottles = new Counter({
+    name: 'hygiene_sender_throttles_total',
+    help: 'A provider slowed our outbound identity down (throttle signatures: Google unusual rate, Yahoo TSS04); "none" = no provider matched.',
+    labelNames: ['provider', 'identity'] as const,
+    registers: [registry],
+  });
   const identitySessions = new Counter({ name: 'hygiene_identity_sessions_total', help: 'SMTP sessions that served a list, per outbound identity.', labelNames: ['identity'] as const, registers: [registry] });
   const identityRcpts = new Counter({ name: 'hygiene_identity_rcpts_total', help: 'RCPT TO replies, per outbound identity.', labelNames: ['identity'] as const, registers: [registry] });
   const identityCooldowns = new Counter({
@@ -131,7 +138,10 @@ export function createHygieneMetrics(options: { defaultMetrics?: boolean } = {})
     onSessionForList: (mx) => sessions.inc({ mx }),
     onSessionClosed: (mx) => sessionsClosed.inc({ mx }),
     onExchange: (_mx, _listIds, ms) => exchange.observe(ms / 1000),
-    onSenderBlock: (block) => senderBlocks.inc({ provider: block.provider ?? 'none', identity: block.identity, blocklist: block.blocklist ?? 'none' }),
+    onSenderBlock: (block) => {
+      if (block.severity === 'block') senderBlocks.inc({ provider: block.provider ?? 'none', identity: block.identity, blocklist: block.blocklist ?? 'none' });
+      else senderThrottles.inc({ provider: block.provider ?? 'none', identity: block.identity });
+    },
     onIdentityActivity: (activity) => {
       const by = activity.count ?? 1;
       if (activity.what === 'session') identitySessions.inc({ identity: activity.identity }, by);

@@ -24,7 +24,9 @@ export function alertAction(alert: SenderAlert): string {
 export function alertLines(alert: SenderAlert): string[] {
   const who = alert.provider ?? alert.mx;
   return [
-    `SENDER BLOCKED: ${who} refused identity ${alert.identity} (${alertCause(alert)}) at ${alert.mx}`,
+    alert.severity === 'block'
+      ? `SENDER BLOCKED: ${who} refused identity ${alert.identity} (${alertCause(alert)}) at ${alert.mx}`
+      : `SENDER THROTTLED: ${who} slowed identity ${alert.identity} down (${alertCause(alert)}) at ${alert.mx}`,
     `  reply:  ${alert.reply}`,
     `  means:  ${alert.means}`,
     `  do:     ${alertAction(alert)}`,

@@ -215,12 +215,12 @@ function alertBox(alerts: readonly SenderAlert[]): string {
   if (alerts.length === 0) return '';
   const items = alerts.map(
     (a) =>
-      `<li><strong>${escapeHtml(a.provider ?? a.mx)}</strong> refused identity <code>${escapeHtml(a.identity)}</code> (${escapeHtml(alertCause(a))}) at <code>${escapeHtml(a.mx)}</code>` +
+      `<li data-severity="${a.severity}"><strong>${escapeHtml(a.provider ?? a.mx)}</strong> ${a.severity === 'block' ? 'refused' : 'slowed down'} identity <code>${escapeHtml(a.identity)}</code> (${escapeHtml(alertCause(a))}) at <code>${escapeHtml(a.mx)}</code>` +
       `<div class="reply">${escapeHtml(a.reply)}</div>` +
       `<div><b>Means:</b> ${escapeHtml(a.means)}</div><div><b>Do:</b> ${escapeHtml(alertAction(a))}</div>` +
       `<div class="muted">Rests until ${escapeHtml(a.cooldownUntil)} (cooldown level ${a.level}); the rows it concerned are unknown/policy_block.</div></li>`,
   );
-  return `<section id="alerts" class="alert" role="alert"><h2>Sender blocked: ${alerts.length} block${alerts.length === 1 ? '' : 's'} of our sending identity, not of the addresses</h2><ul>${items.join('')}</ul></section>`;
+  return `<section id="alerts" class="alert" role="alert"><h2>${alerts.some((a) => a.severity === 'block') ? 'Sender blocked' : 'Sender throttled'}: ${alerts.length} alert${alerts.length === 1 ? '' : 's'} about our sending identity, not the addresses</h2><ul>${items.join('')}</ul></section>`;
 }
 
 function timingsTable(t: ListReport['timings']): string {

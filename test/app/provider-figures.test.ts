@@ -35,6 +35,8 @@ import { deletePrefix, readOutput, REDIS_URL, startRuntime, tempDir, uniquePrefi
 const SECRET = 'surface-secret-0123456789';
 const BANNED = '550 5.7.606 Access denied, banned sending IP [192.0.2.7]. To request removal from this list please visit https://sender.office.com/ and follow the directions. AS(1430)';
 
+const GOOGLE_RATE = '421-4.7.28 [192.0.2.8] Our system has detected an unusual rate of unsolicited mail originating from your IP address.';
+
 let prefix = '';
 let runtime: HygieneRuntime | undefined;
 let receiver: http.Server | undefined;
@@ -90,6 +92,8 @@ function fakeEngine(): BatchVerifier {
         recorder.events.onIdentityActivity?.({ listId, identity: 'proxy-b', provider: 'microsoft', what: 'cooldown', count: 1 });
       }
       recorderA.events.onSenderBlock?.(block([listId], cooldownUntil));
+      // A throttle (Google's unusual rate): an alert of severity throttle, no sender.blocked webhook.
+      recorderA.events.onSenderBlock?.({ ...block([listId], cooldownUntil - 600_000), provider: 'google', mx: 'gmail-smtp-in.l.google.com', identity: 'proxy-a', signature: 'google-unusual-rate', severity: 'throttle', about: 'rate', reply: GOOGLE_RATE, means: 'Google rate-limits our IP.', action: null });
       recorderB.events.onSenderBlock?.(block([listId, listId], cooldownUntil));
       await Promise.all([recorderA.flush(), recorderB.flush()]);
       return out;
@@ -162,14 +166,16 @@ describe('provider and identity figures (issues 14/15 surface)', () => {
   it('report.json: rows per provider that add up, activity per provider and identity, one alert per block', () => {
     expect(report.counts.byProvider).toEqual({ google: 3, microsoft: 2, none: 2 });
     expect(Object.values(report.counts.byProvider!).reduce((a, b) => a + b, 0)).toBe(report.rows);
-    expect(report.providers!.google).toEqual({ rows: 3, byStatus: { deliverable: 3 }, byReason: { accepted: 2, duplicate: 1 }, sessions: 1, rcpts: 2, blocks: 0, cooldowns: 0 });
-    expect(report.providers!.microsoft).toEqual({ rows: 2, byStatus: { undeliverable: 1, unknown: 1 }, byReason: { mailbox_not_found: 1, policy_block: 1 }, sessions: 1, rcpts: 2, blocks: 1, cooldowns: 1 });
+    expect(report.providers!.google).toEqual({ rows: 3, byStatus: { deliverable: 3 }, byReason: { accepted: 2, duplicate: 1 }, sessions: 1, rcpts: 2, blocks: 0, throttles: 1, cooldowns: 0 });
+    expect(report.providers!.microsoft).toEqual({ rows: 2, byStatus: { undeliverable: 1, unknown: 1 }, byReason: { mailbox_not_found: 1, policy_block: 1 }, sessions: 1, rcpts: 2, blocks: 1, throttles: 0, cooldowns: 1 });
     for (const p of Object.values(report.providers!)) {
       expect(Object.values(p.byStatus).reduce((a, b) => a + (b ?? 0), 0)).toBe(p.rows);
       expect(Object.values(p.byReason).reduce((a, b) => a + (b ?? 0), 0)).toBe(p.rows);
     }
-    expect(report.identities).toEqual({ 'proxy-a': { sessions: 2, rcpts: 3, blocks: 0, cooldowns: 0 }, 'proxy-b': { sessions: 1, rcpts: 2, blocks: 1, cooldowns: 1 } });
-    expect(report.alerts).toEqual([
+    expect(report.identities).toEqual({ 'proxy-a': { sessions: 2, rcpts: 3, blocks: 0, throttles: 1, cooldowns: 0 }, 'proxy-b': { sessions: 1, rcpts: 2, blocks: 1, throttles: 0, cooldowns: 1 } });
+    expect(report.alerts).toHaveLength(2);
+    expect(report.alerts![0]).toMatchObject({ provider: 'google', identity: 'proxy-a', severity: 'throttle', code: '4.7.28', cooldownUntil: '2026-12-07T00:05:00.000Z' });
+    expect(report.alerts!.slice(1)).toEqual([
       {
         provider: 'microsoft',
         mx: 'hotmail-test.olc.protection.outlook.com',
@@ -199,7 +205,9 @@ describe('provider and identity figures (issues 14/15 surface)', () => {
     expect(text).toMatch(/^microsoft\s+2\s+0\s+1\s+0\s+1\s+1\s+2\s+1$/m);
     expect(text).toContain('!! SENDER BLOCKED: microsoft refused identity proxy-b (provider code 5.7.606) at hotmail-test.olc.protection.outlook.com');
     expect(text).toContain('!!   do:     Request delisting at https://sender.office.com/');
-    expect(text).toMatch(/^proxy-b\s+1\s+2\s+1\s+1$/m);
+    expect(text).toMatch(/^proxy-b\s+1\s+2\s+1\s+0\s+1$/m);
+    expect(text).toContain('!! 1 sender block and 1 throttle:');
+    expect(text).toContain('!! SENDER THROTTLED: google slowed identity proxy-a down (provider code 4.7.28)');
   });
 
   it('the HTML report has the provider and identity tables and the alert box, escaped', () => {
@@ -216,7 +224,7 @@ describe('provider and identity figures (issues 14/15 surface)', () => {
   it('sender.blocked: queued once per block for the list, delivered signed like the list events', async () => {
     const jobs = (await runtime!.webhookQueue.getJobs(['completed', 'waiting', 'active', 'delayed', 'failed'])).filter((j) => j.data.event === 'sender.blocked');
     expect(jobs).toHaveLength(1);
-    expect(await runtime!.redis.hlen(listActivityKeys(prefix, report.listId).alerts)).toBe(1);
+    expect(await runtime!.redis.hlen(listActivityKeys(prefix, report.listId).alerts)).toBe(2);
     const deadline = Date.now() + 15_000;
     const blocked = () => received.filter((r) => r.body.includes('"sender.blocked"'));
     while ((blocked().length < 1 || !received.some((r) => r.body.includes('"list.completed"'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -253,6 +261,10 @@ describe('provider and identity figures (issues 14/15 surface)', () => {
     expect(perProvider).toBe(all);
     expect(text).toContain('hygiene_sender_blocks_total{provider="microsoft",identity="proxy-b",blocklist="none"} 1');
     expect(text).toContain('hygiene_sender_blocks_total{provider="none",identity="proxy-a",blocklist="zen.spamhaus.org"} 1');
+    metrics.poolEvents.onSenderBlock?.({ ...block(['l1'], Date.now()), severity: 'throttle', provider: 'google', identity: 'proxy-a' });
+    const after = await metrics.render();
+    expect(after).toContain('hygiene_sender_throttles_total{provider="google",identity="proxy-a"} 1');
+    expect(after).toContain('hygiene_sender_blocks_total{provider="microsoft",identity="proxy-b",blocklist="none"} 1');
     expect(text).toContain('hygiene_identity_sessions_total{identity="proxy-a"} 1');
     expect(text).toContain('hygiene_identity_rcpts_total{identity="proxy-a"} 5');
     expect(text).toContain('hygiene_identity_cooldowns_total{identity="proxy-b"} 1');
