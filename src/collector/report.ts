@@ -113,7 +113,8 @@ export interface IdentityReport {
 /**
  * A server refused *us* (our IP listed, our HELO, our rate), not a mailbox: the circuit breaker
  * rested `identity` for `provider` (or for the server `mx` when it matched no provider) until
- * `cooldownUntil`. The rows it concerned are unknown/policy_block.
+ * `cooldownUntil`. Its probes are asked through another identity where one may ask, else they are
+ * unknown/policy_block.
  */
 export interface SenderAlert {
   /** Provider slug, or null when the server matched no provider. */

@@ -30,6 +30,6 @@ export function alertLines(alert: SenderAlert): string[] {
     `  reply:  ${alert.reply}`,
     `  means:  ${alert.means}`,
     `  do:     ${alertAction(alert)}`,
-    `  rests:  until ${alert.cooldownUntil} (cooldown level ${alert.level}); the rows it concerned are unknown/policy_block`,
+    `  rests:  until ${alert.cooldownUntil} (cooldown level ${alert.level}); its probes went to another identity where one could ask, else they are unknown/policy_block`,
   ];
 }

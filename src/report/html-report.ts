@@ -218,7 +218,7 @@ function alertBox(alerts: readonly SenderAlert[]): string {
       `<li data-severity="${a.severity}"><strong>${escapeHtml(a.provider ?? a.mx)}</strong> ${a.severity === 'block' ? 'refused' : 'slowed down'} identity <code>${escapeHtml(a.identity)}</code> (${escapeHtml(alertCause(a))}) at <code>${escapeHtml(a.mx)}</code>` +
       `<div class="reply">${escapeHtml(a.reply)}</div>` +
       `<div><b>Means:</b> ${escapeHtml(a.means)}</div><div><b>Do:</b> ${escapeHtml(alertAction(a))}</div>` +
-      `<div class="muted">Rests until ${escapeHtml(a.cooldownUntil)} (cooldown level ${a.level}); the rows it concerned are unknown/policy_block.</div></li>`,
+      `<div class="muted">Rests until ${escapeHtml(a.cooldownUntil)} (cooldown level ${a.level}); its probes went to another identity where one could ask, else they are unknown/policy_block.</div></li>`,
   );
   return `<section id="alerts" class="alert" role="alert"><h2>${alerts.some((a) => a.severity === 'block') ? 'Sender blocked' : 'Sender throttled'}: ${alerts.length} alert${alerts.length === 1 ? '' : 's'} about our sending identity, not the addresses</h2><ul>${items.join('')}</ul></section>`;
 }
