@@ -24,6 +24,8 @@ const VERDICT_SCHEMA = {
     detail: { type: 'string' },
     smtpReply: { type: 'string' },
     mx: { type: 'string' },
+    provider: { type: 'string' },
+    identity: { type: 'string' },
     suggestion: { type: 'string' },
     checkedAt: { type: 'string' },
     cached: { type: 'boolean' },

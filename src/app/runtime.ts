@@ -39,7 +39,8 @@ import { ListStore } from '../queue/list-store.ts';
 import { createVerifyProcessor, settleFailedVerifyJob } from '../queue/verify-processor.ts';
 import { createSuppressionStore } from '../bounces/suppression-store.ts';
 import { withSuppression } from '../bounces/suppressed-verifier.ts';
-import { completedPayload, createWebhookQueue, failedPayload, notifyListWebhook, type WebhookJobData } from '../webhook/list-webhooks.ts';
+import { completedPayload, createWebhookQueue, failedPayload, notifyListWebhook, notifySenderBlocked, type WebhookJobData } from '../webhook/list-webhooks.ts';
+import type { SenderAlert } from '../collector/report.ts';
 import { createFinalizeProcessor } from './finalize-processor.ts';
 import { createRedisClient } from './redis-connection.ts';
 
@@ -108,7 +109,9 @@ export class HygieneRuntime {
     const webhookQueue = createWebhookQueue(redis, bullPrefix(config.keyPrefix), { attempts: config.webhook.attempts, backoffMs: config.webhook.backoffMs });
     // Without a listener BullMQ prints every connection error (a Redis restart) as a stack trace.
     for (const queue of [verifyQueue, finalizeQueue, webhookQueue] as Queue[]) queue.on('error', (err) => said.warn(err, { queue: queue.name }, 'queue connection error'));
-    const built = buildVerifier(options, redis, trouble);
+    // sender.blocked (issues 14/15): the recorder calls this once per block per list, the first time any process records it.
+    const onNewAlert = (listId: string, alert: SenderAlert) => notifySenderBlocked(webhookQueue, store, listId, alert);
+    const built = buildVerifier(options, redis, trouble, onNewAlert);
     const verifier = observeOutcomes(built.verifier, options.onOutcomes);
     const runtime = new HygieneRuntime(config, logger, redis, store, verifyQueue, finalizeQueue, verifier, webhookQueue, built.guard, options.onListFailed);
     runtime.said = said;
@@ -272,7 +275,7 @@ function redisAware(logger: Logger, trouble: TroubleLog): RedisAwareLog {
   return { warn: say('warn'), error: say('error') };
 }
 
-function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLog): { verifier: BatchVerifier; guard: FaultGuard | null } {
+function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLog, onNewAlert?: (listId: string, alert: SenderAlert) => Promise<void>): { verifier: BatchVerifier; guard: FaultGuard | null } {
   const { config, logger } = options;
   if (options.verifier && typeof options.verifier === 'object') return { verifier: options.verifier, guard: null };
   // Bounce-log suppression (src/bounces): suppressed addresses are answered without probing.
@@ -304,7 +307,7 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
         unknownTtlSeconds: 0,
         mayCacheNegative: () => guard.dnsHealthy && guard.error === null,
       });
-  const stats = createMxStatsRecorder(redis, config.keyPrefix);
+  const stats = createMxStatsRecorder(redis, config.keyPrefix, { onNewAlert, onError: (err, listId) => trouble.warn({ listId, err: err.message }, 'could not record a sender-block alert') });
   const matcher = compileProviderMatcher(config.providers);
   const health = new IdentityHealth({
     identities: config.smtp.identities.map((i) => ({ id: i.id, display: i.display, setting: i.setting })),

@@ -35,7 +35,7 @@ Commands:
   demo                          run everything against a simulated mail world on loopback
   world                         keep that simulated world running and print the exports that point every command at it
   probe ADDRESS                 diagnose one address: MX lookup, live SMTP transcript, verdict
-  doctor [--domain D]           check Redis, DNS, outbound port 25 and the HELO name's PTR
+  doctor [--domain D] [--ip A]  check Redis, DNS, outbound port 25, the HELO name's PTR and (--ip) DNS blocklists
   watch DIR                     verify every CSV dropped into DIR/inbox (results in DIR/done, DIR/failed)
   schedule add|list|remove|run  scheduled re-verification of lists, with change reports
   bounces FILE...               put hard bounces from Postfix/Exim logs and DSN messages on the suppression list

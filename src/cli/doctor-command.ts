@@ -15,6 +15,7 @@ import { Resolver } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import { pingRedis } from '../app/redis-connection.ts';
 import type { Config, OutboundIdentity } from '../config/config.ts';
+import { blocklistAddressProblem, checkBlocklists, COMMON_BLOCKLISTS, type BlocklistLookup, type BlocklistResult } from '../dns/blocklists.ts';
 import { askCanaries, isResolved } from '../dns/dns-canaries.ts';
 import { createDnsMxResolver, type MxHost } from '../dns/mx-resolver.ts';
 import { HygieneError, isHygieneError, isSmtpError, type SmtpError } from '../errors.ts';
@@ -29,7 +30,7 @@ import { COMMON_OPTIONS, type Command } from './command.ts';
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface DoctorCheck {
-  name: 'redis' | 'dns' | 'proxy' | 'port25' | 'helo';
+  name: 'redis' | 'dns' | 'proxy' | 'port25' | 'helo' | 'blocklist';
   /** The outbound identity checked (proxy, port25, helo), when there is more than one or it is not plain `direct`. */
   identity?: string;
   status: CheckStatus;
@@ -39,6 +40,9 @@ export interface DoctorCheck {
   fix?: string;
   /** port25: the address the mail server saw us at, when its EHLO reply or greeting shows it. */
   seenAddress?: string;
+  /** blocklist: the address checked and each list's answer. */
+  address?: string;
+  blocklists?: BlocklistResult[];
   ms: number;
 }
 
@@ -55,6 +59,12 @@ export interface DoctorReport {
 export interface DoctorOptions {
   /** A domain whose MX hosts we try to reach on the SMTP port. */
   domain?: string;
+  /** Addresses to check against the common DNS blocklists (--ip). */
+  ip?: string[];
+  /** Check the identities' own addresses against the blocklists (--blocklists; implied by --ip). */
+  blocklists?: boolean;
+  /** The blocklist lookup (tests); default: A queries through HYGIENE_DNS_SERVERS. */
+  blocklistLookup?: BlocklistLookup;
 }
 
 /** Runs every check (each survives the others failing) and returns them in order. */
@@ -126,6 +136,8 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
   // Every outbound identity gets its own checks: its proxy, port 25 through it, its HELO name and PTR.
   const identities = config.smtp.identities;
   const named = identities.length > 1 || identities[0]?.kind !== 'direct';
+  /** The address each identity sends from, as far as we know it: its local address, else what a server saw. */
+  const sendsFrom: Array<{ ip: string; label: string | undefined }> = [];
   for (const identity of identities) {
     const label = named ? identity.id : undefined;
     const connector = connectorFor(identity);
@@ -133,6 +145,22 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     if (identity.kind === 'socks5') await timed('proxy', () => proxyCheck(config, identity, connector, hosts), label);
     await timed('port25', () => port25Check(config, identity, connector, options.domain, hosts, seen), label);
     await timed('helo', () => heloCheck(config, identity, seen), label);
+    const ip = identity.localAddress ?? seen.server;
+    if (ip !== undefined) sendsFrom.push({ ip, label });
+  }
+
+  // DNS blocklists (issue 14): only when asked, since every lookup tells the list's operator about us.
+  if (options.ip !== undefined || options.blocklists === true) {
+    const lookup = options.blocklistLookup ?? resolverLookup(config);
+    const targets = options.ip !== undefined ? options.ip.map((ip) => ({ ip, label: undefined })) : sendsFrom;
+    if (targets.length === 0) {
+      await timed('blocklist', async () => ({
+        status: 'skip',
+        detail: 'No address to check: no identity has a local address (HYGIENE_LOCAL_ADDRESS) and no mail server showed the address it saw us at.',
+        fix: 'Give the public address mail servers see (behind NAT or a SOCKS5 proxy that is the NAT\'s or the proxy\'s address, not this host\'s): hygiene doctor --ip 203.0.113.7',
+      }));
+    }
+    for (const target of targets) await timed('blocklist', () => blocklistCheck(target.ip, lookup, dnsServers), target.label);
   }
 
   return { ok: checks.every((c) => c.status !== 'fail'), complete: checks.every((c) => c.status !== 'skip'), checks };
@@ -327,6 +355,52 @@ async function smtpHandshake(
   }
 }
 
+/** One address against the common DNS blocklists: fail when listed, warn when a list refused our resolver or did not answer. */
+async function blocklistCheck(ip: string, lookup: BlocklistLookup, dnsServers: string): Promise<CheckResult> {
+  const problem = blocklistAddressProblem(ip);
+  if (problem) return { status: 'warn', address: ip, detail: `Not checked: ${problem}.`, fix: 'hygiene doctor --ip <the public address>' };
+  const results = await checkBlocklists(ip, lookup);
+  const by = (status: BlocklistResult['status']) => results.filter((r) => r.status === status);
+  const listed = by('listed');
+  const refused = by('refused');
+  const unknown = by('unknown');
+  const parts: string[] = [];
+  for (const r of listed) parts.push(`LISTED on ${r.zone} (${r.answers.join(', ')}): ${r.detail.replace(/^LISTED: /, '')}`);
+  for (const r of refused) parts.push(`${r.zone}: ${r.detail}`);
+  for (const r of unknown) parts.push(`${r.zone}: ${r.detail}`);
+  const clean = by('not_listed').map((r) => r.zone);
+  if (clean.length > 0) parts.push(`not listed on ${clean.join(', ')}`);
+  const skipped = by('not_asked').map((r) => r.zone);
+  if (skipped.length > 0) parts.push(`not asked (IPv4-only lists): ${skipped.join(', ')}`);
+  const detail = `${ip} via ${dnsServers}: ${parts.join('; ')}.`;
+  if (listed.length > 0) {
+    return {
+      status: 'fail',
+      address: ip,
+      blocklists: results,
+      detail,
+      fix: `Servers that check these lists refuse mail and probes from ${ip}: ask for removal (${listed.map((r) => r.delist).join('; ')}), make the HELO name the host's real FQDN with a matching PTR, and probe from another identity meanwhile.`,
+    };
+  }
+  if (refused.length > 0) {
+    return { status: 'warn', address: ip, blocklists: results, detail, fix: 'Our resolver is the problem, not the address: use a resolver of your own (e.g. unbound on this host) in HYGIENE_DNS_SERVERS; public resolvers are refused by Spamhaus.' };
+  }
+  if (unknown.length > 0) return { status: 'warn', address: ip, blocklists: results, detail, fix: 'Some lists gave no answer: run the check again, or check the address on the lists\' web pages.' };
+  return { status: 'ok', address: ip, blocklists: results, detail };
+}
+
+/** A lookups through the configured resolver (HYGIENE_DNS_SERVERS), with its timeout and tries. */
+function resolverLookup(config: Config): BlocklistLookup {
+  const resolver = resolverFor(config);
+  return async (name) => {
+    try {
+      return { addresses: await resolver.resolve4(name) };
+    } catch (err) {
+      return { error: String((err as { code?: string }).code ?? (err as Error).message) };
+    }
+  };
+}
+
 function redact(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
@@ -358,7 +432,7 @@ function isPrivate(ip: string): boolean {
 }
 
 const MARK: Record<CheckStatus, string> = { ok: 'OK  ', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
-const TITLE: Record<DoctorCheck['name'], string> = { redis: 'Redis', dns: 'DNS', proxy: 'SMTP proxy', port25: 'Outbound SMTP', helo: 'HELO name / PTR' };
+const TITLE: Record<DoctorCheck['name'], string> = { redis: 'Redis', dns: 'DNS', proxy: 'SMTP proxy', port25: 'Outbound SMTP', helo: 'HELO name / PTR', blocklist: 'DNS blocklists' };
 
 function titleOf(check: DoctorCheck): string {
   return check.identity === undefined ? TITLE[check.name] : `${TITLE[check.name]} [${check.identity}]`;
@@ -383,7 +457,7 @@ export function formatDoctor(report: DoctorReport): string {
 
 export const doctorCommand: Command = {
   defaultLogLevel: 'warn',
-  usage: `Usage: hygiene doctor [--domain example.com] [--json] [options]
+  usage: `Usage: hygiene doctor [--domain example.com] [--ip ADDRESS[,ADDRESS]] [--blocklists] [--json] [options]
 
 Checks Redis, the DNS servers (and whether they answer truthfully for well-known names), and for each
 outbound identity (HYGIENE_SMTP_PROXY, HYGIENE_LOCAL_ADDRESS or HYGIENE_IDENTITIES_FILE; else direct):
@@ -394,12 +468,24 @@ and what to do. Exit code 1 when a check fails. It says "Nothing blocks a verify
 check failed or was skipped.
 
   --domain NAME   a domain whose mail servers to connect to (port 25 is only tested with one)
+  --ip ADDRESS    check these public addresses (comma separated, IPv4 or IPv6) against the common DNS
+                  blocklists (${COMMON_BLOCKLISTS.map((l) => l.zone).join(', ')}) through HYGIENE_DNS_SERVERS
+  --blocklists    the same for each identity's own address (its HYGIENE_LOCAL_ADDRESS, else the address a
+                  server showed with --domain); says when the public address must be given with --ip
   --json          print the checks as JSON
   plus the common options (see README): --redis-url, --dns-servers, --smtp-port, --helo-name, --smtp-proxy, ...`,
-  options: { ...COMMON_OPTIONS, domain: { type: 'string' }, json: { type: 'boolean' } },
+  options: { ...COMMON_OPTIONS, domain: { type: 'string' }, ip: { type: 'string' }, blocklists: { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ config, flags, positionals }) {
     if (positionals.length > 0) throw new HygieneError('USAGE', 'doctor takes no arguments; name a domain with --domain example.com');
-    const report = await runDoctor(config, { domain: typeof flags.domain === 'string' ? flags.domain : undefined });
+    const ip =
+      typeof flags.ip === 'string'
+        ? flags.ip
+            .split(',')
+            .map((a) => a.trim())
+            .filter((a) => a !== '')
+        : undefined;
+    if (ip !== undefined && ip.length === 0) throw new HygieneError('USAGE', '--ip needs an address: hygiene doctor --ip 203.0.113.7');
+    const report = await runDoctor(config, { domain: typeof flags.domain === 'string' ? flags.domain : undefined, ip, blocklists: flags.blocklists === true });
     process.stdout.write(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report));
     return report.ok ? 0 : 1;
   },

@@ -1,11 +1,14 @@
 /**
  * The final summary a person reads after `hygiene verify`: where the files are, the rows by outcome
  * (each row once: duplicates and other row-level answers on their own lines, so the figures match
- * the files) with their split between the two files, and the rows by reason.
+ * the files) with their split between the two files, the rows by reason, per MX host and per
+ * provider, per outbound identity when there are several, and a loud SENDER BLOCKED box when a
+ * server refused our identity (report.json `alerts`).
  */
 import { existsSync } from 'node:fs';
 import type { ListReport, OutcomeCounts } from '../collector/report.ts';
 import { ROW_OUTCOMES } from '../domain/row-outcome.ts';
+import { alertLines } from '../report/alert-text.ts';
 
 export function formatSummary(report: ListReport): string {
   const lines: string[] = [];
@@ -31,7 +34,41 @@ export function formatSummary(report: ListReport): string {
       lines.push(`${mx.mx.padEnd(32)} ${String(mx.sessions).padStart(8)} ${String(mx.rcpts).padStart(7)} ${String(mx.reconnects).padStart(11)}  ${paused}`);
     }
   }
+  const providers = Object.entries(report.providers ?? {});
+  if (providers.length > 0) {
+    lines.push('');
+    lines.push(providerTable(providers));
+  }
+  const identities = Object.entries(report.identities ?? {});
+  // One identity is the usual case and its figures are the providers' sum: shown only for a pool or a block.
+  if (identities.length > 1 || (identities.length === 1 && (report.alerts ?? []).length > 0)) {
+    lines.push('');
+    lines.push('identity                  sessions   RCPTs  blocks  throttles  cooldowns');
+    for (const [id, s] of identities) lines.push(`${id.padEnd(24)} ${String(s.sessions).padStart(9)} ${String(s.rcpts).padStart(7)} ${String(s.blocks).padStart(7)} ${String(s.throttles ?? 0).padStart(10)} ${String(s.cooldowns).padStart(10)}`);
+  }
+  const alerts = report.alerts ?? [];
+  if (alerts.length > 0) {
+    lines.push('');
+    lines.push('!'.repeat(78));
+    const blocks = alerts.filter((a) => a.severity === 'block').length;
+    const throttles = alerts.length - blocks;
+    const what = [blocks > 0 ? `${blocks} sender block${blocks === 1 ? '' : 's'}` : '', throttles > 0 ? `${throttles} throttle${throttles === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ');
+    lines.push(`!! ${what}: servers refused or slowed OUR sending identity, not the addresses (docs/statuses.md: policy_block)`);
+    for (const alert of alerts) for (const line of alertLines(alert)) lines.push(`!! ${line}`);
+    lines.push('!'.repeat(78));
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** One line per provider: its rows (and the main statuses) and the list's SMTP activity with it. */
+function providerTable(providers: Array<[string, NonNullable<ListReport['providers']>[string]]>): string {
+  const width = Math.max('provider'.length, ...providers.map(([slug]) => slug.length));
+  const out = [`${'provider'.padEnd(width)}   rows  deliverable  undeliverable  risky  unknown  sessions   RCPTs  blocks`];
+  for (const [slug, p] of providers) {
+    const st = (status: 'deliverable' | 'undeliverable' | 'risky' | 'unknown', w: number) => String(p.byStatus[status] ?? 0).padStart(w);
+    out.push(`${slug.padEnd(width)} ${String(p.rows).padStart(6)} ${st('deliverable', 12)} ${st('undeliverable', 14)} ${st('risky', 6)} ${st('unknown', 8)} ${String(p.sessions).padStart(9)} ${String(p.rcpts).padStart(7)} ${String(p.blocks).padStart(7)}`);
+  }
+  return out.join('\n');
 }
 
 function seconds(ms: number): string {

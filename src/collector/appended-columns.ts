@@ -30,7 +30,22 @@ export const VERDICT_COLUMNS = [
  */
 export const ROW_COLUMNS = ['hygiene_address'] as const;
 
-export const HYGIENE_COLUMNS = [...VERDICT_COLUMNS, ...ROW_COLUMNS] as const;
+/**
+ * Columns after the row's own, filled from the verdict again (columns are only ever appended at
+ * the end, so a consumer reading by position keeps working):
+ * - hygiene_provider: the provider slug of the mail server that answered or was asked
+ *   (src/providers/providers.json: `google`, `microsoft`, `yahoo`, `proofpoint`, ...), empty when the
+ *   server matched no provider or no server was asked (issue 14). A duplicate carries its first
+ *   occurrence's provider (same address, same server).
+ */
+export const TRAILING_COLUMNS = ['hygiene_provider'] as const;
+
+export const HYGIENE_COLUMNS = [...VERDICT_COLUMNS, ...ROW_COLUMNS, ...TRAILING_COLUMNS] as const;
+
+/** A provider slug as written in hygiene_provider: lower-case letters, digits, '.', '_' and '-'; anything else reads as unknown. */
+export function providerCell(provider: string | undefined): string {
+  return provider !== undefined && /^[a-z0-9][a-z0-9._-]{0,62}$/.test(provider) ? provider : '';
+}
 
 /** The verdict's cells, in VERDICT_COLUMNS order. */
 export function verdictCells(verdict: Verdict, annotation: Annotation = { flags: '' }): string[] {
@@ -38,7 +53,7 @@ export function verdictCells(verdict: Verdict, annotation: Annotation = { flags:
   return [verdict.status, verdict.reason, verdict.detail, verdict.smtpReply ?? '', verdict.mx ?? '', suggestion, verdict.checkedAt, annotation.flags];
 }
 
-/** The row's own cells, in ROW_COLUMNS order. */
-export function rowCells(check: RowCheck): string[] {
-  return [check.kind === 'address' ? check.parsed.address : ''];
+/** The row's own cells and the trailing ones, in ROW_COLUMNS then TRAILING_COLUMNS order. */
+export function rowCells(check: RowCheck, verdict: Verdict): string[] {
+  return [check.kind === 'address' ? check.parsed.address : '', providerCell(verdict.provider)];
 }

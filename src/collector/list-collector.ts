@@ -19,10 +19,10 @@ import { buildDeliverableIndex, DeliverableIndex } from '../flags/deliverable-in
 import type { CsvRecord } from '../csv/csv-row-stream.ts';
 import { ROW_BUFFERED } from '../csv/csv-writer.ts';
 import type { ListRecord, ListStore } from '../queue/list-store.ts';
-import { parseMxStats } from '../store/redis-keys.ts';
+import { listActivityKeys, parseActivityStats, parseMxStats, type ActivityStats } from '../store/redis-keys.ts';
 import { openAtomicFile, type AtomicFile } from './atomic-file.ts';
 import { buildListReport, ListTally } from './report-builder.ts';
-import type { ListReport, MxReport } from './report.ts';
+import type { ListReport, MxReport, SenderAlert } from './report.ts';
 import { joinRow, type JoinContext } from './row-join.ts';
 import { RowRouter, type RowWriter } from './row-router.ts';
 import { VerdictLookup, type LookedUpRow } from './verdict-lookup.ts';
@@ -144,6 +144,7 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
     cleanedRows: router.cleanedRows,
     rejectedRows: router.rejectedRows,
     mx: await readMxStats(redis, keys.mxStats),
+    ...(await readActivity(redis, store.prefix, list.id)),
     collectStartedMs: started,
     finishedAt: new Date(),
   });
@@ -159,4 +160,20 @@ export async function collectList(redis: Redis, store: ListStore, input: Collect
 /** Per-MX counters of the list (format and parsing: MX_STATS in store/redis-keys.ts). */
 async function readMxStats(redis: Redis, key: string): Promise<MxReport[]> {
   return parseMxStats(await redis.hgetall(key));
+}
+
+/** Per-provider and per-identity counters and the sender-block alerts of the list (issues 14/15; formats in store/redis-keys.ts). */
+async function readActivity(redis: Redis, prefix: string, listId: string): Promise<{ activity: ActivityStats; alerts: SenderAlert[] }> {
+  const keys = listActivityKeys(prefix, listId);
+  const [stats, alerts] = await Promise.all([redis.hgetall(keys.providerStats), redis.hvals(keys.alerts)]);
+  const parsed = alerts.flatMap((json): SenderAlert[] => {
+    try {
+      return [JSON.parse(json) as SenderAlert];
+    } catch {
+      // Written by our own recorder; a field that does not parse was not written by it.
+      return [];
+    }
+  });
+  parsed.sort((a, b) => a.cooldownUntil.localeCompare(b.cooldownUntil) || a.identity.localeCompare(b.identity));
+  return { activity: parseActivityStats(stats), alerts: parsed };
 }

@@ -62,12 +62,81 @@ export interface ListReport {
     /** By the rows' hygiene_status cell: a duplicate counts under its first occurrence's status. */
     byStatus: Partial<Record<Status, number>>;
     byReason: Partial<Record<Reason, number>>;
+    /**
+     * By the rows' hygiene_provider cell (issue 14): provider slug -> rows, rows with an empty cell
+     * under `none`; adds up to `rows`. Absent in reports written before issue 14.
+     */
+    byProvider?: Record<string, number>;
   };
   cache: { hits: number; probed: number };
   mx: MxReport[];
   /** The domains with the most rows (valid addresses only), largest first; see DomainCounter. */
   topDomains?: DomainReport[];
+  /** Per provider slug: the rows of its hygiene_provider cell and the list's SMTP activity with it (issue 14). */
+  providers?: Record<string, ProviderReport>;
+  /** Per outbound identity id: the list's SMTP activity through it (issue 15). */
+  identities?: Record<string, IdentityReport>;
+  /** One per sender block a probe of this list met, oldest first (issues 14/15). */
+  alerts?: SenderAlert[];
   timings: { createdAt: string; parsedAt?: string; enqueuedAt?: string; finishedAt: string; totalMs: number; collectMs: number };
+}
+
+/**
+ * One provider's figures. `rows`, `byStatus` and `byReason` count the rows whose hygiene_provider
+ * cell is this slug (byStatus and byReason each add up to `rows`; `rows` over every provider plus
+ * `counts.byProvider.none` is the list's `rows`). `sessions`, `rcpts` and `cooldowns` are the SMTP
+ * activity the engine reported for this list (sessions that served it, RCPTs answered, probes that
+ * waited for or were moved from a resting identity); `blocks` is the number of this provider's
+ * entries in `alerts` of severity block.
+ */
+export interface ProviderReport {
+  rows: number;
+  byStatus: Partial<Record<Status, number>>;
+  byReason: Partial<Record<Reason, number>>;
+  sessions: number;
+  rcpts: number;
+  blocks: number;
+  /** Its entries in `alerts` of severity throttle (a provider slowing our identity down: Google's unusual rate, Yahoo's TSS04). */
+  throttles: number;
+  cooldowns: number;
+}
+
+/** One outbound identity's activity for this list; `blocks` / `throttles` are its entries in `alerts` by severity. */
+export interface IdentityReport {
+  sessions: number;
+  rcpts: number;
+  blocks: number;
+  throttles: number;
+  cooldowns: number;
+}
+
+/**
+ * A server refused *us* (our IP listed, our HELO, our rate), not a mailbox: the circuit breaker
+ * rested `identity` for `provider` (or for the server `mx` when it matched no provider) until
+ * `cooldownUntil`. Its probes are asked through another identity where one may ask, else they are
+ * unknown/policy_block.
+ */
+export interface SenderAlert {
+  /** Provider slug, or null when the server matched no provider. */
+  provider: string | null;
+  mx: string;
+  identity: string;
+  /** The DNS blocklist the reply names ("zen.spamhaus.org"), or null. */
+  blocklist: string | null;
+  /** The provider's own code in the reply ("S3140", "TSS04", "5.7.606"), or null. */
+  code: string | null;
+  /** Id of the block signature in the provider table that matched, or null. */
+  signature: string | null;
+  /** Whom the block is about: ip, network, helo, sender or rate. */
+  about: string;
+  severity: 'block' | 'throttle';
+  reply: string;
+  means: string;
+  /** What to do about it, or null when only waiting helps. */
+  action: string | null;
+  /** Escalation level of the cooldown (1 = first block). */
+  level: number;
+  cooldownUntil: string;
 }
 
 export function increment<K extends string>(counts: Partial<Record<K, number>>, key: K): void {

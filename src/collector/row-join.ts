@@ -69,6 +69,8 @@ export function joinRow(row: RowToJoin, context: JoinContext): JoinedRow {
       detail: `Same address as data row ${row.firstIndex + 1}; only the first occurrence is kept.`,
       checkedAt: row.recorded?.checkedAt ?? context.now,
     };
+    // Same address, same mail server: the hygiene_provider cell repeats the first occurrence's.
+    if (row.recorded?.provider !== undefined) verdict.provider = row.recorded.provider;
     source = 'duplicate';
   } else if (row.recorded) {
     // The recorded object itself, never a copy: rows sharing it share their formatted cells.

@@ -36,9 +36,9 @@ export class RowRouter {
     const writer = joined.rejected ? this.rejected : this.cleaned;
     if (joined.rejected) this.rejectedRows += 1;
     else this.cleanedRows += 1;
-    if (row.verbatim) return writer.writeRecord(row.record.text, row.cellCount, this.formatVerdictCells(joined) + this.cleaned.formatAppended(rowCells(row.check)));
+    if (row.verbatim) return writer.writeRecord(row.record.text, row.cellCount, this.formatVerdictCells(joined) + this.cleaned.formatAppended(rowCells(row.check, joined.verdict)));
     let cells = row.cells ?? cellsOf(row.record, this.delimiter).cells;
-    let appended = [...verdictCells(joined.verdict, joined.annotation), ...rowCells(row.check)];
+    let appended = [...verdictCells(joined.verdict, joined.annotation), ...rowCells(row.check, joined.verdict)];
     if (cells.length > this.expectedCells) {
       // Keep the appended columns under their headers; the surplus cells follow them, in order.
       appended = [...appended, ...cells.slice(this.expectedCells)];

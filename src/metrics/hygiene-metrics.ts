@@ -14,6 +14,13 @@
  *   hygiene_smtp_exchange_seconds                         wait for one pipelined window's replies
  *   hygiene_queue_jobs{queue,state}                       BullMQ job counts, read at scrape time
  *   hygiene_mx_open_sessions_max{mx}                      most sessions open at once per MX (this process)
+ *   hygiene_provider_probe_outcomes_total{provider,status}  verifier answers by the verdict's provider ("none": no provider)
+ *   hygiene_provider_verdicts_total{provider,status}      rows of finished lists by hygiene_provider ("none": empty) and status
+ *   hygiene_sender_blocks_total{provider,identity,blocklist}  sender blocks (our IP/HELO refused; "none": no provider / no blocklist named)
+ *   hygiene_sender_throttles_total{provider,identity}     throttles of our identity (severity throttle)
+ *   hygiene_identity_sessions_total{identity}             SMTP sessions that served a list, per outbound identity
+ *   hygiene_identity_rcpts_total{identity}                RCPTs answered, per outbound identity
+ *   hygiene_identity_cooldowns_total{identity}            probes that waited for, or were moved from, a resting identity
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ListReport } from '../collector/report.ts';
@@ -60,6 +67,38 @@ export function createHygieneMetrics(options: { defaultMetrics?: boolean } = {})
   const replies = new Counter({ name: 'hygiene_smtp_replies_total', help: 'RCPT TO replies by code class.', labelNames: ['class'] as const, registers: [registry] });
   const sessions = new Counter({ name: 'hygiene_smtp_sessions_total', help: 'SMTP sessions per MX host (counted when a session serves a list).', labelNames: ['mx'] as const, registers: [registry] });
   const sessionsClosed = new Counter({ name: 'hygiene_smtp_sessions_closed_total', help: 'SMTP sessions closed per MX host.', labelNames: ['mx'] as const, registers: [registry] });
+  const providerVerdicts = new Counter({
+    name: 'hygiene_provider_verdicts_total',
+    help: 'Rows of finished lists by provider (the hygiene_provider column; "none" when empty) and status.',
+    labelNames: ['provider', 'status'] as const,
+    registers: [registry],
+  });
+  const providerOutcomes = new Counter({
+    name: 'hygiene_provider_probe_outcomes_total',
+    help: 'Verifier answers by the provider of the MX that answered ("none" when it matched no provider) and status.',
+    labelNames: ['provider', 'status'] as const,
+    registers: [registry],
+  });
+  const senderBlocks = new Counter({
+    name: 'hygiene_sender_blocks_total',
+    help: 'Sender blocks: a server refused our outbound identity (blocklist, IP ban, HELO, rate); "none" = no provider matched / no blocklist named.',
+    labelNames: ['provider', 'identity', 'blocklist'] as const,
+    registers: [registry],
+  });
+  const senderThrottles = new Counter({
+    name: 'hygiene_sender_throttles_total',
+    help: 'A provider slowed our outbound identity down (throttle signatures: Google unusual rate, Yahoo TSS04); "none" = no provider matched.',
+    labelNames: ['provider', 'identity'] as const,
+    registers: [registry],
+  });
+  const identitySessions = new Counter({ name: 'hygiene_identity_sessions_total', help: 'SMTP sessions that served a list, per outbound identity.', labelNames: ['identity'] as const, registers: [registry] });
+  const identityRcpts = new Counter({ name: 'hygiene_identity_rcpts_total', help: 'RCPT TO replies, per outbound identity.', labelNames: ['identity'] as const, registers: [registry] });
+  const identityCooldowns = new Counter({
+    name: 'hygiene_identity_cooldowns_total',
+    help: 'Probes that waited for, or were moved from, an outbound identity resting after a block.',
+    labelNames: ['identity'] as const,
+    registers: [registry],
+  });
   const exchange = new Histogram({
     name: 'hygiene_smtp_exchange_seconds',
     help: 'Time waiting for the replies of one pipelined window of probes.',
@@ -99,6 +138,16 @@ export function createHygieneMetrics(options: { defaultMetrics?: boolean } = {})
     onSessionForList: (mx) => sessions.inc({ mx }),
     onSessionClosed: (mx) => sessionsClosed.inc({ mx }),
     onExchange: (_mx, _listIds, ms) => exchange.observe(ms / 1000),
+    onSenderBlock: (block) => {
+      if (block.severity === 'block') senderBlocks.inc({ provider: block.provider ?? 'none', identity: block.identity, blocklist: block.blocklist ?? 'none' });
+      else senderThrottles.inc({ provider: block.provider ?? 'none', identity: block.identity });
+    },
+    onIdentityActivity: (activity) => {
+      const by = activity.count ?? 1;
+      if (activity.what === 'session') identitySessions.inc({ identity: activity.identity }, by);
+      else if (activity.what === 'rcpt') identityRcpts.inc({ identity: activity.identity }, by);
+      else if (activity.what === 'cooldown') identityCooldowns.inc({ identity: activity.identity }, by);
+    },
   };
 
   return {
@@ -108,11 +157,25 @@ export function createHygieneMetrics(options: { defaultMetrics?: boolean } = {})
     observeOutcomes(_batch, outcomes) {
       for (const outcome of outcomes.values()) {
         probeOutcomes.inc({ status: outcome.verdict.status, reason: outcome.verdict.reason, outcome: outcome.kind });
+        if (outcome.kind === 'verdict') providerOutcomes.inc({ provider: outcome.verdict.provider || 'none', status: outcome.verdict.status });
       }
     },
     listFinished(report) {
       lists.inc({ state: 'done' });
       for (const [status, count] of Object.entries(report.counts.byStatus)) verdicts.inc({ status }, count ?? 0);
+      for (const [provider, figures] of Object.entries(report.providers ?? {})) {
+        for (const [status, count] of Object.entries(figures.byStatus)) providerVerdicts.inc({ provider, status }, count ?? 0);
+      }
+      // Rows without a provider, so the per-provider series add up to hygiene_verdicts_total.
+      const without = report.counts.byProvider?.none ?? 0;
+      if (without > 0) {
+        const withProvider: Record<string, number> = {};
+        for (const figures of Object.values(report.providers ?? {})) for (const [status, n] of Object.entries(figures.byStatus)) withProvider[status] = (withProvider[status] ?? 0) + (n ?? 0);
+        for (const [status, count] of Object.entries(report.counts.byStatus)) {
+          const rest = (count ?? 0) - (withProvider[status] ?? 0);
+          if (rest > 0) providerVerdicts.inc({ provider: 'none', status }, rest);
+        }
+      }
     },
     listFailed() {
       lists.inc({ state: 'failed' });

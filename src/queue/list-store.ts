@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Verdict } from '../domain/verdict.ts';
 import { claimKeyLease, releaseKeyLease, renewKeyLease } from './key-lease.ts';
 import { loadLuaScript, PACK_SEPARATOR, runScript } from './lua-script.ts';
-import { listKeys, listsIndexKey, tenantListsIndexKey } from '../store/redis-keys.ts';
+import { listActivityKeys, listKeys, listsIndexKey, tenantListsIndexKey } from '../store/redis-keys.ts';
 import { resolveVerdictTexts, VERDICT_REF_MARK } from './verdict-texts.ts';
 
 export type ListState = 'parsing' | 'enqueuing' | 'verifying' | 'collecting' | 'done' | 'failed';
@@ -323,7 +323,8 @@ export class ListStore {
     const pipeline = this.redis.pipeline();
     // Nothing waits any more once the list is done.
     pipeline.del(keys.waiting);
-    for (const key of [keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.list]) pipeline.expire(key, seconds);
+    const activity = listActivityKeys(this.prefix, listId);
+    for (const key of [keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, activity.providerStats, activity.alerts, keys.list]) pipeline.expire(key, seconds);
     await pipeline.exec();
   }
 
@@ -346,7 +347,8 @@ export class ListStore {
     await this.dropDomainLists(listId);
     const pipeline = this.redis.pipeline();
     if (tenant) pipeline.zrem(tenantListsIndexKey(this.prefix, tenant), listId);
-    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, keys.waiting, keys.owner, keys.list);
+    const activity = listActivityKeys(this.prefix, listId);
+    pipeline.del(keys.first, keys.domains, keys.jobs, keys.done, keys.verdicts, keys.vtext, keys.mxStats, activity.providerStats, activity.alerts, keys.waiting, keys.owner, keys.list);
     pipeline.zrem(listsIndexKey(this.prefix), listId);
     await pipeline.exec();
   }

@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import { domainToUnicode } from 'node:url';
-import type { DomainReport, ListReport, MxReport, OutcomeCounts } from '../collector/report.ts';
+import type { DomainReport, IdentityReport, ListReport, MxReport, OutcomeCounts, ProviderReport, SenderAlert } from '../collector/report.ts';
+import { alertAction, alertCause } from './alert-text.ts';
 import { ROW_LEVEL_OUTCOMES, type RowOutcome } from '../domain/row-outcome.ts';
 import type { Status } from '../domain/verdict.ts';
 
@@ -184,6 +185,44 @@ function mxTable(mx: readonly MxReport[]): string {
   return `<table><thead><tr><th>MX host</th><th class="num">Sessions</th><th class="num">RCPTs</th><th class="num">RCPTs / session</th><th class="num">Reconnects</th><th>Replies by code</th><th class="num">Time waiting</th><th>Paused (why)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** Rows and SMTP activity per provider (issue 14): rows by status from the hygiene_provider cells. */
+function providersTable(providers: Readonly<Record<string, ProviderReport>>, rowsWithout: number | undefined): string {
+  const entries = Object.entries(providers);
+  if (entries.length === 0) return '<p class="muted">No row was answered by a known mailbox provider or gateway.</p>';
+  const rows = entries.map(([slug, p]) => {
+    const cells = STATUS_ORDER.map((status) => `<td class="num">${fmt(p.byStatus[status] ?? 0)}</td>`).join('');
+    const blocks = p.blocks > 0 ? `<td class="num blocked">${fmt(p.blocks)}</td>` : '<td class="num">0</td>';
+    return `<tr data-provider="${escapeHtml(slug)}"><td class="name">${escapeHtml(slug)}</td><td class="num">${fmt(p.rows)}</td>${cells}<td class="num">${fmt(p.sessions)}</td><td class="num">${fmt(p.rcpts)}</td>${blocks}<td class="num">${fmt(p.cooldowns)}</td></tr>`;
+  });
+  const heads = STATUS_ORDER.map((status) => `<th class="num">${STATUS_WORDS[status]}</th>`).join('');
+  const none = rowsWithout !== undefined ? `<p class="muted">${fmt(rowsWithout)} rows have no provider (no server asked, or a server of no known provider).</p>` : '';
+  return `<table id="provider-table"><thead><tr><th>Provider</th><th class="num">Rows</th>${heads}<th class="num">Sessions</th><th class="num">RCPTs</th><th class="num">Blocks</th><th class="num">Cooldowns</th></tr></thead><tbody>${rows.join('')}</tbody></table>${none}`;
+}
+
+/** SMTP activity per outbound identity (issue 15). */
+function identitiesTable(identities: Readonly<Record<string, IdentityReport>>): string {
+  const entries = Object.entries(identities);
+  if (entries.length === 0) return '<p class="muted">No SMTP session served this list.</p>';
+  const rows = entries.map(
+    ([id, s]) =>
+      `<tr data-identity="${escapeHtml(id)}"><td class="name">${escapeHtml(id)}</td><td class="num">${fmt(s.sessions)}</td><td class="num">${fmt(s.rcpts)}</td><td class="num${s.blocks > 0 ? ' blocked' : ''}">${fmt(s.blocks)}</td><td class="num">${fmt(s.cooldowns)}</td></tr>`,
+  );
+  return `<table class="narrow" id="identity-table"><thead><tr><th>Outbound identity</th><th class="num">Sessions</th><th class="num">RCPTs</th><th class="num">Blocks</th><th class="num">Cooldowns</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** The loud box: servers refused OUR identity (not the addresses). Empty when there was no block. */
+function alertBox(alerts: readonly SenderAlert[]): string {
+  if (alerts.length === 0) return '';
+  const items = alerts.map(
+    (a) =>
+      `<li data-severity="${a.severity}"><strong>${escapeHtml(a.provider ?? a.mx)}</strong> ${a.severity === 'block' ? 'refused' : 'slowed down'} identity <code>${escapeHtml(a.identity)}</code> (${escapeHtml(alertCause(a))}) at <code>${escapeHtml(a.mx)}</code>` +
+      `<div class="reply">${escapeHtml(a.reply)}</div>` +
+      `<div><b>Means:</b> ${escapeHtml(a.means)}</div><div><b>Do:</b> ${escapeHtml(alertAction(a))}</div>` +
+      `<div class="muted">Rests until ${escapeHtml(a.cooldownUntil)} (cooldown level ${a.level}); its probes went to another identity where one could ask, else they are unknown/policy_block.</div></li>`,
+  );
+  return `<section id="alerts" class="alert" role="alert"><h2>${alerts.some((a) => a.severity === 'block') ? 'Sender blocked' : 'Sender throttled'}: ${alerts.length} alert${alerts.length === 1 ? '' : 's'} about our sending identity, not the addresses</h2><ul>${items.join('')}</ul></section>`;
+}
+
 function timingsTable(t: ListReport['timings']): string {
   const at = (iso?: string) => (iso ? escapeHtml(iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC')) : '–');
   const since = (iso?: string) => (iso ? duration(Date.parse(iso) - Date.parse(t.createdAt)) : '–');
@@ -215,6 +254,9 @@ table.narrow{width:auto}table.narrow th{padding-right:24px}
 .code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;border-radius:3px;padding:1px 5px;background:#eceff1;white-space:nowrap}
 .code-2{background:#e8f5e9}.code-4{background:#fff3e0}.code-5{background:#ffebee}
 footer{color:#667085;font-size:12px;margin:8px 0 24px}
+section.alert{background:#fdecea;border:2px solid #c62828}section.alert h2{color:#b71c1c}section.alert li{margin:8px 0}
+.reply{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;background:#fff;border-radius:3px;padding:2px 6px;margin:4px 0;word-break:break-all}
+td.blocked{color:#b71c1c;font-weight:700}
 `;
 
 export function renderHtmlReport(report: ListReport): string {
@@ -245,7 +287,7 @@ ${card(fmt(report.uniqueAddresses), 'unique addresses', 'unique')}
 ${card(`${fmt(report.cache.probed)} / ${fmt(report.cache.hits)}`, 'probed now / from cache', 'cache')}
 </div>
 </header>
-
+${alertBox(report.alerts ?? [])}
 <section id="status">
 <h2>Rows by outcome</h2>
 ${outcomeBar(headlineSlices(report), 1000, 28, 'Rows by outcome')}
@@ -269,6 +311,20 @@ ${domainsTable(topDomains)}
 ${mxTable(report.mx)}
 </section>
 
+${
+  report.providers
+    ? `<section id="providers">
+<h2>Providers</h2>
+${providersTable(report.providers, report.counts.byProvider?.none)}
+</section>
+
+<section id="identities">
+<h2>Outbound identities</h2>
+${identitiesTable(report.identities ?? {})}
+</section>
+`
+    : ''
+}
 <section id="timings">
 <h2>Timings</h2>
 ${timingsTable(report.timings)}

@@ -194,3 +194,51 @@ export function parseMxStats(raw: Record<string, string>): MxStats[] {
   }
   return [...byMx.values()].sort((a, b) => a.mx.localeCompare(b.mx));
 }
+
+// ---- Issues 14/15, the surface side: per-provider and per-identity report counters and sender-block
+// alerts of one list (written by app/mx-stats-recorder.ts, read by the collector). Kept apart from
+// MX_STATS so a provider or identity name can never be read back as an MX host.
+//   {p}:list:{id}:provstats   HASH  "p|{provider}|{counter}" and "i|{identity}|{counter}" -> count (HINCRBY);
+//                                   counter: sessions | rcpts | cooldowns
+//   {p}:list:{id}:alerts      HASH  alert id "{provider or mx}|{identity}|{level}|{cooldownUntil}" -> SenderAlert JSON
+//                                   (HSETNX: one block seen by several processes is one alert, one webhook)
+// Both are expired and deleted with the list's other keys (queue/list-store.ts).
+
+export interface ListActivityKeys {
+  providerStats: string;
+  alerts: string;
+}
+
+export function listActivityKeys(prefix: string, listId: string): ListActivityKeys {
+  const base = `${prefix}:list:${listId}`;
+  return { providerStats: `${base}:provstats`, alerts: `${base}:alerts` };
+}
+
+export type ActivityCounter = 'sessions' | 'rcpts' | 'cooldowns';
+export const ACTIVITY_COUNTERS: readonly ActivityCounter[] = ['sessions', 'rcpts', 'cooldowns'];
+
+export const providerStatsField = (provider: string, counter: ActivityCounter): string => `p|${provider}|${counter}`;
+export const identityStatsField = (identity: string, counter: ActivityCounter): string => `i|${identity}|${counter}`;
+export const alertField = (scope: string, identity: string, level: number, cooldownUntil: number): string => `${scope}|${identity}|${level}|${cooldownUntil}`;
+
+/** Counters per provider and per identity, as read back from {p}:list:{id}:provstats. */
+export interface ActivityStats {
+  providers: Map<string, Record<ActivityCounter, number>>;
+  identities: Map<string, Record<ActivityCounter, number>>;
+}
+
+export function parseActivityStats(raw: Record<string, string>): ActivityStats {
+  const stats: ActivityStats = { providers: new Map(), identities: new Map() };
+  for (const [field, value] of Object.entries(raw)) {
+    const kind = field.slice(0, 2);
+    const cut = field.lastIndexOf('|');
+    const name = field.slice(2, cut);
+    const counter = field.slice(cut + 1) as ActivityCounter;
+    if ((kind !== 'p|' && kind !== 'i|') || !ACTIVITY_COUNTERS.includes(counter) || name === '') continue;
+    const into = kind === 'p|' ? stats.providers : stats.identities;
+    const entry = into.get(name) ?? { sessions: 0, rcpts: 0, cooldowns: 0 };
+    entry[counter] += Number(value) || 0;
+    into.set(name, entry);
+  }
+  return stats;
+}

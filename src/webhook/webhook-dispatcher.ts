@@ -1,7 +1,8 @@
 /**
  * Webhook delivery through a BullMQ queue named "webhook" (BullMQ prefix "{p}:bull", like the verify
  * and finalize queues), so pending deliveries and their retries survive a restart. Each event has a
- * deterministic job id ("{listId}-{event}"), so a completion seen twice is delivered once.
+ * deterministic job id ("{listId}-{event}", plus the block's id for sender.blocked), so a completion
+ * (or a block) seen twice is delivered once.
  *
  * A delivery is a JSON POST signed twice (webhook-signature.ts): `Hygiene-Signature: t=<unix>,v1=<hex>`
  * (the attempt's timestamp signed with the body) and the legacy `X-Hygiene-Signature: sha256=<hex>`

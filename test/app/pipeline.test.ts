@@ -77,7 +77,7 @@ describe('row conservation on messy CSVs', () => {
       expect(countsProblems(out.report)).toEqual([]);
       expect(ids(out.cleaned)).toEqual(['1', '2', '3']);
       const text = await readFile(out.report.outputs.cleaned, 'utf8');
-      expect(text.split('\n')[0]).toBe(['id', 'name', 'email', 'hygiene_status', 'hygiene_reason', 'hygiene_detail', 'hygiene_smtp_reply', 'hygiene_mx', 'hygiene_suggestion', 'hygiene_checked_at', 'hygiene_flags', 'hygiene_address'].join(delimiter));
+      expect(text.split('\n')[0]).toBe(['id', 'name', 'email', 'hygiene_status', 'hygiene_reason', 'hygiene_detail', 'hygiene_smtp_reply', 'hygiene_mx', 'hygiene_suggestion', 'hygiene_checked_at', 'hygiene_flags', 'hygiene_address', 'hygiene_provider'].join(delimiter));
     }
   });
 

@@ -35,10 +35,10 @@ afterAll(async () => {
 });
 
 describe('hygiene_address', () => {
-  it('is the last appended column, declared once', () => {
-    expect(HYGIENE_COLUMNS.at(-1)).toBe('hygiene_address');
-    expect(Object.keys(out.cleaned[0]!).slice(-2)).toEqual(['hygiene_flags', 'hygiene_address']);
-    expect(Object.keys(out.rejected[0]!).slice(-2)).toEqual(['hygiene_flags', 'hygiene_address']);
+  it('follows the verdict columns, declared once; only hygiene_provider (issue 14) comes after it', () => {
+    expect(HYGIENE_COLUMNS.slice(-2)).toEqual(['hygiene_address', 'hygiene_provider']);
+    expect(Object.keys(out.cleaned[0]!).slice(-3)).toEqual(['hygiene_flags', 'hygiene_address', 'hygiene_provider']);
+    expect(Object.keys(out.rejected[0]!).slice(-3)).toEqual(['hygiene_flags', 'hygiene_address', 'hygiene_provider']);
   });
 
   it('holds the address that was verified, ready to mail; the original cell is untouched', () => {

@@ -39,8 +39,8 @@ afterAll(async () => {
 });
 
 describe('flag and suggestion columns', () => {
-  it('appends hygiene_flags after the other verdict columns (only hygiene_address follows) and fills both columns row by row', async () => {
-    expect(HYGIENE_COLUMNS.slice(-2)).toEqual(['hygiene_flags', 'hygiene_address']);
+  it('appends hygiene_flags after the other verdict columns (only hygiene_address and hygiene_provider follow) and fills both columns row by row', async () => {
+    expect(HYGIENE_COLUMNS.slice(-3)).toEqual(['hygiene_flags', 'hygiene_address', 'hygiene_provider']);
     const dir = await tempDir('flagcols');
     const file = path.join(dir, 'people.csv');
     await writeFile(
@@ -49,7 +49,7 @@ describe('flag and suggestion columns', () => {
     );
     const out = await runList(runtime, file, dir);
     const row = (email: string) => out.byEmail.get(email)!;
-    expect(Object.keys(row('john.doe@acme.test')).slice(-3)).toEqual(['hygiene_checked_at', 'hygiene_flags', 'hygiene_address']);
+    expect(Object.keys(row('john.doe@acme.test')).slice(-4)).toEqual(['hygiene_checked_at', 'hygiene_flags', 'hygiene_address', 'hygiene_provider']);
     expect(row('jhon.doe@acme.test')).toMatchObject({ hygiene_reason: 'mailbox_not_found', hygiene_suggestion: 'john.doe@acme.test' });
     expect(row('maria.garica@acme.test')).toMatchObject({ hygiene_reason: 'mailbox_not_found', hygiene_suggestion: 'maria.garcia@acme.test' });
     expect(row('nobody@acme.test')).toMatchObject({ hygiene_reason: 'mailbox_not_found', hygiene_suggestion: '' });

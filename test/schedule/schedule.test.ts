@@ -90,7 +90,7 @@ describe('a scheduled run', () => {
     expect(world.stats()['mx.w.test']?.rcptCount).toBe(rcpts);
     expect(path.basename(second!.outputs.cleaned)).toBe('team.20240102T000000Z.cleaned.csv');
     // A scheduled run's outputs carry the same appended columns, the mailable address last (issue 16).
-    expect((await readFile(second!.outputs.cleaned, 'utf8')).split(/\r?\n/)[0]).toMatch(/,hygiene_flags,hygiene_address$/);
+    expect((await readFile(second!.outputs.cleaned, 'utf8')).split(/\r?\n/)[0]).toMatch(/,hygiene_flags,hygiene_address,hygiene_provider$/);
 
     // The same due run again (a retried job): the recorded result, no new list.
     expect(await runSchedule(runtime, fresh.id, Date.UTC(2024, 0, 2))).toEqual(second);

@@ -75,7 +75,7 @@ describe('hygiene watch', () => {
     expect(report.input).toBe(path.join(job!.folder, 'contacts.csv'));
     expect(await readFile(report.outputs.rejected, 'utf8')).toContain('nobody@w.test');
     // The same appended columns as every other way in, the mailable address last (issue 16).
-    expect((await readFile(report.outputs.cleaned, 'utf8')).split('\n')[0]).toMatch(/,hygiene_flags,hygiene_address$/);
+    expect((await readFile(report.outputs.cleaned, 'utf8')).split('\n')[0]).toMatch(/,hygiene_flags,hygiene_address,hygiene_provider$/);
     expect(await readdir(path.join(root, 'inbox'))).toEqual([]);
     expect(await readdir(path.join(root, 'processing'))).toEqual([]);
   });
