@@ -66,7 +66,7 @@ export interface HygieneErrorContexts {
   OUTBOUND_SMTP_BLOCKED: { port?: number; hosts?: readonly string[]; timeouts?: number; listId?: string };
   OUTBOUND_SMTP_REFUSED: { refusals?: readonly string[]; listId?: string };
   /** The SOCKS5 proxy of an outbound identity failed (probe/proxy-guard.ts): down, credentials refused, or no port 25 through it. */
-  OUTBOUND_PROXY_FAILED: { proxy?: string; setting?: string; why?: 'down' | 'credentials' | 'port'; hosts?: readonly string[]; mx?: string; host?: string; listId?: string };
+  OUTBOUND_PROXY_FAILED: { proxy?: string; setting?: string; why?: 'down' | 'credentials' | 'port'; hosts?: readonly string[]; mx?: string; host?: string; listId?: string; identities?: readonly string[] };
   DNS_FAILED: { domains?: readonly string[]; canaries?: ReadonlyArray<{ name: string; detail: string }>; listId?: string };
   // webhooks (src/webhook): a target the allow-list policy refuses
   WEBHOOK_URL_REFUSED: { url: string };

@@ -19,12 +19,17 @@ import { createSmtpVerifier, type SmtpVerifier } from '../probe/smtp-verifier.ts
 import { FaultGuard, observedResolver } from '../probe/fault-guard.ts';
 import { createMxPauseStore } from '../probe/mx-pause-store.ts';
 import { createSessionStartBudget } from '../probe/session-start-budget.ts';
+import { createSenderBlockStore } from '../probe/sender-block-store.ts';
+import { createSessionRuleStore } from '../probe/session-rule-store.ts';
+import { IdentityHealth } from '../probe/identity-health.ts';
+import { compileProviderMatcher } from '../providers/provider-matcher.ts';
+import { blockSignatureOf } from '../providers/provider-replies.ts';
 import type { MxPause } from '../probe/mx-pause-store.ts';
 import type { HygieneError } from '../errors.ts';
 import { createSyntaxOnlyVerifier } from '../probe/syntax-only-verifier.ts';
 import { connectorFor } from '../smtp/identity-connector.ts';
 import { createVerdictCache } from '../probe/verdict-cache.ts';
-import type { PoolEvents } from '../probe/mx-session-pool.ts';
+import type { PoolEvents, PoolStats } from '../probe/mx-session-pool.ts';
 import type { FinalizeJobData, VerifyJobData } from '../queue/job-types.ts';
 import { FINALIZE_QUEUE, VERIFY_QUEUE, bullPrefix, listKeys } from '../store/redis-keys.ts';
 import { createMxStatsRecorder } from './mx-stats-recorder.ts';
@@ -228,6 +233,11 @@ export class HygieneRuntime {
     return 'poolStats' in this.verifier ? (this.verifier as SmtpVerifier).poolStats() : new Map();
   }
 
+  /** Per outbound identity: its pools' session figures summed (issue 15 visibility). */
+  identityStats(): Map<string, PoolStats> {
+    return 'identityStats' in this.verifier ? (this.verifier as SmtpVerifier).identityStats() : new Map();
+  }
+
   /** Shutdown: once, in order, and every step runs even when an earlier one fails. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -274,18 +284,16 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
   if (options.verifier === 'syntax') return { verifier: withSuppression(createSyntaxOnlyVerifier(), isSuppressed), guard: null };
   // Throws CONFIG_INVALID (one line naming HYGIENE_HELO_NAME) when there is no HELO name: no way in probes without one.
   const identity = probeIdentity(config);
-  // The engine goes out through the first outbound identity; pools of identities come next.
-  const outbound = config.smtp.identities[0]!;
-  if (config.smtp.identities.length > 1) {
-    logger.warn({ identities: config.smtp.identities.map((i) => i.id), using: outbound.id }, 'several outbound identities are configured; this version probes through the first only');
-  }
+  // One pool per (MX host, outbound identity): probes are routed to the identities a provider allows.
+  const proxies = config.smtp.identities.filter((i) => i.kind === 'socks5');
   const dnsResolver = options.resolver ?? createDnsMxResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
   const guard = new FaultGuard({
     smtpPort: config.smtp.port,
     heloName: identity.heloName,
     mailFrom: identity.mailFrom,
     dns: { servers: config.dns.servers, canaries: config.dns.canaries, resolver: dnsResolver },
-    proxy: outbound.kind === 'socks5' ? { display: outbound.display, setting: outbound.setting } : undefined,
+    // With several identities the guard stops the run only when every identity's proxy failed (identity-health.ts).
+    proxy: proxies.length > 0 ? { display: proxies.map((p) => p.display).join(', '), setting: proxies[0]!.setting } : undefined,
     logger,
   });
   // The guard sees every real lookup (under the cache); negative answers are cached only once DNS has
@@ -300,6 +308,40 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
         mayCacheNegative: () => guard.dnsHealthy && guard.error === null,
       });
   const stats = createMxStatsRecorder(redis, config.keyPrefix, { onNewAlert, onError: (err, listId) => trouble.warn({ listId, err: err.message }, 'could not record a sender-block alert') });
+  const matcher = compileProviderMatcher(config.providers);
+  const health = new IdentityHealth({
+    identities: config.smtp.identities.map((i) => ({ id: i.id, display: i.display, setting: i.setting })),
+    forward: (outcome) => guard.recordProxyOutcome(outcome),
+    stopRun: (error) => guard.stopOutbound(error),
+    logger,
+  });
+  const settings = { ...config.smtp, ...identity, timeouts: { ...config.smtp.timeouts } };
+  const identities = config.smtp.identities.map((i) => ({
+    id: i.id,
+    settings: {
+      ...settings,
+      identity: i.id,
+      heloName: i.heloName ?? identity.heloName,
+      mailFrom: i.mailFrom ?? identity.mailFrom,
+      localAddress: i.localAddress,
+      connector: connectorFor(i, { onOutcome: (outcome) => health.record(i.id, outcome) }),
+    },
+  }));
+  // With several identities a block signature (one IP listed or banned) is the sender-block breaker's
+  // business: that identity rests for that provider and the others carry on (rows become
+  // policy_block only when every allowed identity rests). The run-wide refusal guard
+  // (OUTBOUND_SMTP_REFUSED) keeps every other refusal of us. With one identity it sees them all, as
+  // before: the first MX hosts all refusing our only IP stop the run.
+  const guardEvents: PoolEvents =
+    identities.length > 1
+      ? {
+          ...guard.poolEvents,
+          onClientAnswer: (mx, answer) => {
+            if (answer.refusesUs && answer.reply && blockSignatureOf(config.providers, matcher.providerOf([mx]), answer.reply)) return;
+            guard.poolEvents.onClientAnswer?.(mx, answer);
+          },
+        }
+      : guard.poolEvents;
   const verifier = createSmtpVerifier({
     resolver,
     cache: createVerdictCache(redis, config.keyPrefix, config.cache),
@@ -310,8 +352,18 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
     isSuppressed,
     logger,
     guard,
+    matcher,
+    identities,
+    availability: health,
+    // Every identity resting for a provider: wait when the rest ends within 5 minutes (and the longest
+    // MX pause), as for a pause; a longer block makes its rows unknown/policy_block at once (never rejected).
+    maxRestWaitMs: Math.min(5 * 60_000, config.smtp.pauseMaxMs),
     pool: {
-      settings: { ...config.smtp, ...identity, connector: connectorFor(outbound, { onOutcome: (outcome) => guard.recordProxyOutcome(outcome) }), timeouts: { ...config.smtp.timeouts } },
+      settings: identities[0]!.settings,
+      providers: config.providers,
+      matcher,
+      rules: createSessionRuleStore(redis, { keyPrefix: config.keyPrefix, logger: trouble }),
+      blocks: createSenderBlockStore(redis, { keyPrefix: config.keyPrefix, logger: trouble }),
       leases: createMxLeaseManager(redis, {
         keyPrefix: config.keyPrefix,
         limit: config.smtp.maxSessionsPerMx,
@@ -323,12 +375,13 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
       sessionStarts: createSessionStartBudget(redis, { keyPrefix: config.keyPrefix, perMinute: config.smtp.sessionsPerMinute, burst: config.smtp.sessionBurst, logger: trouble }),
       logger,
       trouble,
-      events: combinePoolEvents(combinePoolEvents(stats.events, guard.poolEvents), options.poolEvents),
+      events: combinePoolEvents(combinePoolEvents(stats.events, guardEvents), options.poolEvents),
     },
   });
   // Counters reach Redis before the job is marked done, so the report always includes them.
   const wrapped = {
     poolStats: () => verifier.poolStats(),
+    identityStats: () => verifier.identityStats(),
     verify: async (batch, signal) => {
       try {
         return await verifier.verify(batch, signal);
@@ -360,10 +413,10 @@ function combinePoolEvents(a: PoolEvents, b: PoolEvents | undefined): PoolEvents
   return combined as PoolEvents;
 }
 
-/** Wraps a verifier so `onOutcomes` sees every batch; keeps poolStats() when the verifier has it. */
+/** Wraps a verifier so `onOutcomes` sees every batch; keeps poolStats() and identityStats() when the verifier has them. */
 function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['onOutcomes']): BatchVerifier {
   if (!onOutcomes) return verifier;
-  const observed: BatchVerifier & { poolStats?: () => unknown } = {
+  const observed: BatchVerifier & { poolStats?: () => unknown; identityStats?: () => unknown } = {
     verify: async (batch, signal) => {
       const outcomes = await verifier.verify(batch, signal);
       onOutcomes(batch, outcomes);
@@ -372,6 +425,7 @@ function observeOutcomes(verifier: BatchVerifier, onOutcomes: RuntimeOptions['on
     close: async () => verifier.close?.(),
   };
   if ('poolStats' in verifier) observed.poolStats = () => (verifier as SmtpVerifier).poolStats();
+  if ('identityStats' in verifier) observed.identityStats = () => (verifier as SmtpVerifier).identityStats();
   return observed;
 }
 

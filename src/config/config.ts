@@ -63,12 +63,12 @@ export interface Config {
     mailFrom: MailFrom | undefined;
     /** Why heloName/mailFrom is missing: the one line a probing command stops with. */
     identityProblem: string | undefined;
-    /** The local address of the identity the engine uses (identities[0]), when it is a local-address one. */
+    /** The local address of the first identity (identities[0]), when it is a local-address one (doctor, probe). */
     localAddress: IpAddress | undefined;
     /**
      * Outbound identities (HYGIENE_SMTP_PROXY, HYGIENE_LOCAL_ADDRESS, HYGIENE_IDENTITIES_FILE; see
-     * outbound-identities.ts), never empty: `direct` when none is configured. The engine uses the
-     * first one today.
+     * outbound-identities.ts), never empty: `direct` when none is configured. The engine keeps one
+     * pool per (MX host, identity) and routes probes among them (probe/smtp-verifier.ts).
      */
     identities: readonly OutboundIdentity[];
     tls: TlsMode;

@@ -17,8 +17,8 @@
  * Each value is checked by the parse functions of setting-values.ts (the same ones the SMTP command
  * builders use). A problem never quotes a password. The result is frozen.
  *
- * Today the engine uses the first identity; pools of identities (per-identity limits, cooldowns and
- * failover) build on this list.
+ * The engine keeps one pool per (MX host, identity) and routes each probe to an identity its provider
+ * allows that is not resting (probe/smtp-verifier.ts); limits and cooldowns are per identity.
  */
 import { readFileSync, statSync } from 'node:fs';
 import {

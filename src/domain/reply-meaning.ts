@@ -14,9 +14,25 @@
  *    words: `550 5.1.1 <blocked@d>: ... User unknown` is about the mailbox. The text is read without
  *    echoes, and the enhanced code decides before any word of it.
  */
+import { blockSignatureOf, replyMeaningOf } from '../providers/provider-replies.ts';
+import type { ProviderMatch } from '../providers/provider-matcher.ts';
+import type { BlockSignature, ProviderTable, ReplyMeaning as ProviderReplyMeaning } from '../providers/provider-table.ts';
 import type { FaultOwner } from './fault-owner.ts';
 import type { SmtpCommand, SmtpReply } from './smtp-reply.ts';
 import type { Reason, Status } from './verdict.ts';
+
+/**
+ * The provider of the server that sent a reply (issue 14): its table entry decides wordings that
+ * mean something only there (Microsoft 365 business's "550 5.4.1 ... Access denied. AS(201806281)"
+ * is "no such user" on *.mail.protection.outlook.com only) and recognises block signatures (a reply
+ * about us: our IP listed, our rate). `match` null: a server of no known provider (the table's
+ * any-host signatures still apply). Without a context at all (callers that know no provider) the
+ * classifier keeps its provider-neutral reading.
+ */
+export interface ProviderContext {
+  table: ProviderTable;
+  match: ProviderMatch | null;
+}
 
 export type ReplyClass =
   /** 2xx (to RCPT: the mailbox was accepted). */
@@ -96,7 +112,11 @@ export function replyTextWithoutEchoes(reply: Pick<SmtpReply, 'lines'>, echoes: 
  * and only for replies without a telling code (none, x.0.x, x.5.x, ...) the words of the text.
  * Everything is read on the text without echoed addresses (replyTextWithoutEchoes).
  */
-export function classifyReply(command: SmtpCommand, reply: SmtpReply, echoes: ReplyEchoes = {}): ReplyClass {
+export function classifyReply(command: SmtpCommand, reply: SmtpReply, echoes: ReplyEchoes = {}, provider?: ProviderContext): ReplyClass {
+  if (provider && command === 'RCPT' && reply.code >= 400) {
+    const own = providerReplyClass(provider, withoutEchoes(reply, echoes));
+    if (own) return own;
+  }
   const code = reply.code;
   const cls = Math.floor(code / 100);
   const enhanced = reply.enhanced ?? '';
@@ -157,8 +177,9 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply, echoes: Re
 
   // ---- RCPT, 5xx
   if (refusesClient || refusesDomain || subject === '7') return policyBlock(ref, refuses);
-  // Office 365 directory-based edge blocking: the recipient does not exist.
-  if (/as\(201806281\)/.test(text) || (x === '4.1' && /recipient address rejected: access denied/.test(text))) {
+  // Office 365 directory-based edge blocking: the recipient does not exist. With a provider context
+  // the provider table decides (only Microsoft's business hosts mean "no such user" by it).
+  if (!provider && (/as\(201806281\)/.test(text) || (x === '4.1' && /recipient address rejected: access denied/.test(text)))) {
     return verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`);
   }
   // Office 365 answers unknown recipients with 5.1.10 RESOLVER.ADR.RecipientNotFound, which predates
@@ -188,6 +209,12 @@ export function classifyReply(command: SmtpCommand, reply: SmtpReply, echoes: Re
 export type ReplyStage = 'greeting' | 'ehlo' | 'mail' | 'rcpt';
 
 export interface ReplyJudgement {
+  /**
+   * The reply carries a block signature of the provider table: it is about us (our IP, network,
+   * HELO, sender or rate), whatever it says of the mailbox. 'block' trips the sender-block breaker
+   * for (provider or server, identity); 'throttle' pauses it.
+   */
+  senderBlock?: BlockSignature;
   owner: FaultOwner;
   /** The server asks us to slow down or come back later: pause this MX fleet-wide (do not retry in a loop). */
   pause: boolean;
@@ -218,7 +245,23 @@ function enhancedParts(reply: SmtpReply): { subject: string; detail: string } {
 }
 
 /** Whose fault a reply is, and whether it asks us to pause the MX. */
-export function judgeReply(stage: ReplyStage, reply: SmtpReply, echoes: ReplyEchoes = {}): ReplyJudgement {
+export function judgeReply(stage: ReplyStage, reply: SmtpReply, echoes: ReplyEchoes = {}, provider?: ProviderContext): ReplyJudgement {
+  if (provider && reply.code >= 400) {
+    // Read without what the server echoed: a mailbox called spamhaus@ is the list's data, not a blocklist.
+    const plain = withoutEchoes(reply, echoes);
+    const signature = blockSignatureOf(provider.table, provider.match, plain);
+    if (signature) {
+      // Severity decides: a throttle asks us to slow down (pause); a block refuses us until something changes.
+      return signature.severity === 'throttle'
+        ? { owner: 'us', pause: true, refusesUs: false, senderBlock: signature }
+        : { owner: 'us', pause: false, refusesUs: true, senderBlock: signature };
+    }
+    if (stage === 'rcpt') {
+      const own = replyMeaningOf(provider.match, plain);
+      // A per-mailbox state (Gmail's 450 4.2.1 "receiving mail at a rate"): that address later, not a pause.
+      if (own && own.meaning !== 'too_many_recipients') return { owner: own.meaning === 'throttled' ? 'remote' : 'address', pause: false, refusesUs: false };
+    }
+  }
   const cls = Math.floor(reply.code / 100);
   // Without the addresses the server echoes back: a mailbox called throttle@ or blocked@ is the
   // list's data, not the server's words (the same reading as classifyReply's).
@@ -263,8 +306,48 @@ export interface ReplyMeaning extends ReplyJudgement {
 const STAGE_COMMAND: Record<ReplyStage, SmtpCommand> = { greeting: 'CONNECT', ehlo: 'EHLO', mail: 'MAIL', rcpt: 'RCPT' };
 
 /** What one reply means, for the address and for us: the one call the engine makes per reply. */
-export function readReply(stage: ReplyStage, reply: SmtpReply, echoes: ReplyEchoes = {}): ReplyMeaning {
-  return { ...judgeReply(stage, reply, echoes), replyClass: classifyReply(STAGE_COMMAND[stage], reply, echoes) };
+export function readReply(stage: ReplyStage, reply: SmtpReply, echoes: ReplyEchoes = {}, provider?: ProviderContext): ReplyMeaning {
+  const judged = judgeReply(stage, reply, echoes, provider);
+  let replyClass = classifyReply(STAGE_COMMAND[stage], reply, echoes, provider);
+  const block = judged.senderBlock;
+  if (block && block.severity === 'block' && stage === 'rcpt') {
+    // About us, never about the mailbox: unknown/policy_block with what the signature means.
+    replyClass = { kind: 'verdict', status: 'unknown', reason: 'policy_block', detail: blockDetail(block, reply), refuses: 'client' };
+  }
+  return { ...judged, replyClass };
+}
+
+/** The reply with its text read without echoes (for the provider table's substring patterns). */
+function withoutEchoes(reply: SmtpReply, echoes: ReplyEchoes): SmtpReply {
+  return { ...reply, lines: [replyTextWithoutEchoes(reply, echoes)] };
+}
+
+/** The detail of a row refused because of a sender block: what it means, and what to do. */
+export function blockDetail(block: BlockSignature, reply: SmtpReply): string {
+  return `The mail server refused us, not the mailbox (${codeRef(reply)}): ${block.means}${block.action ? ` ${block.action}` : ''}`;
+}
+
+/** A provider-specific reading of a 4xx/5xx RCPT reply (provider table replyMeanings), or null. */
+function providerReplyClass(provider: ProviderContext, reply: SmtpReply): ReplyClass | null {
+  // A block signature is about us: the generic reading (policy_block, or a pause) stays.
+  if (blockSignatureOf(provider.table, provider.match, reply)) return null;
+  const own: ProviderReplyMeaning | null = replyMeaningOf(provider.match, reply);
+  if (!own) return null;
+  const ref = `${codeRef(reply)}, ${provider.match?.provider.name ?? 'provider'}: ${own.id}`;
+  const permanent = reply.code >= 500;
+  switch (own.meaning) {
+    case 'mailbox_not_found':
+      return permanent ? verdict('undeliverable', 'mailbox_not_found', `The mail server says this mailbox does not exist (${ref}).`) : temporary('RCPT', ref);
+    case 'mailbox_disabled':
+      return permanent ? verdict('undeliverable', 'mailbox_disabled', `The mail server says this mailbox is disabled (${ref}).`) : temporary('RCPT', ref);
+    case 'mailbox_full':
+      return mailboxFull(ref);
+    case 'too_many_recipients':
+      return { kind: 'too_many_recipients', detail: `The mail server wants fewer recipients per transaction (${ref}).` };
+    case 'throttled':
+      // One mailbox receiving too fast (Gmail 450 4.2.1): ask this address again later; the server is not paused.
+      return { kind: 'temporary', reason: 'smtp_error', detail: `The mail server asks us to try this mailbox again later (${ref}).` };
+  }
 }
 
 function verdict(status: Status, reason: Reason, detail: string): ReplyClass {

@@ -51,6 +51,8 @@ interface Guards {
   dns: DnsSanityGuard;
   refusals: RefusalGuard;
   proxy: ProxyGuard | null;
+  /** An early stop decided by identity-health.ts (every outbound identity's proxy failed). */
+  outbound: HygieneError | null;
   trippedAt: number | null;
 }
 
@@ -74,8 +76,16 @@ export class FaultGuard {
       dns: new DnsSanityGuard({ ...this.options.dns, threshold: t.dns, logger: this.options.logger, onTrip }),
       refusals: new RefusalGuard({ heloName: this.options.heloName, mailFrom: this.options.mailFrom, threshold: t.refusals, onTrip }),
       proxy: this.options.proxy ? new ProxyGuard({ proxy: this.options.proxy.display, setting: this.options.proxy.setting, threshold: t.proxy, onTrip }) : null,
+      outbound: null,
       trippedAt: null,
     };
+  }
+
+  /** Stops the run with an error decided elsewhere: every outbound identity's proxy failed (identity-health.ts). */
+  stopOutbound(error: HygieneError): void {
+    if (this.guards.trippedAt !== null) return;
+    this.guards.outbound = error;
+    this.tripped(error);
   }
 
   private tripped(error: HygieneError): void {
@@ -104,7 +114,7 @@ export class FaultGuard {
       this.guards = this.fresh();
       return null;
     }
-    return g.proxy?.error ?? g.port25.error ?? g.dns.error ?? g.refusals.error;
+    return g.outbound ?? g.proxy?.error ?? g.port25.error ?? g.dns.error ?? g.refusals.error;
   }
 
   /** True once a real DNS answer proved our resolver truthful in this process. */

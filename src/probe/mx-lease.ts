@@ -31,9 +31,9 @@ export interface MxLease {
 
 export interface MxLeaseManager {
   /** Waits (polling) until a slot is free or the signal aborts; resolves null when aborted. */
-  acquire(mx: string, signal?: AbortSignal): Promise<MxLease | null>;
-  /** One attempt, no waiting. */
-  tryAcquire(mx: string): Promise<MxLease | null>;
+  acquire(mx: string, signal?: AbortSignal, limit?: number): Promise<MxLease | null>;
+  /** One attempt, no waiting. `limit`: this key's cap (limit-policy.ts), default the manager's. */
+  tryAcquire(mx: string, limit?: number): Promise<MxLease | null>;
 }
 
 export interface MxLeaseOptions {
@@ -53,11 +53,11 @@ export function createMxLeaseManager(redis: Redis, options: MxLeaseOptions): MxL
   const now = options.now ?? Date.now;
   const keyOf = (limitKey: string) => mxLeaseKey(options.keyPrefix, limitKey);
 
-  async function tryAcquire(mx: string): Promise<MxLease | null> {
+  async function tryAcquire(mx: string, limit = options.limit): Promise<MxLease | null> {
     const token = `${process.pid}-${randomBytes(6).toString('hex')}`;
     const key = keyOf(mx);
     const at = now();
-    const granted = await runScript(redis, ACQUIRE_LUA, [key], [at, at + ttlMs, options.limit, token]);
+    const granted = await runScript(redis, ACQUIRE_LUA, [key], [at, at + ttlMs, limit, token]);
     if (granted !== 1) return null;
     let released = false;
     const lost = new AbortController();
@@ -92,10 +92,10 @@ export function createMxLeaseManager(redis: Redis, options: MxLeaseOptions): MxL
 
   return {
     tryAcquire,
-    async acquire(mx, signal) {
+    async acquire(mx, signal, limit) {
       for (;;) {
         if (signal?.aborted) return null;
-        const lease = await tryAcquire(mx);
+        const lease = await tryAcquire(mx, limit);
         if (lease) return lease;
         // Jitter keeps several waiting processes from polling in lock-step.
         await new Promise((resolve) => setTimeout(resolve, pollMs / 2 + Math.random() * pollMs));

@@ -34,6 +34,8 @@ export interface MxPause {
   kind: 'rate' | 'busy';
   /** A sentence a person understands. */
   detail: string;
+  /** Set by pause(): true when this call started the pause, false when it was already in force (a fleet pauses once). */
+  created?: boolean;
 }
 
 export interface MxPauseStore {
@@ -85,7 +87,7 @@ export function createMxPauseStore(redis: Redis, options: MxPauseOptions): MxPau
         const pause = fromHash(server, { since: reply[0] ?? '', until: reply[1] ?? '', level: reply[2] ?? '', reason: reply[3] ?? '', detail: reply[4] ?? '', kind: reply[5] ?? '' });
         if (pause) {
           known.set(server, pause);
-          return pause;
+          return { ...pause, created: pause.since === at };
         }
       } catch (err) {
         options.logger.warn({ server, err: (err as Error).message }, 'could not record an MX pause in Redis; pausing in this process only');
@@ -95,7 +97,7 @@ export function createMxPauseStore(redis: Redis, options: MxPauseOptions): MxPau
       const level = previous && previous.until + options.maxMs >= at ? previous.level + 1 : 1;
       const local: MxPause = { server, since: at, until: at + Math.min(options.maxMs, options.baseMs * 2 ** (level - 1)), level, ...cause };
       known.set(server, local);
-      return local;
+      return { ...local, created: true };
     },
   };
 }

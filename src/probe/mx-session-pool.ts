@@ -47,7 +47,9 @@ import {
   type SessionFailure,
 } from '../domain/failure-meaning.ts';
 import type { CatchAllState, ProbeResult } from '../domain/probe-verdict.ts';
-import { judgeReply, readReply, type ReplyClass, type ReplyStage } from '../domain/reply-meaning.ts';
+import { judgeReply, type ProviderContext, type ReplyClass, type ReplyJudgement, type ReplyStage } from '../domain/reply-meaning.ts';
+import type { ProviderMatch, ProviderMatcher } from '../providers/provider-matcher.ts';
+import type { BlockSignature, ProviderTable } from '../providers/provider-table.ts';
 import { replyToText, type SmtpReply } from '../domain/smtp-reply.ts';
 import type { AddressToVerify } from '../domain/verifier.ts';
 import { HygieneError, isHygieneError, isSmtpError } from '../errors.ts';
@@ -56,12 +58,15 @@ import { isProxyFailure, type SmtpConnector } from '../smtp/smtp-connector.ts';
 import { SmtpSession, type SmtpSessionOptions, type TranscriptEntry } from '../smtp/smtp-session.ts';
 import { Backoff, createTroubleLog, sleep, type TroubleLog } from './backoff.ts';
 import { improbableLocalPart, type CatchAllRegistry } from './catch-all-registry.ts';
-import { limitKeyOf, type LimitKey } from './limit-key.ts';
+import { limitKeyOf, serverOfKey, type LimitKey } from './limit-key.ts';
+import { cooldownMs, limitPolicy, type LimitPolicy } from './limit-policy.ts';
 import type { MxLease, MxLeaseManager } from './mx-lease.ts';
 import type { MxPause, MxPauseStore } from './mx-pause-store.ts';
 import { PooledSession, type SessionEnd } from './pooled-session.ts';
 import type { RcptRateLimiter } from './rcpt-rate-limiter.ts';
 import type { ClientAnswer } from './refusal-guard.ts';
+import type { SenderBlockStore, SenderRest } from './sender-block-store.ts';
+import type { SessionRuleStore } from './session-rule-store.ts';
 import type { SessionStartBudget } from './session-start-budget.ts';
 import { readRcpts, readSetup } from './window-replies.ts';
 import { fillWindow, windowCommands, type WindowPlan } from './window-planner.ts';
@@ -75,6 +80,12 @@ export interface PoolSmtpSettings {
   localAddress: string | undefined;
   /** The way out (the outbound identity's: direct, or a SOCKS5 proxy); default direct from localAddress. */
   connector?: SmtpConnector;
+  /** Id of the outbound identity these settings belong to (config/outbound-identities.ts); default "direct". */
+  identity?: string;
+  /** Fleet-wide per-server limits of servers of no known provider (limit-policy.ts). */
+  sessionsPerMinute?: number;
+  sessionBurst?: number;
+  rcptPerSecondPerMx?: number;
   tls: SmtpSessionOptions['tls'];
   tlsCa?: string;
   timeouts: SmtpSessionOptions['timeouts'];
@@ -92,7 +103,12 @@ export type RcptResult =
   | ProbeResult
   | { kind: 'host-failed'; mx: string; detail: string; cause: HostFailureCause; reply?: SmtpReply }
   /** Not asked: the server is paused (it slowed us down); ask again when the pause ends. */
-  | { kind: 'paused'; mx: string; pause: MxPause };
+  | { kind: 'paused'; mx: string; pause: MxPause }
+  /**
+   * Not asked: this identity rests for this provider or server (the sender-block breaker tripped):
+   * ask through another identity, or when the rest ends.
+   */
+  | { kind: 'resting'; mx: string; identity: string; provider: string | null; rest: SenderRest; detail: string };
 
 export interface ProbeRequest {
   listId: string;
@@ -177,6 +193,14 @@ export interface IdentityActivity {
 
 export interface MxSessionPoolDeps {
   settings: PoolSmtpSettings;
+  /** The provider table: profiles (limits), reply meanings and block signatures (issue 14). */
+  providers?: ProviderTable;
+  /** Its matcher: a host whose name matched no provider may name one in its greeting. */
+  matcher?: ProviderMatcher;
+  /** Learned session rules (one RCPT per transaction), fleet-wide. */
+  rules?: SessionRuleStore;
+  /** The sender-block breaker, fleet-wide. */
+  blocks?: SenderBlockStore;
   leases: MxLeaseManager;
   rateLimiter: RcptRateLimiter;
   /** Fleet-wide pauses of servers that slow us down. */
@@ -284,17 +308,65 @@ export class MxSessionPool {
   private readonly respawn = new Backoff({ firstMs: 100, maxMs: 30_000 });
   private respawnTimer: NodeJS.Timeout | null = null;
   private readonly trouble: TroubleLog;
-  /** The key of every fleet-wide limit of this server (lease, session starts, RCPT rate, pause). */
+  /** The key of every fleet-wide limit of this server (lease, session starts, RCPT rate, pause, sender block). */
   readonly limitKey: LimitKey;
+  /** How much the fleet may ask of that key (the provider's profile, or the per-MX settings). */
+  readonly policy: LimitPolicy;
+  /** The outbound identity this pool's sessions go out through. */
+  readonly identity: string;
+  /** The provider as reply meanings see it: the name match, or the greeting's when the name matched none. */
+  private replyProvider: ProviderMatch | null;
+  /** RCPTs per transaction the server taught us (452 4.5.3), fleet-wide; null = none learned. */
+  private learnedRcptPerTransaction: number | null = null;
+  /** The sender-block rest in force for this key, as last seen (ours or another process's). */
+  private rest: SenderRest | null = null;
   readonly stats: PoolStats = { sessions: 0, maxConcurrentSessions: 0, rcpts: 0, roundTrips: 0, reconnects: 0, errors: 0 };
 
   constructor(
     readonly mx: string,
     private readonly addresses: readonly string[],
     private readonly deps: MxSessionPoolDeps,
+    /** The provider the MX host's name matched (provider-matcher.ts), null when none: it keys the limits. */
+    readonly provider: ProviderMatch | null = null,
   ) {
-    this.limitKey = limitKeyOf({ mx, addresses });
+    this.identity = deps.settings.identity ?? 'direct';
+    this.limitKey = limitKeyOf({ mx, addresses, provider: provider?.provider.slug ?? null, identity: this.identity });
+    const s = deps.settings;
+    this.policy = limitPolicy(provider?.provider.profile ?? null, {
+      maxSessionsPerMx: s.maxSessionsPerMx,
+      sessionsPerMinute: s.sessionsPerMinute ?? 60,
+      sessionBurst: s.sessionBurst ?? 5,
+      rcptPerSecondPerMx: s.rcptPerSecondPerMx ?? 0,
+      maxRcptPerTransaction: s.maxRcptPerTransaction,
+    }, deps.providers?.defaultProfile.blockCooldownMinutes);
+    this.replyProvider = provider;
     this.trouble = deps.trouble ?? createTroubleLog(deps.logger);
+  }
+
+  /** Slug of the provider of this MX (by name, else by greeting), null when none. */
+  get providerSlug(): string | null {
+    return this.replyProvider?.provider.slug ?? null;
+  }
+
+  /** True while this identity rests for this provider or server (as last seen). */
+  get resting(): SenderRest | null {
+    return this.rest && this.now() < this.rest.until ? this.rest : null;
+  }
+
+  /** What reply meanings read with: the provider table and this server's provider. */
+  private get providerContext(): ProviderContext | undefined {
+    return this.deps.providers ? { table: this.deps.providers, match: this.replyProvider } : undefined;
+  }
+
+  private judge(stage: ReplyStage, reply: SmtpReply): ReplyJudgement {
+    return judgeReply(stage, reply, {}, this.providerContext);
+  }
+
+  /** The window limits of this server: the settings with the RCPTs per transaction of its profile and what it taught us. */
+  private windowLimits(): PoolSmtpSettings {
+    const s = this.deps.settings;
+    const taught = this.learnedRcptPerTransaction ?? Number.POSITIVE_INFINITY;
+    return { ...s, maxRcptPerTransaction: Math.max(1, Math.min(this.policy.rcptPerTransaction, taught)) };
   }
 
   get queued(): number {
@@ -310,6 +382,11 @@ export class MxSessionPool {
     }
     if (this.closing || now < this.downUntil) {
       for (const request of requests) request.resolve(this.downResult(this.downDetail || `${this.mx} is not in use`));
+      return;
+    }
+    const rest = this.resting;
+    if (rest) {
+      this.handBackResting(requests, rest);
       return;
     }
     this.queue.push(...requests);
@@ -339,7 +416,8 @@ export class MxSessionPool {
 
   private ensureRunners(): void {
     if (this.respawnTimer) return;
-    const max = this.deps.settings.maxSessionsPerMx;
+    // The provider's (or server's) sessions at once; the fleet-wide lease enforces it across MX names and processes.
+    const max = this.policy.sessionsAtOnce;
     // A second session only when there is more work than one window: fewer sessions is politer.
     while (this.runners < max && this.queue.length > 0 && (this.runners === 0 || this.queue.length > this.deps.settings.pipelineWindow * this.runners)) {
       this.runners += 1;
@@ -394,12 +472,123 @@ export class MxSessionPool {
     return pause;
   }
 
+  /** The sender-block rest in force for this key (another process's too), or null. One Redis read. */
+  private async restInForce(): Promise<SenderRest | null> {
+    if (!this.deps.blocks) return null;
+    const rest = await this.deps.blocks.current(this.limitKey);
+    this.rest = rest;
+    return rest;
+  }
+
+  /** Sends probes back unasked: this identity rests here (the verifier routes them to another, or waits). */
+  private handBackResting(requests: ProbeRequest[], rest: SenderRest): void {
+    if (requests.length === 0) return;
+    const byList = new Map<string, number>();
+    const detail = `${this.mx} refused identity ${this.identity} (${rest.reply || rest.signature}); it rests for ${this.providerSlug ?? this.mx} until ${new Date(rest.until).toISOString()}`;
+    for (const request of requests) {
+      byList.set(request.listId, (byList.get(request.listId) ?? 0) + 1);
+      request.resolve({ kind: 'resting', mx: this.mx, identity: this.identity, provider: this.providerSlug, rest, detail });
+    }
+    for (const [listId, count] of byList) this.deps.events?.onIdentityActivity?.({ listId, identity: this.identity, provider: this.providerSlug, what: 'cooldown', count });
+  }
+
+  /** Window items go back too: probes handed back resting, catch-all probes left for a later session, and the queue. */
+  private handBackRestingItems(items: WindowItem[], rest: SenderRest): void {
+    const requests: ProbeRequest[] = [];
+    for (const item of items) {
+      item.settled = true;
+      if (item.kind === 'probe') requests.push(item.request);
+      else this.deps.catchAll.settle(item.domain, 'unknown', true);
+    }
+    this.handBackResting([...requests, ...this.queue.splice(0)], rest);
+  }
+
+  /**
+   * A block signature answered us: trip the breaker of this (provider or server, identity) fleet-wide
+   * with the profile's escalating cooldown, and say so once per trip (onSenderBlock).
+   */
+  private async tripBreaker(signature: BlockSignature, reply: SmtpReply, lists: ReadonlySet<string>): Promise<SenderRest> {
+    const text = replyToText(reply);
+    const ladderMs = this.policy.blockCooldownMinutes.map((_, i) => cooldownMs(this.policy.blockCooldownMinutes, i + 1));
+    let rest: SenderRest;
+    let tripped = true;
+    if (this.deps.blocks) ({ rest, tripped } = await this.deps.blocks.trip(this.limitKey, { signature: signature.id, reply: text, ladderMs }));
+    else rest = { key: this.limitKey, since: this.now(), until: this.now() + (ladderMs[0] ?? 15 * 60_000), level: 1, signature: signature.id, reply: text };
+    this.rest = rest;
+    if (tripped) {
+      this.deps.logger.error(
+        { mx: this.mx, provider: this.providerSlug, identity: this.identity, signature: signature.id, blocklist: signature.blocklist, until: new Date(rest.until).toISOString(), level: rest.level, reply: text },
+        `SENDER BLOCKED: ${this.providerSlug ?? this.mx} refuses identity ${this.identity}: ${signature.means}`,
+      );
+      for (const listId of lists) this.deps.events?.onIdentityActivity?.({ listId, identity: this.identity, provider: this.providerSlug, what: 'block' });
+      this.deps.events?.onSenderBlock?.({
+        provider: this.providerSlug,
+        mx: this.mx,
+        identity: this.identity,
+        signature: signature.id,
+        blocklist: signature.blocklist,
+        about: signature.about,
+        severity: 'block',
+        reply: text,
+        means: signature.means,
+        action: signature.action,
+        cooldownUntil: rest.until,
+        level: rest.level,
+        listIds: [...lists],
+      });
+    }
+    return rest;
+  }
+
+  /** A throttle signature (Google's unusual rate, Yahoo's TSS04): the pause rests the key; said as a sender block of severity throttle. */
+  private noteThrottle(signature: BlockSignature, reply: SmtpReply, pause: MxPause, lists: ReadonlySet<string>): void {
+    // Once per pause: a fleet hitting the same limit pauses once (the pause store says whether this call started it).
+    if (pause.created === false) return;
+    this.deps.events?.onSenderBlock?.({
+      provider: this.providerSlug,
+      mx: this.mx,
+      identity: this.identity,
+      signature: signature.id,
+      blocklist: signature.blocklist,
+      about: signature.about,
+      severity: 'throttle',
+      reply: replyToText(reply),
+      means: signature.means,
+      action: signature.action,
+      cooldownUntil: pause.until,
+      level: pause.level,
+      listIds: [...lists],
+    });
+  }
+
+  /** A new session: what the fleet learned of this server's rules, and its provider by greeting when its name said none. */
+  private async learnAtSessionStart(smtp: SmtpSession): Promise<void> {
+    if (this.replyProvider === null && this.deps.matcher) this.replyProvider = this.deps.matcher.providerOf([], smtp.greeting.raw);
+    const stored = this.deps.rules ? await this.deps.rules.rcptPerTransaction(serverOfKey(this.limitKey)) : null;
+    if (stored !== null) this.learnedRcptPerTransaction = Math.min(stored, this.learnedRcptPerTransaction ?? stored);
+  }
+
+  /**
+   * The server refused an RCPT as one too many for the transaction (452 4.5.3) after taking
+   * `accepted` (Microsoft and smtpd_recipient_limit = 1: one; a Postfix with a limit of 7: seven):
+   * at most that many per transaction from now on (RSET and MAIL FROM between), for every process
+   * of the fleet (a TTL lets us find out again). The refused address was put back and is asked
+   * first, in the next transaction.
+   */
+  private async learnRcptPerTransaction(accepted: number): Promise<void> {
+    const rcpts = Math.max(1, accepted);
+    if (this.learnedRcptPerTransaction !== null && this.learnedRcptPerTransaction <= rcpts) return;
+    this.learnedRcptPerTransaction = rcpts;
+    this.deps.logger.info({ mx: this.mx, server: serverOfKey(this.limitKey), rcptsPerTransaction: rcpts }, 'the server takes only this many RCPTs per transaction: RSET and MAIL FROM between from now on (remembered fleet-wide)');
+    await this.deps.rules?.learnRcptPerTransaction(serverOfKey(this.limitKey), rcpts);
+  }
+
   /** The server slowed us down: pause it fleet-wide. */
   private async pauseServer(reply: SmtpReply, stage: ReplyStage): Promise<MxPause> {
     const reason = replyToText(reply);
     const pause = await this.deps.pauses.pause(this.limitKey, {
       reason,
-      kind: judgeReply(stage, reply).owner === 'us' ? 'rate' : 'busy',
+      kind: this.judge(stage, reply).owner === 'us' ? 'rate' : 'busy',
       detail: `${this.mx} asked us to slow down at ${stage === 'rcpt' ? 'RCPT TO' : stage === 'mail' ? 'MAIL FROM' : stage === 'ehlo' ? 'EHLO' : 'the greeting'} (${reason})`,
     });
     this.pause = pause;
@@ -461,7 +650,7 @@ export class MxSessionPool {
       });
     /** Every connect attempt spends a token first; false when the pool is closing. A Redis failure rejects (the runner's). */
     const mayStart = (): Promise<boolean> =>
-      this.deps.sessionStarts.take(this.limitKey, this.abort.signal).catch((err: unknown) => {
+      this.deps.sessionStarts.take(this.limitKey, this.abort.signal, { perMinute: this.policy.sessionStartsPerMinute, burst: this.policy.sessionBurst }).catch((err: unknown) => {
         throw new BudgetFailure(err);
       });
     for (const host of this.addresses) {
@@ -523,7 +712,7 @@ export class MxSessionPool {
       let lease: MxLease | null = null;
       let retryInMs: number;
       try {
-        lease = await this.deps.leases.acquire(this.limitKey, this.abort.signal);
+        lease = await this.deps.leases.acquire(this.limitKey, this.abort.signal, this.policy.sessionsAtOnce);
         if (!lease) break;
         const end = await this.serve(lease, () => {
           servedAny = true;
@@ -588,6 +777,13 @@ export class MxSessionPool {
           this.defer(this.queue.splice(0), paused);
           return 'stop';
         }
+        // A sender block of this (provider or server, identity), tripped by any process, holds before every session and window.
+        const rest = await this.restInForce();
+        if (rest) {
+          await endSession('quit');
+          this.handBackResting(this.queue.splice(0), rest);
+          return 'stop';
+        }
         if (!session) {
           const opened = await this.openSession();
           if ('unusable' in opened) {
@@ -595,9 +791,10 @@ export class MxSessionPool {
             return 'stop';
           }
           session = this.startSession(opened.session);
+          await this.learnAtSessionStart(opened.session);
         }
 
-        const plan = session.plan(s, this.queue.length);
+        const plan = session.plan(this.windowLimits(), this.queue.length);
         if (plan.kind === 'reconnect') {
           await endSession('quit');
           continue;
@@ -655,8 +852,20 @@ export class MxSessionPool {
   /** No address of the host took a session: pause it (it said "busy, later") or mark it down. */
   private async hostUnusable(failure: HostUnusable): Promise<void> {
     const { reply, stage } = failure;
-    const judged = reply && stage ? judgeReply(stage, reply) : undefined;
+    const judged = reply && stage ? this.judge(stage, reply) : undefined;
     if (reply && judged?.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply });
+    if (reply && judged?.senderBlock?.severity === 'block') {
+      // Refused at the greeting or EHLO for who we are (our IP listed): rest this identity here.
+      const rest = await this.tripBreaker(judged.senderBlock, reply, new Set());
+      this.handBackResting(this.queue.splice(0), rest);
+      return;
+    }
+    if (reply && stage && judged?.senderBlock?.severity === 'throttle') {
+      const pause = await this.pauseServer(reply, stage);
+      this.noteThrottle(judged.senderBlock, reply, pause, new Set());
+      this.defer(this.queue.splice(0), pause);
+      return;
+    }
     if (reply && stage && judged?.pause) {
       // "Busy, come back later" before any RCPT: pause the server, do not reconnect in a loop.
       this.defer(this.queue.splice(0), await this.pauseServer(reply, stage));
@@ -690,7 +899,7 @@ export class MxSessionPool {
     mailCommand: string,
   ): Promise<WindowOutcome> {
     const s = this.deps.settings;
-    const granted = await this.deps.rateLimiter.take(this.limitKey, window.length).catch((err: unknown) => {
+    const granted = await this.deps.rateLimiter.take(this.limitKey, window.length, this.policy.rcptRate).catch((err: unknown) => {
       this.putBack(window);
       throw err;
     });
@@ -700,6 +909,7 @@ export class MxSessionPool {
       if (!session.lists.has(listId)) {
         session.lists.add(listId);
         this.deps.events?.onSessionForList?.(this.mx, listId);
+        this.deps.events?.onIdentityActivity?.({ listId, identity: this.identity, provider: this.providerSlug, what: 'session' });
       }
     }
     const { commands, prefix } = windowCommands(plan, { rset: rset(), mail: mailCommand, rcpts: window.map((item) => rcptTo(windowAddress(item))), quit: quit() });
@@ -719,14 +929,27 @@ export class MxSessionPool {
     // Transaction set-up replies.
     const setup = readSetup(replies, prefix);
     session.noteSetup(plan, replies.length, prefix, setup.errors, setup.refused !== null);
+    if (plan.mail) session.acceptedInTransaction = 0;
     if (setup.refused) {
       const refused = setup.refused;
-      if (judgeReply('mail', refused).pause) {
+      const judged = this.judge('mail', refused);
+      const lists = new Set(window.map(itemList));
+      if (judged.pause) {
         // "Try again later" / a rate limit at MAIL FROM: the server is slowing us down.
-        this.deferItems(window, await this.pauseServer(refused, 'mail'));
-        return { progressed: true, end: endHow };
+        const pause = await this.pauseServer(refused, 'mail');
+        if (judged.senderBlock) this.noteThrottle(judged.senderBlock, refused, pause, lists);
+        this.deferItems(window, pause);
+        return { progressed: true, end: endHow, stop: true };
       }
-      if (judgeReply('mail', refused).refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply: refused });
+      if (judged.refusesUs) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: true, reply: refused });
+      if (judged.senderBlock) {
+        // Our sender or IP is blocked (Outlook.com's S3140 at MAIL FROM): nothing of the window was
+        // asked; this identity rests here and the probes go to another identity or wait.
+        this.stats.errors += 1;
+        const rest = await this.tripBreaker(judged.senderBlock, refused, lists);
+        this.handBackRestingItems(window, rest);
+        return { progressed: true, end: endHow, stop: true };
+      }
       const meaning = senderRefusedMeaning(refused);
       session.budget.errors += Math.max(0, replies.length - prefix);
       this.stats.errors += 1;
@@ -736,35 +959,63 @@ export class MxSessionPool {
       return { progressed: true, end: endHow };
     }
 
-    const reading = readRcpts(window, replies, prefix, (item) => ({ recipient: windowAddress(item), sender: s.mailFrom }));
+    const reading = readRcpts(window, replies, prefix, (item) => ({ recipient: windowAddress(item), sender: s.mailFrom }), this.providerContext);
+    const rcptsByList = new Map<string, number>();
     for (const { item, reply, meaning } of reading.replied) {
       this.deps.events?.onReply?.(this.mx, itemList(item), reply.code);
       if (!meaning.pause) this.deps.events?.onClientAnswer?.(this.mx, { refusesUs: meaning.refusesUs, reply });
+      rcptsByList.set(itemList(item), (rcptsByList.get(itemList(item)) ?? 0) + 1);
     }
+    for (const [listId, count] of rcptsByList) this.deps.events?.onIdentityActivity?.({ listId, identity: this.identity, provider: this.providerSlug, what: 'rcpt', count });
     this.stats.rcpts += reading.replied.length;
     this.stats.errors += reading.errors;
-    session.noteRcpts(reading.replied.length, reading.errors, reading.restartTransaction, s.maxRcptPerTransaction);
+    const limits = this.windowLimits();
+    // RCPTs the server accepted in this transaction before its first "too many recipients".
+    const first452 = reading.replied.findIndex((r) => r.meaning.replyClass.kind === 'too_many_recipients');
+    const acceptedBefore = reading.replied.slice(0, first452 < 0 ? reading.replied.length : first452).filter((r) => r.reply.code < 300).length;
+    if (reading.restartTransaction && limits.maxRcptPerTransaction > 1) await this.learnRcptPerTransaction(session.acceptedInTransaction + acceptedBefore);
+    session.acceptedInTransaction += reading.replied.filter((r) => r.reply.code < 300).length;
+    session.noteRcpts(reading.replied.length, reading.errors, reading.restartTransaction, this.windowLimits().maxRcptPerTransaction);
 
     // What the host says about us does not depend on which reply belongs to which address: learnt now.
     this.notePolicy(reading.answered.map(({ item, reply, meaning }) => ({ domain: itemDomain(item), reply, replyClass: meaning.replyClass })));
-    if (reading.answered.length > 0) {
-      const items = reading.answered.map((a) => a.item);
+    // A probe answered with a block signature was refused because of us, not its mailbox: it is
+    // asked again through another identity (or waits, or becomes policy_block when none is left:
+    // smtp-verifier.ts), never settled with this answer.
+    const refusedForUs = reading.answered.filter((a) => a.item.kind === 'probe' && a.meaning.senderBlock?.severity === 'block');
+    const answered = reading.answered.filter((a) => !refusedForUs.includes(a));
+    if (answered.length > 0) {
+      const items = answered.map((a) => a.item);
       for (const item of items) item.settled = true;
       session.hold(items, () => {
-        for (const { item, reply, meaning } of reading.answered) this.settleAnswered(item, reply, meaning.replyClass);
+        for (const { item, reply, meaning } of answered) this.settleAnswered(item, reply, meaning.replyClass);
       });
+    }
+
+    if (reading.blocked) {
+      // A block signature (our IP listed or banned): the answered rows keep their policy_block
+      // verdicts (held above); nothing more goes to this (provider or server, identity) until the
+      // breaker's rest ends: the rest of the window and the queue go to another identity or wait.
+      const signature = reading.blocked.meaning.senderBlock as BlockSignature;
+      const rest = await this.tripBreaker(signature, reading.blocked.reply, new Set(window.map(itemList)));
+      this.handBackRestingItems([...refusedForUs.map((a) => a.item), ...reading.throttled, ...reading.unanswered], rest);
+      return { progressed: true, end: failure ? 'drop' : endHow === 'quit-sent' ? 'quit-sent' : 'quit', stop: true };
     }
 
     // A 421 that closed the session because of our rate ("try again later", "too many connections").
     const closing = failure?.code === 'SMTP_SERVICE_CLOSING' ? failure.context.reply : undefined;
-    const throttle = reading.throttle ?? (closing && judgeReply('rcpt', closing).pause ? closing : null);
+    const closingJudged = closing ? this.judge('rcpt', closing) : undefined;
+    const throttle = reading.throttle ?? (closing && closingJudged?.pause ? closing : null);
     if (throttle) {
       if (failure) {
         // The server closed the session (a 421): a reconnect, after the pause.
         this.stats.reconnects += 1;
         for (const listId of session.lists) this.deps.events?.onReconnect?.(this.mx, listId);
       }
-      this.deferItems([...reading.throttled, ...reading.unanswered], await this.pauseServer(throttle, 'rcpt'));
+      const pause = await this.pauseServer(throttle, 'rcpt');
+      const signature = this.judge('rcpt', throttle).senderBlock;
+      if (signature) this.noteThrottle(signature, throttle, pause, new Set(window.map(itemList)));
+      this.deferItems([...reading.throttled, ...reading.unanswered], pause);
       return { progressed: true, end: endHow, stop: true };
     }
 

@@ -27,6 +27,8 @@ export class PooledSession<W> {
   readonly lists = new Set<string>();
   /** Window items answered in this session. */
   answered = 0;
+  /** RCPTs the server accepted (2xx) in the open transaction: what it took before a "too many recipients". */
+  acceptedInTransaction = 0;
   /** Round trips the session took, QUIT included (set when it ends). */
   roundTrips = 0;
   private ended = false;

@@ -20,7 +20,7 @@ import { sessionStartKey } from '../store/redis-keys.ts';
 
 export interface SessionStartBudget {
   /** Resolves true once a session may start to `server`; false when the signal aborted the wait. */
-  take(server: string, signal?: AbortSignal): Promise<boolean>;
+  take(server: string, signal?: AbortSignal, rate?: { perMinute: number; burst: number }): Promise<boolean>;
 }
 
 export interface SessionStartBudgetOptions {
@@ -41,13 +41,15 @@ const ERROR_BACKOFF_MAX_MS = 30_000;
 export function createSessionStartBudget(redis: Redis, options: SessionStartBudgetOptions): SessionStartBudget {
   const now = options.now ?? Date.now;
   return {
-    async take(server, signal) {
+    async take(server, signal, rate) {
+      const perMinute = rate?.perMinute ?? options.perMinute;
+      const burst = rate?.burst ?? options.burst;
       let errorBackoff = ERROR_BACKOFF_FIRST_MS;
       for (;;) {
         if (signal?.aborted) return false;
         let waitMs: number;
         try {
-          waitMs = Number(await runScript(redis, TAKE, [sessionStartKey(options.keyPrefix, server)], [now(), options.perMinute, options.burst]));
+          waitMs = Number(await runScript(redis, TAKE, [sessionStartKey(options.keyPrefix, server)], [now(), perMinute, burst]));
           errorBackoff = ERROR_BACKOFF_FIRST_MS;
         } catch (err) {
           options.logger.warn({ server, err: (err as Error).message, retryInMs: errorBackoff }, 'session-start budget unavailable (Redis); waiting before trying again');

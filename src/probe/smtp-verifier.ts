@@ -6,6 +6,17 @@
  * not a reason to try the next MX (a backup MX often accepts everything, and a provider's other
  * hosts count the same rate): its probes come back as a retry when the pause ends.
  *
+ * Providers and outbound identities (issues 14 and 15): each MX host's provider is matched on its
+ * name (provider-matcher.ts) and keys its limits; a domain whose provider accepts every RCPT
+ * (Yahoo/AOL: the table's acceptsAll) is not probed at all (risky/catch_all, saying why). There is
+ * one pool per (MX host, outbound identity); each probe goes to an identity the provider allows (its
+ * `identities` pins) that is not resting for that provider (sender-block breaker) or dead (its proxy
+ * down), least loaded first. A probe handed back because its identity rests goes to another one;
+ * when every allowed identity rests, it waits (a deferred retry due when the earliest rest ends) if
+ * that is within `maxRestWaitMs`, else it is unknown/policy_block at once: about us, never cached,
+ * never rejected (routing-policy.ts). Every verdict that went through an MX names its provider, and
+ * the identity when SMTP was used.
+ *
  * With a fault guard (probe/fault-guard.ts), what may be cached is the guard's decision (facts only;
  * "no such domain" only once DNS has proven healthy), and once it trips the verifier stops: no new
  * lookup or probe starts and queued probes are handed back.
@@ -25,6 +36,29 @@ import type { VerdictCache } from './verdict-cache.ts';
 import type { CacheDecision } from './fault-guard.ts';
 import type { HygieneError } from '../errors.ts';
 import type { MxPause } from './mx-pause-store.ts';
+import type { ProviderMatch, ProviderMatcher } from '../providers/provider-matcher.ts';
+import { acceptsAllOf } from '../providers/provider-replies.ts';
+import type { PoolSmtpSettings } from './mx-session-pool.ts';
+import type { SenderRest } from './sender-block-store.ts';
+
+/** One outbound identity the verifier may route probes through: its id and its pools' settings (connector, HELO, MAIL FROM). */
+export interface VerifierIdentity {
+  id: string;
+  settings: PoolSmtpSettings;
+}
+
+/** Why an identity handed a probe back for one host: it rests (sender block), is paused, or is dead (its proxy). */
+interface HandedBack {
+  until: number;
+  rest?: SenderRest;
+  pause?: MxPause;
+}
+
+/** Which identities can be used now: one whose proxy is down rests (identity-health.ts). */
+export interface IdentityAvailability {
+  /** Null when usable; else until when (ms since epoch) it is not. */
+  unusableUntil(identity: string): number | null;
+}
 
 /** What the verifier asks of the run's fault guard. */
 export interface VerifierGuard {
@@ -53,10 +87,21 @@ export interface SmtpVerifierDeps {
   suggestVariants?: number;
   /** The run's fault guard: cache decisions and the early stop. */
   guard?: VerifierGuard;
+  /** Provider matcher (compiled provider table): limits, reply meanings, acceptsAll. */
+  matcher?: ProviderMatcher;
+  /** Outbound identities, in configured order; default one: the pool settings' own. */
+  identities?: readonly VerifierIdentity[];
+  /** Identities that cannot be used for a while (a dead proxy). */
+  availability?: IdentityAvailability;
+  /** Every allowed identity rests for a provider: wait for the earliest rest when it ends within this, else unknown/policy_block now. Default 5 min. */
+  maxRestWaitMs?: number;
 }
 
 export interface SmtpVerifier extends BatchVerifier {
+  /** Per pool: "mx" with one identity, "mx via identity" with several. */
   poolStats(): Map<string, PoolStats>;
+  /** Per outbound identity: its pools' counters summed. */
+  identityStats(): Map<string, PoolStats>;
 }
 
 export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
@@ -74,14 +119,44 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
     verdict: { status: 'unknown', reason: 'not_verified', detail: `Stopped before this address was checked: ${error.message}`, checkedAt: now().toISOString() },
   });
 
-  function poolFor(host: MxHost): MxSessionPool {
-    const key = host.exchange.toLowerCase();
+  const identities: readonly VerifierIdentity[] = deps.identities?.length ? deps.identities : [{ id: deps.pool.settings.identity ?? 'direct', settings: deps.pool.settings }];
+  const several = identities.length > 1;
+  const maxRestWaitMs = deps.maxRestWaitMs ?? 5 * 60_000;
+  /** Probes submitted and not yet resolved, per limit key: "least loaded" routing. */
+  const inFlight = new Map<string, number>();
+  const providerOfHost = new Map<string, ProviderMatch | null>();
+
+  function hostProvider(host: MxHost): ProviderMatch | null {
+    const name = host.exchange.toLowerCase();
+    if (!providerOfHost.has(name)) providerOfHost.set(name, deps.matcher?.providerOf([name]) ?? null);
+    return providerOfHost.get(name) ?? null;
+  }
+
+  function poolFor(host: MxHost, identity: VerifierIdentity): MxSessionPool {
+    const mx = host.exchange.toLowerCase();
+    const key = several ? `${mx} via ${identity.id}` : mx;
     let pool = pools.get(key);
     if (!pool) {
-      pool = new MxSessionPool(key, host.addresses, { ...deps.pool, catchAll: deps.catchAll });
+      pool = new MxSessionPool(mx, host.addresses, { ...deps.pool, settings: { ...identity.settings, identity: identity.id }, catchAll: deps.catchAll }, hostProvider(host));
       pools.set(key, pool);
     }
     return pool;
+  }
+
+  /** The identities the provider allows (its pins), in configured order. */
+  function allowedIdentities(match: ProviderMatch | null): VerifierIdentity[] {
+    const pins = match?.provider.identities ?? null;
+    return pins === null ? [...identities] : identities.filter((i) => pins.includes(i.id));
+  }
+
+  /** Why an identity cannot take a probe for this host now (resting for its provider, or dead), or null. */
+  function unusable(host: MxHost, identity: VerifierIdentity, tried: ReadonlyMap<string, HandedBack>): { until: number } | null {
+    const back = tried.get(identity.id);
+    if (back) return { until: back.until };
+    const dead = deps.availability?.unusableUntil(identity.id) ?? null;
+    if (dead !== null) return { until: dead };
+    const rest = poolFor(host, identity).resting;
+    return rest ? { until: rest.until } : null;
   }
 
   /** Probes one address, falling back along the MX list; resolves with its outcome. */
@@ -90,6 +165,13 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
     const causes = new Set<HostFailureCause>();
     let rejection: SmtpReply | undefined;
     return new Promise((resolve) => {
+      /** Identities that handed the probe back for the host being tried: resting, paused or dead. */
+      let tried = new Map<string, HandedBack>();
+      const withProvider = (outcome: ProbeOutcome, provider: string | null, identity?: string): ProbeOutcome => {
+        if (provider !== null) outcome.verdict.provider = provider;
+        if (identity !== undefined) outcome.verdict.identity = identity;
+        return outcome;
+      };
       const tryHost = (index: number, losses: number) => {
         const stopped = guard?.error;
         if (stopped) {
@@ -100,29 +182,77 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
         if (!host) {
           const meaning = allHostsFailedMeaning(causes);
           const verdict = allHostsFailed(address.domain, hosts, attempts, meaning.reason, rejection, now());
-          resolve(meaning.retry ? { kind: 'retry', retryAfterMs: deps.busyRetryMs ?? deps.greylistRetryMs, verdict } : { kind: 'verdict', verdict });
+          const first = hosts[0];
+          resolve(withProvider(meaning.retry ? { kind: 'retry', retryAfterMs: deps.busyRetryMs ?? deps.greylistRetryMs, verdict } : { kind: 'verdict', verdict }, first ? (hostProvider(first)?.provider.slug ?? null) : null));
           return;
         }
-        poolFor(host).submit([
+        const match = hostProvider(host);
+        const slug = match?.provider.slug ?? null;
+        const allowed = allowedIdentities(match);
+        const candidates = allowed.filter((identity) => unusable(host, identity, tried) === null);
+        if (candidates.length === 0) {
+          // The identity that was refused, when one was (the verdict names who asked).
+          const asked = tried.size === 1 ? [...tried.keys()][0] : undefined;
+          // Every allowed identity paused (none blocked or dead): wait for the earliest pause, as always.
+          const pauses = [...tried.values()].map((b) => b.pause);
+          if (pauses.length === allowed.length && pauses.every((p): p is MxPause => p !== undefined)) {
+            const earliest = pauses.reduce((a, b) => (b.until < a.until ? b : a));
+            resolve(withProvider(pausedOutcome(address.address, host.exchange.toLowerCase(), earliest, now()), slug, asked));
+            return;
+          }
+          resolve(withProvider(everyIdentityResting(address.address, host.exchange.toLowerCase(), slug, allowed.map((i) => unusable(host, i, tried)?.until ?? 0), tried, now(), maxRestWaitMs), slug, asked));
+          return;
+        }
+        // Least loaded first (probes in flight under its limit key); ties go to the configured order.
+        let identity = candidates[0]!;
+        let pool = poolFor(host, identity);
+        for (const other of candidates.slice(1)) {
+          const otherPool = poolFor(host, other);
+          if ((inFlight.get(otherPool.limitKey) ?? 0) < (inFlight.get(pool.limitKey) ?? 0)) {
+            identity = other;
+            pool = otherPool;
+          }
+        }
+        const key = pool.limitKey;
+        inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+        pool.submit([
           {
             listId,
             address,
             losses,
             resolve: (result: RcptResult) => {
+              inFlight.set(key, Math.max(0, (inFlight.get(key) ?? 1) - 1));
+              if (result.kind === 'resting') {
+                // This identity rests for this provider: another identity asks, or the probe waits.
+                deps.pool.events?.onMxNotUsed?.(result.mx, listId, result.detail);
+                tried.set(identity.id, { until: result.rest.until, rest: result.rest });
+                tryHost(index, losses);
+                return;
+              }
               if (result.kind === 'paused') {
+                // This (provider or server, identity) slowed us down: another identity asks meanwhile,
+                // or, when every one is paused, the probe waits for the earliest pause.
                 deps.pool.events?.onMxNotUsed?.(result.mx, listId, `${result.pause.detail}; paused until ${new Date(result.pause.until).toISOString()}`);
-                resolve(pausedOutcome(address.address, result.mx, result.pause, now()));
+                tried.set(identity.id, { until: result.pause.until, pause: result.pause });
+                tryHost(index, losses);
                 return;
               }
               if (result.kind === 'host-failed') {
                 deps.pool.events?.onMxNotUsed?.(result.mx, listId, result.detail);
+                if (deps.availability?.unusableUntil(identity.id) != null && several) {
+                  // Its proxy died: not a fact about the host; another identity asks it.
+                  tried.set(identity.id, { until: deps.availability.unusableUntil(identity.id) ?? Number.POSITIVE_INFINITY });
+                  tryHost(index, losses);
+                  return;
+                }
                 attempts.push(result.detail);
                 causes.add(result.cause);
                 rejection ??= result.reply;
+                tried = new Map();
                 tryHost(index + 1, 0);
                 return;
               }
-              resolve(verdictFromProbe(result, { address: address.address, checkedAt: now(), greylistRetryMs: deps.greylistRetryMs }));
+              resolve(withProvider(verdictFromProbe(result, { address: address.address, checkedAt: now(), greylistRetryMs: deps.greylistRetryMs }), pool.providerSlug, identity.id));
             },
           },
         ]);
@@ -152,6 +282,21 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
   return {
     poolStats() {
       return new Map([...pools].map(([mx, pool]) => [mx, { ...pool.stats }]));
+    },
+
+    identityStats() {
+      const byIdentity = new Map<string, PoolStats>();
+      for (const pool of pools.values()) {
+        const sum = byIdentity.get(pool.identity) ?? { sessions: 0, maxConcurrentSessions: 0, rcpts: 0, roundTrips: 0, reconnects: 0, errors: 0 };
+        sum.sessions += pool.stats.sessions;
+        sum.maxConcurrentSessions = Math.max(sum.maxConcurrentSessions, pool.stats.maxConcurrentSessions);
+        sum.rcpts += pool.stats.rcpts;
+        sum.roundTrips += pool.stats.roundTrips;
+        sum.reconnects += pool.stats.reconnects;
+        sum.errors += pool.stats.errors;
+        byIdentity.set(pool.identity, sum);
+      }
+      return byIdentity;
     },
 
     async verify(batch: VerifyBatch): Promise<Map<string, ProbeOutcome>> {
@@ -221,6 +366,25 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
             for (const a of addresses) outcomes.set(a.address, { kind: 'verdict', verdict });
             continue;
           }
+          // A provider that accepts every RCPT (Yahoo/AOL) is not asked at all: asking proves nothing
+          // and costs its patience. Decided by the domain's most preferred MX hosts.
+          const domainProvider = deps.matcher?.providerForDomain(resolution) ?? null;
+          const acceptsAll = acceptsAllOf(domainProvider);
+          if (domainProvider && acceptsAll) {
+            for (const a of addresses) {
+              const verdict: Verdict = {
+                status: 'risky',
+                reason: 'catch_all',
+                detail: `${domainProvider.provider.name} accepts every address at RCPT time and bounces later, so this mailbox cannot be confirmed; it was not probed (${acceptsAll.reason}).`,
+                mx: hosts[0]?.exchange,
+                provider: domainProvider.provider.slug,
+                checkedAt: now().toISOString(),
+              };
+              outcomes.set(a.address, { kind: 'verdict', verdict });
+              if (hosts.length === resolution.hosts.length) cacheWriter.write(keyOf(a), verdict);
+            }
+            continue;
+          }
           for (const a of addresses) {
             probes.push(
               probeWithSuggestion(batch.listId, a, hosts).then((outcome) => {
@@ -259,6 +423,29 @@ function allHostsFailed(domain: string, hosts: MxHost[], attempts: string[], rea
     mx: hosts[0]?.exchange,
     checkedAt: at.toISOString(),
   };
+}
+
+/**
+ * Every identity the provider allows rests (sender blocks) or is dead (its proxy down). When the
+ * earliest comes back within `maxWaitMs`, the probe waits for it (a deferred retry, like a pause);
+ * otherwise it is unknown/policy_block now: about us, never cached, never rejected.
+ */
+function everyIdentityResting(address: string, mx: string, provider: string | null, untils: number[], tried: ReadonlyMap<string, HandedBack>, at: Date, maxWaitMs: number): ProbeOutcome {
+  const earliest = Math.min(...untils.filter((u) => Number.isFinite(u)), Number.POSITIVE_INFINITY);
+  const rest = [...tried.values()].map((b) => b.rest).find((r): r is SenderRest => r !== undefined);
+  const who = provider ?? mx;
+  const until = Number.isFinite(earliest) ? new Date(earliest).toISOString() : 'further notice';
+  const verdict: Verdict = {
+    status: 'unknown',
+    reason: 'policy_block',
+    detail: `Not verified: ${who} refuses every outbound identity allowed to ask it (a sender block${rest ? `: ${rest.reply || rest.signature}` : ''}); they rest until ${until}. This is about us, not ${address}.`,
+    smtpReply: rest?.reply || undefined,
+    mx,
+    checkedAt: at.toISOString(),
+  };
+  const waitMs = earliest - at.getTime();
+  if (Number.isFinite(earliest) && waitMs <= maxWaitMs) return { kind: 'retry', notAsked: true, retryAfterMs: Math.max(1_000, waitMs + 250), verdict };
+  return { kind: 'verdict', verdict };
 }
 
 /** A probe the paused server was not asked: retry when the pause ends (a little after, so the pause is over). */

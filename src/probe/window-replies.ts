@@ -3,7 +3,7 @@
  * reply per item in order. Pure: what each reply means comes from domain/reply-meaning.ts (readReply);
  * this only sorts the window's items by it, for the pool to act on.
  */
-import { readReply, type ReplyEchoes, type ReplyMeaning } from '../domain/reply-meaning.ts';
+import { readReply, type ProviderContext, type ReplyEchoes, type ReplyMeaning } from '../domain/reply-meaning.ts';
 import type { SmtpReply } from '../domain/smtp-reply.ts';
 
 /** The RSET/MAIL replies of the window: how many were errors, and the first refusal. */
@@ -36,19 +36,22 @@ export interface RcptReading<W> {
   restartTransaction: boolean;
   /** A 421 closing the session. */
   closing: SmtpReply | null;
+  /** The first reply carrying a 'block' signature (our IP listed, banned): the sender-block breaker trips. */
+  blocked: { reply: SmtpReply; meaning: ReplyMeaning } | null;
 }
 
-export function readRcpts<W>(items: readonly W[], replies: readonly SmtpReply[], prefix: number, echoesOf: (item: W) => ReplyEchoes): RcptReading<W> {
-  const reading: RcptReading<W> = { replied: [], errors: 0, answered: [], throttle: null, throttled: [], unanswered: [], restartTransaction: false, closing: null };
+export function readRcpts<W>(items: readonly W[], replies: readonly SmtpReply[], prefix: number, echoesOf: (item: W) => ReplyEchoes, provider?: ProviderContext): RcptReading<W> {
+  const reading: RcptReading<W> = { replied: [], errors: 0, answered: [], throttle: null, throttled: [], unanswered: [], restartTransaction: false, closing: null, blocked: null };
   items.forEach((item, i) => {
     const reply = replies[prefix + i];
     if (!reply) {
       reading.unanswered.push(item);
       return;
     }
-    const meaning = readReply('rcpt', reply, echoesOf(item));
+    const meaning = readReply('rcpt', reply, echoesOf(item), provider);
     reading.replied.push({ item, reply, meaning });
     if (reply.code >= 400) reading.errors += 1;
+    if (meaning.senderBlock?.severity === 'block') reading.blocked ??= { reply, meaning };
     if (meaning.pause) {
       // Not an answer about the mailbox: asked again after the pause, never in a loop.
       reading.throttle ??= reply;

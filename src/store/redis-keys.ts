@@ -33,6 +33,10 @@
  *   {p}:mxstarts:{limit}        HASH   session-start token bucket: tokens, at        probe/session-start-take.lua
  *   {p}:mxpause:{limit}         HASH   pause: since, until, level, reason, detail, kind   probe/mx-pause.lua
  *   {p}:rate:{limit}:{second}   STRING RCPTs sent in that second (HYGIENE_RCPT_PER_SECOND_PER_MX), TTL 2 s
+ *   {p}:rate:{limit}:{w}s:{i}   STRING RCPTs sent in window i of w seconds (a provider profile's rate), TTL 2w s
+ *   {p}:senderblock:{limit}     HASH   sender-block breaker: until, level, at, signature, reply  probe/sender-block-trip.lua
+ *   {p}:rcptrule:{server}       STRING RCPTs per transaction the server takes (learned from 452 4.5.3), TTL 7 days;
+ *                                      {server} is the provider slug or first address (no identity: it is the server's rule)
  *
  * Suppression (bounces/):
  *   {p}:suppression             HASH   address -> SuppressionEntry JSON
@@ -117,7 +121,13 @@ export const catchAllPattern = (prefix: string): string => `${globLiteral(prefix
 export const mxLeaseKey = (prefix: string, limitKey: string): string => `${prefix}:mxlease:${limitKey}`;
 export const sessionStartKey = (prefix: string, limitKey: string): string => `${prefix}:mxstarts:${limitKey}`;
 export const mxPauseKey = (prefix: string, limitKey: string): string => `${prefix}:mxpause:${limitKey}`;
-export const rcptRateKey = (prefix: string, limitKey: string, epochSecond: number): string => `${prefix}:rate:${limitKey}:${epochSecond}`;
+/** One fixed window of the RCPT rate: the one-second window keeps its old form ({p}:rate:{limit}:{second}). */
+export const rcptRateKey = (prefix: string, limitKey: string, windowIndex: number, windowSeconds = 1): string =>
+  windowSeconds === 1 ? `${prefix}:rate:${limitKey}:${windowIndex}` : `${prefix}:rate:${limitKey}:${windowSeconds}s:${windowIndex}`;
+/** Learned session rule of a server (provider or first address): RCPTs per transaction it takes (mx-session-pool.ts). */
+export const rcptRuleKey = (prefix: string, server: string): string => `${prefix}:rcptrule:${server}`;
+/** Sender-block breaker of one limit key (sender-block-store.ts). */
+export const senderBlockKey = (prefix: string, limitKey: string): string => `${prefix}:senderblock:${limitKey}`;
 
 // ---- suppression
 export const suppressionKey = (prefix: string): string => `${prefix}:suppression`;

@@ -42,6 +42,8 @@ export interface BlockRule {
   reply: ReplyTemplate;
   /** How long a block lasts; 0 = until the world stops. */
   durationMs: number;
+  /** Only these client IPs are ever blocked (a listed IP, one identity of a pool); null = every client. */
+  clients: readonly string[] | null;
 }
 
 export interface RateLimitRule {
@@ -177,15 +179,20 @@ export function parseHostRules(b: Record<string, unknown>, path: string, problem
     const p = `${path}.block`;
     if (!isRecord(b.block)) problem(p, 'must be { "afterRcpts": N, "windowMs"?: N, "stage"?: "MAIL"|"RCPT", "reply": "...", "durationMs"?: N }');
     else {
-      for (const key of Object.keys(b.block)) if (!['afterRcpts', 'windowMs', 'stage', 'reply', 'durationMs', '$comment'].includes(key)) problem(`${p}.${key}`, 'unknown field');
+      for (const key of Object.keys(b.block)) if (!['afterRcpts', 'windowMs', 'stage', 'reply', 'durationMs', 'clients', '$comment'].includes(key)) problem(`${p}.${key}`, 'unknown field');
       const afterRcpts = nonNegative(b.block.afterRcpts, `${p}.afterRcpts`);
       const windowMs = b.block.windowMs === undefined ? 0 : nonNegative(b.block.windowMs, `${p}.windowMs`);
       const stage = b.block.stage ?? 'RCPT';
       if (stage !== 'MAIL' && stage !== 'RCPT') problem(`${p}.stage`, 'must be "MAIL" or "RCPT"');
       const reply = template(b.block.reply, `${p}.reply`, '45');
       const durationMs = b.block.durationMs === undefined ? 0 : nonNegative(b.block.durationMs, `${p}.durationMs`);
+      let clients: string[] | null = null;
+      if (b.block.clients !== undefined && b.block.clients !== null) {
+        if (!Array.isArray(b.block.clients) || !b.block.clients.every((c: unknown) => typeof c === 'string')) problem(`${p}.clients`, 'must be a list of client IP addresses');
+        else clients = [...(b.block.clients as string[])];
+      }
       if (afterRcpts !== null && windowMs !== null && reply !== null && durationMs !== null && (stage === 'MAIL' || stage === 'RCPT')) {
-        rules.block = { afterRcpts, windowMs, stage, reply, durationMs };
+        rules.block = { afterRcpts, windowMs, stage, reply, durationMs, clients };
       }
     }
   }

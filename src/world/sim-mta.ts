@@ -560,7 +560,8 @@ class Session {
         return this.serveBlock();
       }
       // Sender reputation: after afterRcpts RCPTs from this client (operator-wide), the client is blocked.
-      if (this.w.operator.ledger.countTowardsBlock(this.client, behaviour.block.windowMs) > behaviour.block.afterRcpts) {
+      const listed = behaviour.block.clients === null || behaviour.block.clients.includes(this.client);
+      if (listed && this.w.operator.ledger.countTowardsBlock(this.client, behaviour.block.windowMs) > behaviour.block.afterRcpts) {
         this.w.operator.ledger.block(this.client, behaviour.block.durationMs);
         this.event(`block: ${this.client} is blocked`);
         return this.serveBlock();

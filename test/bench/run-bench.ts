@@ -5,10 +5,13 @@
  *   3. fleet: 1, 2, 3 worker processes on one Redis
  *   4. start-up: `hygiene --help` of the installed package (npm pack + install), median of N runs,
  *      against the dev launcher (tsx) and the package before it was compiled (test/bench/startup-bench.ts)
+ *   5. outbound identities: one vs two identities on the same simulated provider with a polite limit
+ *      per identity (test/bench/identity-bench.ts)
  * Flags: --quick (smoke sizes), --out FILE (markdown table), --only engine,pipeline,fleet,startup,
  *   --addresses N (10000), --baseline-addresses N (at 25 ms; default 1500: one connection per
  *   address at 50 ms RTT takes ~0.3 s each), --pipeline-rows N (1000000), --huge (adds 10M rows),
- *   --fleet-addresses N (5000), --fleet-delay MS (25), --startup-runs N (15), --startup-before REF.
+ *   --fleet-addresses N (5000), --fleet-delay MS (25), --startup-runs N (15), --startup-before REF,
+ *   --identity-addresses N (240), --identity-rcpts-per-minute N (240).
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379). Benchmarks are not tests: CI never times anything.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +24,7 @@ import { runBaseline, runEngine, writeContactsCsv } from './engine-bench.ts';
 import { runFleet } from './fleet-bench.ts';
 import { runChild, timeInputDigest, writeLargeCsv } from './pipeline-bench.ts';
 import { BEFORE_REF, runStartup, type Timing } from './startup-bench.ts';
+import { runIdentityBench } from './identity-bench.ts';
 import { buildDist } from '../helpers/build-dist.ts';
 
 const { values: flags } = parseArgs({
@@ -36,17 +40,21 @@ const { values: flags } = parseArgs({
     'fleet-delay': { type: 'string' },
     'startup-runs': { type: 'string' },
     'startup-before': { type: 'string' },
+    'identity-addresses': { type: 'string' },
+    'identity-rcpts-per-minute': { type: 'string' },
   },
 });
 const quick = flags.quick === true;
 const num = (v: string | undefined, full: number, smoke: number): number => (v !== undefined ? Number(v) : quick ? smoke : full);
-const only = new Set((flags.only ?? 'engine,pipeline,fleet,startup').split(','));
+const only = new Set((flags.only ?? 'engine,pipeline,fleet,startup,identities').split(','));
 const ADDRESSES = num(flags.addresses, 10_000, 1_000);
 const BASELINE_25 = num(flags['baseline-addresses'], 1_500, 300);
 const PIPELINE_ROWS = num(flags['pipeline-rows'], 1_000_000, 50_000);
 const FLEET_ADDRESSES = num(flags['fleet-addresses'], 5_000, 1_000);
 const FLEET_DELAY = num(flags['fleet-delay'], 25, 25);
 const STARTUP_RUNS = num(flags['startup-runs'], 15, 5);
+const IDENTITY_ADDRESSES = num(flags['identity-addresses'], 240, 120);
+const IDENTITY_RPM = num(flags['identity-rcpts-per-minute'], 240, 240);
 const SESSIONS_PER_MX = 2;
 
 const figures: Figure[] = [];
@@ -153,6 +161,19 @@ try {
     } else {
       add(section, 'before: hygiene --help', s.beforeNote);
     }
+  }
+  if (only.has('identities')) {
+    const section = `5. Outbound identities, ${IDENTITY_ADDRESSES} addresses at one provider, ${IDENTITY_RPM} RCPTs/min and 1 session per identity`;
+    log(`identities: one identity, ${IDENTITY_ADDRESSES} addresses`);
+    const one = await runIdentityBench(IDENTITY_ADDRESSES, IDENTITY_RPM, ['127.0.0.2']);
+    log(`identities: two identities, ${IDENTITY_ADDRESSES} addresses`);
+    const two = await runIdentityBench(IDENTITY_ADDRESSES, IDENTITY_RPM, ['127.0.0.2', '127.0.0.3']);
+    const ratio = two.addressesPerSecond / one.addressesPerSecond;
+    for (const r of [one, two]) {
+      add(section, `${r.identities} identit${r.identities > 1 ? 'ies' : 'y'}: addresses/s (${fmt(r.elapsedMs / 1000)} s)`, fmt(r.addressesPerSecond, 2));
+      add(section, `${r.identities} identit${r.identities > 1 ? 'ies' : 'y'}: right verdicts, throttles served, most sessions at once (provider-wide)`, `${r.right}/${r.addresses}, ${r.throttled}, ${r.maxSessionsAtOnce}`, `all right, 0, ≤ ${r.identities}`, r.right === r.addresses && r.throttled === 0 && r.maxSessionsAtOnce <= r.identities);
+    }
+    add(section, 'two ÷ one identity, addresses/s', `${fmt(ratio, 2)}×`, '≥ 1.6×', ratio >= 1.6);
   }
 } finally {
   await rm(work, { recursive: true, force: true });

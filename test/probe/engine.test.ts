@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorldSpec, type MtaBehaviour } from '../../src/world/world-spec.ts';
 import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import type { HygieneRuntime } from '../../src/app/runtime.ts';
-import { countsProblems, deletePrefix, runList, startRuntime, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
+import { Redis } from 'ioredis';
+import { rcptRuleKey } from '../../src/store/redis-keys.ts';
+import { countsProblems, deletePrefix, REDIS_URL, runList, startRuntime, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/tls');
 
@@ -118,6 +120,13 @@ describe('verification engine on a shared-MX world', () => {
       expect(stats[host]!.sessionsOpened, `${host} sessions`).toBeLessThanOrEqual(12);
     }
     expect(stats['mx-a.shared.test']!.tlsHandshakes).toBeGreaterThan(0);
+    // mx-c takes 7 recipients per transaction (452 4.5.3 beyond): learned once, from what it took, fleet-wide.
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await redis.get(rcptRuleKey(prefix, '127.0.3.3'))).toBe('7');
+    } finally {
+      redis.disconnect();
+    }
 
     // Per-MX figures in the report.
     const mxA = out.report.mx.find((m) => m.mx === 'mx-a.shared.test');

@@ -36,7 +36,8 @@ describe('MX pauses', () => {
     expect(first).toMatchObject({ since: now, until: now + 60_000, level: 1, reason: cause.reason, kind: 'rate' });
     // Another worker hitting the same limit meanwhile gets the same pause, not a longer one.
     now += 10_000;
-    expect(await store.pause('192.0.2.1', cause)).toMatchObject({ since: first.since, until: first.until, level: 1 });
+    expect(await store.pause('192.0.2.1', cause)).toMatchObject({ since: first.since, until: first.until, level: 1, created: false });
+    expect(first.created).toBe(true);
     expect(await store.current('192.0.2.1')).toMatchObject({ until: first.until });
     // After it ends, throttled again: twice as long; then 4x; capped at maxMs.
     const levels: number[] = [];

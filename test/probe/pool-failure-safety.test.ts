@@ -319,7 +319,7 @@ describe('one keying rule for every per-server limit (limit-key.ts)', () => {
     expectTrueAnswers(await probeAll(first));
     expectTrueAnswers(await probeAll(second));
     // Issue 13: the RCPT rate was keyed by MX name (two names, twice the rate) while the lease was keyed by address.
-    expect(Object.fromEntries(Object.entries(seen).map(([limit, keys]) => [limit, [...keys]]))).toEqual({ lease: [MX_IP], starts: [MX_IP], pause: [MX_IP], rate: [MX_IP] });
+    expect(Object.fromEntries(Object.entries(seen).map(([limit, keys]) => [limit, [...keys]]))).toEqual({ lease: [`${MX_IP}@direct`], starts: [`${MX_IP}@direct`], pause: [`${MX_IP}@direct`], rate: [`${MX_IP}@direct`] });
     expect(first.limitKey).toBe(second.limitKey);
   });
 });

@@ -105,7 +105,7 @@ describe('a server that rate-limits us', () => {
     const redis = new Redis(REDIS_URL);
     try {
       const other = createMxPauseStore(redis, { keyPrefix: prefix, baseMs: 2_000, maxMs: 2_000, logger: silentLogger, random: () => 0 });
-      const pause = await other.pause('127.0.6.1', { reason: '421 4.7.0 mx.anvil.test Error: too many connections from 127.0.0.1', detail: 'another worker was told to slow down', kind: 'rate' });
+      const pause = await other.pause('127.0.6.1@direct', { reason: '421 4.7.0 mx.anvil.test Error: too many connections from 127.0.0.1', detail: 'another worker was told to slow down', kind: 'rate' });
       const out = await runList(runtime, file, path.join(dir, 'out'));
       expect(out.report.counts.byReason.accepted).toBe(15);
       expect(connects.length).toBeGreaterThan(0);

@@ -110,6 +110,7 @@ export async function volumeWorld(perDomain = 60, file = 'samples/world-provider
   }
   // Interleave the domains, as a real list mixes them.
   rows.sort((a, b) => a.email.localeCompare(b.email));
-  if (raw.tls) raw.tls = { certFile: new URL(`../../samples/${raw.tls.certFile}`, import.meta.url).pathname, keyFile: new URL(`../../samples/${raw.tls.keyFile}`, import.meta.url).pathname };
+  // A certificate named by file is found next to the sample; "self-signed" stays as it is.
+  if (raw.tls && typeof raw.tls === 'object') raw.tls = { certFile: new URL(`../../samples/${raw.tls.certFile}`, import.meta.url).pathname, keyFile: new URL(`../../samples/${raw.tls.keyFile}`, import.meta.url).pathname };
   return { spec: parseWorldSpec(raw), rows };
 }
