@@ -270,6 +270,16 @@ function itemDomain(item: WindowItem): string {
   return item.kind === 'probe' ? item.request.address.domain : item.domain;
 }
 
+/** Resolves every request with the same result; how many per list (for the events). */
+function resolveAll(requests: readonly ProbeRequest[], result: RcptResult): Map<string, number> {
+  const byList = new Map<string, number>();
+  for (const request of requests) {
+    byList.set(request.listId, (byList.get(request.listId) ?? 0) + 1);
+    request.resolve(result);
+  }
+  return byList;
+}
+
 /** A probe's resolve runs once, whatever path settles it. */
 function once(request: ProbeRequest): ProbeRequest {
   let done = false;
@@ -445,24 +455,27 @@ export class MxSessionPool {
 
   /** Sends probes back as 'paused' (the worker retries them when the pause ends). */
   private defer(requests: ProbeRequest[], pause: MxPause): void {
-    if (requests.length === 0) return;
-    const byList = new Map<string, number>();
-    for (const request of requests) {
-      byList.set(request.listId, (byList.get(request.listId) ?? 0) + 1);
-      request.resolve({ kind: 'paused', mx: this.mx, pause });
-    }
-    this.deps.events?.onPause?.(this.mx, byList, pause);
+    const byList = resolveAll(requests, { kind: 'paused', mx: this.mx, pause });
+    if (byList.size > 0) this.deps.events?.onPause?.(this.mx, byList, pause);
   }
 
-  /** Window items go back too: probes deferred, catch-all probes left for a later session. */
-  private deferItems(items: WindowItem[], pause: MxPause): void {
+  /**
+   * A window's items and the queue, taken back unasked: probes are returned (to be handed back),
+   * catch-all probes are left for a later session.
+   */
+  private takeBack(items: WindowItem[]): ProbeRequest[] {
     const requests: ProbeRequest[] = [];
     for (const item of items) {
       item.settled = true;
       if (item.kind === 'probe') requests.push(item.request);
       else this.deps.catchAll.settle(item.domain, 'unknown', true);
     }
-    this.defer([...requests, ...this.queue.splice(0)], pause);
+    return [...requests, ...this.queue.splice(0)];
+  }
+
+  /** Window items go back too: probes deferred, catch-all probes left for a later session. */
+  private deferItems(items: WindowItem[], pause: MxPause): void {
+    this.defer(this.takeBack(items), pause);
   }
 
   /** The pause in force (another process's too), or null. One Redis read. */
@@ -482,25 +495,14 @@ export class MxSessionPool {
 
   /** Sends probes back unasked: this identity rests here (the verifier routes them to another, or waits). */
   private handBackResting(requests: ProbeRequest[], rest: SenderRest): void {
-    if (requests.length === 0) return;
-    const byList = new Map<string, number>();
     const detail = `${this.mx} refused identity ${this.identity} (${rest.reply || rest.signature}); it rests for ${this.providerSlug ?? this.mx} until ${new Date(rest.until).toISOString()}`;
-    for (const request of requests) {
-      byList.set(request.listId, (byList.get(request.listId) ?? 0) + 1);
-      request.resolve({ kind: 'resting', mx: this.mx, identity: this.identity, provider: this.providerSlug, rest, detail });
-    }
+    const byList = resolveAll(requests, { kind: 'resting', mx: this.mx, identity: this.identity, provider: this.providerSlug, rest, detail });
     for (const [listId, count] of byList) this.deps.events?.onIdentityActivity?.({ listId, identity: this.identity, provider: this.providerSlug, what: 'cooldown', count });
   }
 
   /** Window items go back too: probes handed back resting, catch-all probes left for a later session, and the queue. */
   private handBackRestingItems(items: WindowItem[], rest: SenderRest): void {
-    const requests: ProbeRequest[] = [];
-    for (const item of items) {
-      item.settled = true;
-      if (item.kind === 'probe') requests.push(item.request);
-      else this.deps.catchAll.settle(item.domain, 'unknown', true);
-    }
-    this.handBackResting([...requests, ...this.queue.splice(0)], rest);
+    this.handBackResting(this.takeBack(items), rest);
   }
 
   /**

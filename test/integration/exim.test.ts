@@ -14,7 +14,6 @@
  * CI (CI=true), where it fails: .ci/run unpacks exim4-daemon-light into /opt/exim4-light.
  */
 import { rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +22,7 @@ import { startSimDnsServer, type SimDnsServer } from '../../src/world/sim-dns-se
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { countsProblems, deletePrefix, runList, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
 import { eximAvailability, startPrivateExim, type PrivateExim } from './private-exim.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/tls');
 const MX_IP = '127.0.0.80';
@@ -37,17 +37,6 @@ const existing = [...users.map((u) => `${u}@exim.test`), ...Object.keys(aliases)
 const unrouteable = Array.from({ length: 16 }, (_, i) => `nobody${i + 1}@exim.test`);
 const noSuchUser = Array.from({ length: 5 }, (_, i) => `ghost${i + 1}@alias.test`);
 const relayDenied = ['someone1@relay.test', 'someone2@relay.test'];
-
-async function freePort(ip: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, ip, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 interface EximLog {
   text: string;

@@ -11,7 +11,6 @@
  * under CI.
  */
 import { rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { rcptRuleKey } from '../../src/store/redis-keys.ts';
 import { countsProblems, deletePrefix, REDIS_URL, runList, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
 import { postfixAvailability, startPrivatePostfix, type PrivatePostfix } from './private-postfix.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const IP = '127.0.0.83';
 const availability = await postfixAvailability();
@@ -28,17 +28,6 @@ if (!availability.ok && !mustRun) process.stderr.write(`[postfix recipient limit
 
 const existing = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].map((l) => `${l}@limit.test`);
 const unknown = ['nobody1', 'nobody2', 'nobody3'].map((l) => `${l}@limit.test`);
-
-async function freePort(ip: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, ip, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe.skipIf(!availability.ok && !mustRun)('engine against a real Postfix with smtpd_recipient_limit = 1', () => {
   let pf: PrivatePostfix | undefined;

@@ -14,7 +14,6 @@
  * Needs Postfix and root (see private-postfix.ts); skipped with the reason otherwise, except under CI.
  */
 import { rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HygieneRuntime } from '../../src/app/runtime.ts';
@@ -23,6 +22,7 @@ import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { countsProblems, deletePrefix, runList, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
 import { readMaillog, type MaillogFacts } from './postfix-maillog.ts';
 import { postfixAvailability, startPrivatePostfix, type PrivatePostfix } from './private-postfix.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const IP = '127.0.0.79';
 const RATE_LIMIT = 8;
@@ -34,17 +34,6 @@ if (!availability.ok && !mustRun) process.stderr.write(`[postfix throttle] skipp
 
 const EXISTING = Array.from({ length: 15 }, (_, i) => `member${i + 1}@anvil.test`);
 const UNKNOWN = Array.from({ length: 10 }, (_, i) => `nobody${i + 1}@anvil.test`);
-
-async function freePort(ip: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, ip, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Seconds since midnight of a maillog line ("Dec 12 19:44:08 ..." or ISO "2026-12-12T19:44:08..."). */
 function secondOf(line: string): number | null {

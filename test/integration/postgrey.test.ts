@@ -13,7 +13,6 @@
  * except under CI (CI=true), where it fails: .ci/run installs both.
  */
 import { rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HygieneRuntime } from '../../src/app/runtime.ts';
@@ -23,6 +22,7 @@ import { countsProblems, deletePrefix, runList, startRuntime, tempDir, uniquePre
 import { readMaillog, type MaillogFacts } from './postfix-maillog.ts';
 import { postfixAvailability, startPrivatePostfix, type PrivatePostfix } from './private-postfix.ts';
 import { postgreyAvailability, startPrivatePostgrey, type PostgreyDecision, type PrivatePostgrey } from './private-postgrey.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const MX_IP = '127.0.0.79';
 const SENDER = 'verify@verifier.test';
@@ -38,17 +38,6 @@ if (!availability.ok && !mustRun) process.stderr.write(`[postgrey integration] s
 
 const existing = ['alice', 'bob', 'carol'].map((l) => `${l}@grey.test`);
 const unknown = ['nobody1', 'nobody2', 'nobody3'].map((l) => `${l}@grey.test`);
-
-async function freePort(ip: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, ip, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function settledMaillog(pf: PrivatePostfix): Promise<{ text: string; facts: MaillogFacts }> {
   const deadline = Date.now() + 10_000;

@@ -8,7 +8,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/app/redis-connection.ts';
 import { runVerify } from '../../src/cli/verify-command.ts';
 import { isHygieneError } from '../../src/errors.ts';
@@ -16,22 +16,10 @@ import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { microsocksAvailability, startMicrosocks, type SocksPeer } from '../peers/socks-proxy.ts';
 import { deletePrefix, readOutput, REDIS_URL, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
+import { quietly } from '../helpers/quietly.ts';
 
 const microsocks = microsocksAvailability();
 const DOMAINS = ['alpha', 'bravo', 'charlie', 'delta'].map((d) => `${d}.test`);
-
-async function quietly<T>(run: () => Promise<T>): Promise<{ value?: T; error?: unknown }> {
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { value: await run() };
-  } catch (error) {
-    return { error };
-  } finally {
-    err.mockRestore();
-    out.mockRestore();
-  }
-}
 
 describe.skipIf(!microsocks.ok)('a pool of SOCKS5 identities (microsocks)', () => {
   let world: MailWorld;

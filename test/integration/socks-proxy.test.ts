@@ -22,7 +22,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/app/redis-connection.ts';
 import { runDoctor } from '../../src/cli/doctor-command.ts';
 import { formatProbe, runProbe } from '../../src/cli/probe-command.ts';
@@ -37,6 +37,7 @@ import { startBlackhole, type Blackhole } from '../peers/blackhole.ts';
 import { startRemoteNetwork, type RemoteNetwork } from '../peers/remote-network.ts';
 import { danteAvailability, microsocksAvailability, netnsAvailability, startDante, startMicrosocks, type SocksPeer } from '../peers/socks-proxy.ts';
 import { deletePrefix, readOutput, REDIS_URL, startRuntime, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
+import { quietly } from '../helpers/quietly.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TLS_DIR = path.join(ROOT, 'test/fixtures/tls');
@@ -61,19 +62,6 @@ async function contactsFile(dir: string): Promise<string> {
   const input = path.join(dir, 'contacts.csv');
   await writeFile(input, `email,name\n${DOMAINS.flatMap((d) => [`alice@${d},Alice`, `nobody@${d},Nobody`]).join('\n')}\n`);
   return input;
-}
-
-async function quietly<T>(run: () => Promise<T>): Promise<{ value?: T; error?: unknown }> {
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { value: await run() };
-  } catch (error) {
-    return { error };
-  } finally {
-    err.mockRestore();
-    out.mockRestore();
-  }
 }
 
 async function keysOf(pattern: string): Promise<string[]> {

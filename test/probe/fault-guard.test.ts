@@ -25,6 +25,7 @@ import { startSimDnsServer, type SimDnsServer } from '../../src/world/sim-dns-se
 import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { deletePrefix, readOutput, REDIS_URL, silentLogger, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
+import { quietly } from '../helpers/quietly.ts';
 
 const DOMAINS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf'].map((d) => `${d}.test`);
 const CANARIES = ['gmail.com', 'outlook.com', 'yahoo.com'];
@@ -49,19 +50,6 @@ async function keysOf(redis: Redis, pattern: string): Promise<string[]> {
     found.push(...keys);
   } while (cursor !== '0');
   return found;
-}
-
-async function quietly<T>(run: () => Promise<T>): Promise<{ value?: T; error?: unknown }> {
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { value: await run() };
-  } catch (error) {
-    return { error };
-  } finally {
-    err.mockRestore();
-    out.mockRestore();
-  }
 }
 
 describe('a resolver that fails or lies for everything', () => {
