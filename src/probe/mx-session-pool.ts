@@ -523,21 +523,7 @@ export class MxSessionPool {
         `SENDER BLOCKED: ${this.providerSlug ?? this.mx} refuses identity ${this.identity}: ${signature.means}`,
       );
       for (const listId of lists) this.deps.events?.onIdentityActivity?.({ listId, identity: this.identity, provider: this.providerSlug, what: 'block' });
-      this.deps.events?.onSenderBlock?.({
-        provider: this.providerSlug,
-        mx: this.mx,
-        identity: this.identity,
-        signature: signature.id,
-        blocklist: signature.blocklist,
-        about: signature.about,
-        severity: 'block',
-        reply: text,
-        means: signature.means,
-        action: signature.action,
-        cooldownUntil: rest.until,
-        level: rest.level,
-        listIds: [...lists],
-      });
+      this.deps.events?.onSenderBlock?.(this.senderBlockEvent(signature, 'block', text, rest, lists));
     }
     return rest;
   }
@@ -546,21 +532,32 @@ export class MxSessionPool {
   private noteThrottle(signature: BlockSignature, reply: SmtpReply, pause: MxPause, lists: ReadonlySet<string>): void {
     // Once per pause: a fleet hitting the same limit pauses once (the pause store says whether this call started it).
     if (pause.created === false) return;
-    this.deps.events?.onSenderBlock?.({
+    this.deps.events?.onSenderBlock?.(this.senderBlockEvent(signature, 'throttle', replyToText(reply), pause, lists));
+  }
+
+  /** What onSenderBlock says of a block (the breaker's rest) or a throttle (the pause). */
+  private senderBlockEvent(
+    signature: BlockSignature,
+    severity: SenderBlockEvent['severity'],
+    reply: string,
+    until: { until: number; level: number },
+    lists: ReadonlySet<string>,
+  ): SenderBlockEvent {
+    return {
       provider: this.providerSlug,
       mx: this.mx,
       identity: this.identity,
       signature: signature.id,
       blocklist: signature.blocklist,
       about: signature.about,
-      severity: 'throttle',
-      reply: replyToText(reply),
+      severity,
+      reply,
       means: signature.means,
       action: signature.action,
-      cooldownUntil: pause.until,
-      level: pause.level,
+      cooldownUntil: until.until,
+      level: until.level,
       listIds: [...lists],
-    });
+    };
   }
 
   /** A new session: what the fleet learned of this server's rules, and its provider by greeting when its name said none. */
