@@ -25,7 +25,7 @@ import { parseWorldSpec, type WorldSpec } from '../../src/world/world-spec.ts';
 import { forbidRealDns, type RealDnsGuard } from '../helpers/no-real-dns.ts';
 import { Redis } from 'ioredis';
 import { createSenderBlockStore } from '../../src/probe/sender-block-store.ts';
-import { deletePrefix, REDIS_URL, runList, silentLogger, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
+import { countsProblems, deletePrefix, REDIS_URL, runList, silentLogger, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
 import { SAMPLE_EXPECTATIONS } from './provider-expectations.ts';
 
 let guard: RealDnsGuard;
@@ -196,6 +196,17 @@ describe('the sender-block breaker', () => {
     const ops = world!.operatorStats().microsoft!;
     expect(ops.rcptsWhileBlocked).toBeLessThanOrEqual(2);
     expect(ops.maxConcurrentSessions).toBeLessThanOrEqual(4);
+    // The report tells the same story as the engine (the surface reads the engine's events):
+    // one block alert about the banned identity, per-identity figures equal to its pools', and
+    // every row under the provider.
+    const report = out.report;
+    expect((report.alerts ?? []).map((a) => [a.provider, a.identity, a.severity])).toEqual([['microsoft', 'local-127.0.0.2', 'block']]);
+    expect(report.identities?.['local-127.0.0.2']?.blocks).toBe(1);
+    expect(report.identities?.['local-127.0.0.3']?.blocks).toBe(0);
+    for (const id of ['local-127.0.0.2', 'local-127.0.0.3']) expect(report.identities?.[id]?.rcpts).toBe(identityStats.get(id)?.rcpts);
+    expect(report.providers?.microsoft?.rows).toBe(list.emails.length);
+    expect(report.providers?.microsoft?.blocks).toBe(1);
+    expect(countsProblems(report)).toEqual([]);
   }, 120_000);
 });
 
