@@ -28,10 +28,12 @@ export function formatSummary(report: ListReport): string {
   lines.push(`Cache hits: ${report.cache.hits}, probed: ${report.cache.probed}, took ${(report.timings.totalMs / 1000).toFixed(1)} s`);
   if (report.mx.length > 0) {
     lines.push('');
-    lines.push('MX host                          sessions   RCPTs  reconnects  paused');
+    // The host column is as wide as the longest name (Microsoft 365 names run past 40 characters).
+    const width = Math.max(32, ...report.mx.map((mx) => mx.mx.length));
+    lines.push(`${'MX host'.padEnd(width)} sessions   RCPTs  reconnects  paused`);
     for (const mx of report.mx) {
       const paused = (mx.pauses ?? 0) > 0 ? `${mx.pauses}x ${seconds(mx.pausedMs ?? 0)} (${(mx.pauseReasons ?? []).join('; ')})` : '-';
-      lines.push(`${mx.mx.padEnd(32)} ${String(mx.sessions).padStart(8)} ${String(mx.rcpts).padStart(7)} ${String(mx.reconnects).padStart(11)}  ${paused}`);
+      lines.push(`${mx.mx.padEnd(width)} ${String(mx.sessions).padStart(8)} ${String(mx.rcpts).padStart(7)} ${String(mx.reconnects).padStart(11)}  ${paused}`);
     }
   }
   const providers = Object.entries(report.providers ?? {});

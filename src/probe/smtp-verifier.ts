@@ -375,7 +375,7 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
               const verdict: Verdict = {
                 status: 'risky',
                 reason: 'catch_all',
-                detail: `${domainProvider.provider.name} accepts every address at RCPT time and bounces later, so this mailbox cannot be confirmed; it was not probed (${acceptsAll.reason}).`,
+                detail: `Not probed: this mailbox cannot be confirmed at ${domainProvider.provider.name}. ${acceptsAll.reason}`,
                 mx: hosts[0]?.exchange,
                 provider: domainProvider.provider.slug,
                 checkedAt: now().toISOString(),
