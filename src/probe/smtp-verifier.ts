@@ -375,7 +375,7 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
               const verdict: Verdict = {
                 status: 'risky',
                 reason: 'catch_all',
-                detail: `Not probed: this mailbox cannot be confirmed at ${domainProvider.provider.name}. ${acceptsAll.reason}`,
+                detail: `${domainProvider.provider.name}: not probed, this mailbox cannot be confirmed. ${acceptsAll.reason}`,
                 mx: hosts[0]?.exchange,
                 provider: domainProvider.provider.slug,
                 checkedAt: now().toISOString(),
