@@ -72,6 +72,13 @@ async function waitListening(host: string, port: number, child: ChildProcess, ou
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
+  // A safety net for a test process that ends without its afterAll (a crash, a timeout): the server
+  // must not outlive it, holding its port and address.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   return () => {
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

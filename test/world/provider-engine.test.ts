@@ -27,6 +27,7 @@ import { Redis } from 'ioredis';
 import { createSenderBlockStore } from '../../src/probe/sender-block-store.ts';
 import { countsProblems, deletePrefix, REDIS_URL, runList, silentLogger, startRuntime, tempDir, uniquePrefix, worldConfig, type ListOutputs } from '../helpers/run-list.ts';
 import { SAMPLE_EXPECTATIONS } from './provider-expectations.ts';
+import { bannedTenant, contosoList } from './banned-tenant.ts';
 
 let guard: RealDnsGuard;
 let world: MailWorld | null = null;
@@ -109,31 +110,6 @@ describe('the provider world, through the engine', () => {
     expect(out.rejected.map((r) => r.Email)).not.toContain('customer@regional-isp.test');
   }, 120_000);
 });
-
-/** A Microsoft 365 tenant (DBEB) under its real MX name that bans a client after `afterRcpts` RCPTs. */
-async function bannedTenant(afterRcpts: number, clients: string[] | null, mailboxes: string[]): Promise<WorldSpec> {
-  const raw = JSON.parse(await (await import('node:fs/promises')).readFile('samples/world-providers.json', 'utf8')) as { behaviours: Record<string, unknown> };
-  const ban = '550 5.7.606 Access denied, banned sending IP [{client}]. To request removal from this list please visit https://sender.office.com/ and follow the directions.';
-  return parseWorldSpec({
-    behaviours: { 'microsoft365-dbeb': raw.behaviours['microsoft365-dbeb'] },
-    mxHosts: {
-      'contoso-test.mail.protection.outlook.com': {
-        ip: '127.0.14.30',
-        extraIps: ['127.0.14.31'],
-        operator: 'microsoft',
-        uses: 'microsoft365-dbeb',
-        behaviour: { starttls: false, block: { afterRcpts, stage: 'RCPT', reply: ban, durationMs: 0, ...(clients ? { clients } : {}) } },
-      },
-    },
-    domains: { 'contoso.test': { mx: [{ host: 'contoso-test.mail.protection.outlook.com', preference: 10 }], mailboxes } },
-  });
-}
-
-function contosoList(n: number): { emails: string[]; mailboxes: string[]; want: (email: string) => string } {
-  const emails = Array.from({ length: n }, (_, i) => `user.${String(i).padStart(2, '0')}@contoso.test`);
-  const mailboxes = emails.filter((_, i) => i % 4 !== 3).map((e) => e.split('@')[0]!);
-  return { emails, mailboxes, want: (email) => (mailboxes.includes(email.split('@')[0]!) ? 'deliverable/accepted' : 'undeliverable/mailbox_not_found') };
-}
 
 describe('the sender-block breaker', () => {
   it('one identity banned by Microsoft: one trip, nothing sent after the blocked window, the rest unknown/policy_block and never rejected', async () => {
