@@ -152,10 +152,12 @@ async function runDemo(ctx: CommandContext, mode: { sampleRun: boolean; keep: bo
 
 function printServerStats(world: MailWorld): void {
   const stats = world.stats();
-  process.stdout.write('\nWhat the simulated mail servers saw:\nMX host                     sessions  max at once  RCPTs  penalties  421s  DATA\n');
+  // The host column is as wide as the longest name (the provider world's run past 40 characters).
+  const width = Math.max(27, ...Object.keys(stats).map((host) => host.length));
+  process.stdout.write(`\nWhat the simulated mail servers saw:\n${'MX host'.padEnd(width)} sessions  max at once  RCPTs  penalties  421s  DATA\n`);
   for (const [host, s] of Object.entries(stats)) {
     process.stdout.write(
-      `${host.padEnd(27)} ${String(s.sessionsOpened).padStart(8)} ${String(s.maxConcurrentSessions).padStart(12)} ${String(s.rcptCount).padStart(6)} ${String(s.penalties).padStart(10)} ${String(s.hardLimitHits).padStart(5)} ${String(s.dataSeen).padStart(5)}\n`,
+      `${host.padEnd(width)} ${String(s.sessionsOpened).padStart(8)} ${String(s.maxConcurrentSessions).padStart(12)} ${String(s.rcptCount).padStart(6)} ${String(s.penalties).padStart(10)} ${String(s.hardLimitHits).padStart(5)} ${String(s.dataSeen).padStart(5)}\n`,
     );
   }
 }
