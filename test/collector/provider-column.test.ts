@@ -4,17 +4,14 @@
  * occurrence's provider; rows without a mail server (or a provider) have it empty. Pure: the router
  * writes through a real CsvWriter into memory.
  */
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { HYGIENE_COLUMNS, providerCell } from '../../src/collector/appended-columns.ts';
 import { joinRow, type JoinContext } from '../../src/collector/row-join.ts';
-import { RowRouter } from '../../src/collector/row-router.ts';
-import type { LookedUpRow } from '../../src/collector/verdict-lookup.ts';
 import { checkRecord } from '../../src/csv/record-check.ts';
-import { createCsvWriter } from '../../src/csv/csv-writer.ts';
 import { parseRejectPolicy } from '../../src/domain/routing-policy.ts';
 import type { Verdict } from '../../src/domain/verdict.ts';
 import { createAddressAnnotator } from '../../src/flags/address-annotator.ts';
+import { lookedUpRow, memoryRouter } from './router-harness.ts';
 
 const NOW = '2026-12-01T10:00:00.000Z';
 const annotator = createAddressAnnotator();
@@ -24,25 +21,9 @@ const missing: Verdict = { status: 'undeliverable', reason: 'mailbox_not_found',
 const plain: Verdict = { status: 'deliverable', reason: 'accepted', detail: 'Accepted.', mx: 'mx.acme.test', checkedAt: NOW };
 
 async function route(lines: string[], recorded: Array<Verdict | undefined>, firstIndex: Array<number | undefined>) {
-  const files = { cleaned: new PassThrough(), rejected: new PassThrough() };
-  const text = { cleaned: '', rejected: '' };
-  files.cleaned.on('data', (d: Buffer) => (text.cleaned += d.toString()));
-  files.rejected.on('data', (d: Buffer) => (text.rejected += d.toString()));
-  const open = (stream: PassThrough) => createCsvWriter(stream, { delimiter: ',', lineEnding: '\n', header: ['email', 'name'], appendedHeader: HYGIENE_COLUMNS, neutraliseFormulas: true });
-  const router = new RowRouter(open(files.cleaned), open(files.rejected), ',', 2);
+  const { router, text } = memoryRouter();
   for (const [index, line] of lines.entries()) {
-    const record = { index, line: index + 2, text: line, blank: false };
-    const checked = checkRecord(record, ',', 0, 2, true);
-    const looked: LookedUpRow = {
-      index,
-      record,
-      check: checked.check,
-      cellCount: checked.cellCount,
-      cells: checked.cells,
-      verbatim: checked.cells === undefined && !checked.formula && checked.cellCount <= 2,
-      recorded: recorded[index],
-      firstIndex: firstIndex[index],
-    };
+    const looked = lookedUpRow(index, line, recorded[index], firstIndex[index]);
     await router.write(looked, joinRow(looked, context));
   }
   await router.end();

@@ -3,19 +3,16 @@
  * written, annotation, outcome, file), the router writing through a real CsvWriter into memory, and
  * the tally that becomes report.json's counts.
  */
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { HYGIENE_COLUMNS } from '../../src/collector/appended-columns.ts';
 import { ListTally } from '../../src/collector/report-builder.ts';
 import { joinRow, type JoinContext, type RowToJoin } from '../../src/collector/row-join.ts';
-import { RowRouter } from '../../src/collector/row-router.ts';
-import type { LookedUpRow } from '../../src/collector/verdict-lookup.ts';
 import { checkRecord } from '../../src/csv/record-check.ts';
-import { createCsvWriter } from '../../src/csv/csv-writer.ts';
 import { checkRow } from '../../src/domain/row-check.ts';
 import { parseRejectPolicy } from '../../src/domain/routing-policy.ts';
 import type { Verdict } from '../../src/domain/verdict.ts';
 import { createAddressAnnotator } from '../../src/flags/address-annotator.ts';
+import { lookedUpRow, memoryRouter } from './router-harness.ts';
 
 const NOW = '2026-12-01T10:00:00.000Z';
 const annotator = createAddressAnnotator();
@@ -73,29 +70,13 @@ describe('joinRow', () => {
 
 describe('RowRouter and ListTally', () => {
   it('writes every row to exactly one file, verbatim when nothing changes, and counts what it wrote', async () => {
-    const files = { cleaned: new PassThrough(), rejected: new PassThrough() };
-    const text = { cleaned: '', rejected: '' };
-    files.cleaned.on('data', (d: Buffer) => (text.cleaned += d.toString()));
-    files.rejected.on('data', (d: Buffer) => (text.rejected += d.toString()));
-    const open = (stream: PassThrough) => createCsvWriter(stream, { delimiter: ',', lineEnding: '\n', header: ['email', 'name'], appendedHeader: HYGIENE_COLUMNS, neutraliseFormulas: true });
-    const router = new RowRouter(open(files.cleaned), open(files.rejected), ',', 2);
+    const { router, text } = memoryRouter();
     const tally = new ListTally();
     const records = ['"jane@acme.test",Jane', 'JANE@acme.test,Jane again', ',', 'bob@acme.test,Bob,extra', '=cmd@acme.test,Eve'];
     const recorded: Array<Verdict | undefined> = [accepted, accepted, undefined, { ...accepted, cached: true }, accepted];
     const firstIndex = [0, 0, undefined, undefined, undefined];
     for (const [index, line] of records.entries()) {
-      const record = { index, line: index + 2, text: line, blank: false };
-      const checked = checkRecord(record, ',', 0, 2, true);
-      const looked: LookedUpRow = {
-        index,
-        record,
-        check: checked.check,
-        cellCount: checked.cellCount,
-        cells: checked.cells,
-        verbatim: checked.cells === undefined && !checked.formula && checked.cellCount <= 2,
-        recorded: recorded[index],
-        firstIndex: firstIndex[index],
-      };
+      const looked = lookedUpRow(index, line, recorded[index], firstIndex[index]);
       const joined = joinRow(looked, context());
       tally.add(looked, joined);
       await router.write(looked, joined);
