@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { HYGIENE_COLUMNS } from '../../src/collector/appended-columns.ts';
 import { ListTally } from '../../src/collector/report-builder.ts';
 import { joinRow, type JoinContext, type RowToJoin } from '../../src/collector/row-join.ts';
-import { checkRecord } from '../../src/csv/record-check.ts';
 import { checkRow } from '../../src/domain/row-check.ts';
 import { parseRejectPolicy } from '../../src/domain/routing-policy.ts';
 import type { Verdict } from '../../src/domain/verdict.ts';
