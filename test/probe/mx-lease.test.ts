@@ -21,7 +21,8 @@ describe('MX session lease', () => {
     const leases = createMxLeaseManager(redis, { keyPrefix: prefix, limit: 2, ttlMs: 2_000 });
     const a = await leases.tryAcquire('192.0.2.1');
     const b = await leases.tryAcquire('192.0.2.1');
-    expect(a && b).toBeTruthy();
+    expect(a).not.toBeNull();
+    expect(b).not.toBeNull();
     expect(await leases.tryAcquire('192.0.2.1')).toBeNull();
     await a!.release();
     const c = await leases.tryAcquire('192.0.2.1');
