@@ -29,6 +29,11 @@ export interface MxStatsRecorderOptions {
   onNewAlert?: (listId: string, alert: SenderAlert) => void | Promise<void>;
   /** Where a failure of onNewAlert or of the alert write goes (never thrown into the pool). */
   onError?: (err: Error, listId: string) => void;
+  /**
+   * Where a failed counter flush goes. The counters are report figures only (a lost flush makes a
+   * figure low, never a verdict wrong), so the flush is not retried; the owner logs it.
+   */
+  onFlushError?: (err: Error) => void;
 }
 
 const ACTIVITY_COUNTER: Readonly<Record<IdentityActivity['what'], ActivityCounter | null>> = {
@@ -120,8 +125,14 @@ export function createMxStatsRecorder(redis: Redis, prefix: string, options: MxS
     }
     pending.clear();
     notes.clear();
-    // Report counters only: a lost flush makes a report figure low, never a verdict wrong.
-    await pipeline.exec().catch(() => undefined);
+    // Report counters only: a lost flush makes a report figure low, never a verdict wrong; said, not retried.
+    // A pipeline reports a failed command in its results, not by rejecting: both are said.
+    try {
+      const failed = (await pipeline.exec())?.find(([err]) => err);
+      if (failed?.[0]) options.onFlushError?.(failed[0]);
+    } catch (err) {
+      options.onFlushError?.(err as Error);
+    }
   };
   const events: PoolEvents = {
     onSessionForList: (mx, listId) => bump(listId, mx, 'sessions'),

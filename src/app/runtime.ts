@@ -307,7 +307,11 @@ function buildVerifier(options: RuntimeOptions, redis: Redis, trouble: TroubleLo
         unknownTtlSeconds: 0,
         mayCacheNegative: () => guard.dnsHealthy && guard.error === null,
       });
-  const stats = createMxStatsRecorder(redis, config.keyPrefix, { onNewAlert, onError: (err, listId) => trouble.warn({ listId, err: err.message }, 'could not record a sender-block alert') });
+  const stats = createMxStatsRecorder(redis, config.keyPrefix, {
+    onNewAlert,
+    onError: (err, listId) => trouble.warn({ listId, err: err.message }, 'could not record a sender-block alert'),
+    onFlushError: (err) => trouble.warn({ err: err.message }, 'could not record report counters (sessions, RCPTs per MX, provider, identity); report figures may be low'),
+  });
   const matcher = compileProviderMatcher(config.providers);
   const health = new IdentityHealth({
     identities: config.smtp.identities.map((i) => ({ id: i.id, display: i.display, setting: i.setting })),

@@ -77,7 +77,8 @@ export class VerdictLookup {
       }
     }
     const done = addressKeys.length === 0 ? Promise.resolve(rows) : this.fetch(addressKeys, maybeSeenKeys).then(([first, verdictJson]) => fill(rows, slot, firstSlot, first, verdictJson));
-    // Marks the rejection handled while the batch waits its turn; the caller awaits `done` and gets it.
+    // Not swallowed: the caller awaits this same `done` and gets the rejection. The extra handler only
+    // keeps Node from calling it unhandled while the batch waits its turn in the caller's queue.
     done.catch(() => undefined);
     return done;
   }

@@ -5,6 +5,7 @@
  * runs once per new block alert, never for a throttle; a failing hook is reported, never thrown into
  * the pool.
  */
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMxStatsRecorder } from '../../src/app/mx-stats-recorder.ts';
 import { createRedisClient } from '../../src/app/redis-connection.ts';
@@ -54,6 +55,17 @@ describe('MX stats recorder: providers, identities, alerts', () => {
     expect(Object.fromEntries(stats.identities)).toEqual({ 'eu-1': { sessions: 1, rcpts: 8, cooldowns: 0 }, 'us-1': { sessions: 0, rcpts: 0, cooldowns: 3 } });
     // Fields of another format are not read as a provider or identity.
     expect(parseActivityStats({ 'x|a|rcpts': '1', 'p||rcpts': '2', 'p|a|weird': '3' })).toEqual({ providers: new Map(), identities: new Map() });
+  });
+
+  it('a flush Redis cannot take is handed to onFlushError (not thrown, not silent)', async () => {
+    // A client that never connects and queues nothing: every command fails at once.
+    const offline = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const errors: Error[] = [];
+    const recorder = createMxStatsRecorder(offline, prefix, { onFlushError: (err) => errors.push(err) });
+    recorder.events.onIdentityActivity?.({ listId: 'l9', identity: 'eu-1', provider: 'google', what: 'rcpt' });
+    await expect(recorder.flush()).resolves.toBeUndefined();
+    expect(errors).toHaveLength(1);
+    offline.disconnect();
   });
 
   it('one alert per list and block, the hook once per new block, never for a throttle; a failing hook is reported', async () => {
