@@ -6,6 +6,7 @@
  * still pending at the connect timeout is an MX timeout, and no error, log or context quotes the password.
  */
 import net from 'node:net';
+import { startScriptedSocksProxy, type Script } from '../peers/scripted-socks-proxy.ts';
 import util from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/app/redis-connection.ts';
@@ -38,58 +39,15 @@ describe('readSocks5Progress', () => {
   });
 });
 
-/** A scripted SOCKS5 proxy: answers the greeting (and credentials) as told, then the CONNECT with `reply`. */
-interface Script {
-  method?: number;
-  authStatus?: number | 'close';
-  reply?: number | 'close' | 'silent';
-  /** Sent instead of any SOCKS5 answer. */
-  raw?: string;
-  silent?: boolean;
-}
-
 const servers: net.Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
 async function scriptedProxy(script: Script): Promise<{ port: number; sockets: net.Socket[] }> {
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => undefined);
-    // Read (and drop) what comes, so the client's close is seen and server.close() can finish.
-    socket.resume();
-    if (script.silent) return;
-    if (script.raw !== undefined) {
-      socket.write(script.raw);
-      return;
-    }
-    let stage: 'greeting' | 'auth' | 'request' = 'greeting';
-    socket.on('data', () => {
-      if (stage === 'greeting') {
-        const method = script.method ?? 0;
-        socket.write(Buffer.from([5, method]));
-        stage = method === 2 ? 'auth' : 'request';
-        if (method === 0xff) socket.end();
-        return;
-      }
-      if (stage === 'auth') {
-        if (script.authStatus === 'close') return void socket.destroy();
-        socket.write(Buffer.from([1, script.authStatus ?? 0]));
-        if ((script.authStatus ?? 0) !== 0) return void socket.end();
-        stage = 'request';
-        return;
-      }
-      if (script.reply === 'close') return void socket.destroy();
-      if (script.reply === 'silent') return;
-      socket.write(Buffer.from([5, script.reply ?? 0, 0, 1, 127, 0, 0, 1, 0, 25]));
-      if ((script.reply ?? 0) !== 0) socket.end();
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port, sockets };
+  const proxy = await startScriptedSocksProxy(script);
+  servers.push(proxy.server);
+  return proxy;
 }
 
 function proxyAt(port: number, credentials = ''): SocksProxyUrl {
