@@ -167,6 +167,23 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
     return new Promise((resolve) => {
       /** Identities that handed the probe back for the host being tried: resting, paused or dead. */
       let tried = new Map<string, HandedBack>();
+      /**
+       * Identities that could not reach the host being tried (connection refused or timed out). With
+       * several identities that may be our way out (a proxy whose rules refuse port 25, a local
+       * address without a route), not the host: another identity asks before the host counts as
+       * failed, so our network never becomes a row's verdict. Every identity failing is the host's.
+       */
+      let unreached = new Map<string, Extract<RcptResult, { kind: 'host-failed' }>>();
+      const hostFailed = (index: number, failures: ReadonlyArray<Extract<RcptResult, { kind: 'host-failed' }>>) => {
+        for (const failure of failures) {
+          attempts.push(failure.detail);
+          causes.add(failure.cause);
+          rejection ??= failure.reply;
+        }
+        tried = new Map();
+        unreached = new Map();
+        tryHost(index + 1, 0);
+      };
       const withProvider = (outcome: ProbeOutcome, provider: string | null, identity?: string): ProbeOutcome => {
         if (provider !== null) outcome.verdict.provider = provider;
         if (identity !== undefined) outcome.verdict.identity = identity;
@@ -189,7 +206,12 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
         const match = hostProvider(host);
         const slug = match?.provider.slug ?? null;
         const allowed = allowedIdentities(match);
-        const candidates = allowed.filter((identity) => unusable(host, identity, tried) === null);
+        const candidates = allowed.filter((identity) => !unreached.has(identity.id) && unusable(host, identity, tried) === null);
+        if (candidates.length === 0 && unreached.size > 0) {
+          // Every identity that could ask failed to reach it: the host's failure, as with one identity.
+          hostFailed(index, [...unreached.values()]);
+          return;
+        }
         if (candidates.length === 0) {
           // The identity that was refused, when one was (the verdict names who asked).
           const asked = tried.size === 1 ? [...tried.keys()][0] : undefined;
@@ -245,11 +267,12 @@ export function createSmtpVerifier(deps: SmtpVerifierDeps): SmtpVerifier {
                   tryHost(index, losses);
                   return;
                 }
-                attempts.push(result.detail);
-                causes.add(result.cause);
-                rejection ??= result.reply;
-                tried = new Map();
-                tryHost(index + 1, 0);
+                if (several && (result.cause === 'refused' || result.cause === 'timeout')) {
+                  unreached.set(identity.id, result);
+                  tryHost(index, losses);
+                  return;
+                }
+                hostFailed(index, [result]);
                 return;
               }
               resolve(withProvider(verdictFromProbe(result, { address: address.address, checkedAt: now(), greylistRetryMs: deps.greylistRetryMs }), pool.providerSlug, identity.id));

@@ -6,6 +6,7 @@
  * outgoing address, so the world sees two clients, and the verdicts name the identity that asked.
  */
 import { readdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { isHygieneError } from '../../src/errors.ts';
 import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { microsocksAvailability, startMicrosocks, type SocksPeer } from '../peers/socks-proxy.ts';
+import { startScriptedSocksProxy } from '../peers/scripted-socks-proxy.ts';
 import { deletePrefix, readOutput, REDIS_URL, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
 import { quietly } from '../helpers/quietly.ts';
 
@@ -24,6 +26,7 @@ const DOMAINS = ['alpha', 'bravo', 'charlie', 'delta'].map((d) => `${d}.test`);
 describe.skipIf(!microsocks.ok)('a pool of SOCKS5 identities (microsocks)', () => {
   let world: MailWorld;
   const peers: SocksPeer[] = [];
+  const walls: net.Server[] = [];
   const prefixes: string[] = [];
   const clientsSeen = new Set<string>();
 
@@ -43,6 +46,7 @@ describe.skipIf(!microsocks.ok)('a pool of SOCKS5 identities (microsocks)', () =
   });
   afterAll(async () => {
     await Promise.all(peers.map((p) => p.stop()));
+    await Promise.all(walls.map((w) => new Promise((resolve) => w.close(resolve))));
     await world?.stop();
     for (const p of prefixes) await deletePrefix(p);
   });
@@ -69,6 +73,22 @@ describe.skipIf(!microsocks.ok)('a pool of SOCKS5 identities (microsocks)', () =
     expect(cleaned.map((r) => `${r.email} ${r.hygiene_status}`).sort()).toEqual(DOMAINS.flatMap((d) => [`alice@${d} deliverable`, `bob@${d} deliverable`]).sort());
     expect(rejected.map((r) => `${r.email} ${r.hygiene_reason}`).sort()).toEqual(DOMAINS.map((d) => `nobody@${d} mailbox_not_found`).sort());
     // Every session the world saw came through the live proxy's outgoing address.
+    expect([...clientsSeen]).toEqual(['127.0.0.91']);
+  }, 60_000);
+
+  it('a proxy whose rules refuse port 25 (SOCKS5 reply 5 to every CONNECT) beside a live one: no row pays for our way out', async () => {
+    const live = await startMicrosocks({ bindAddress: '127.0.0.91' });
+    peers.push(live);
+    const walled = await startScriptedSocksProxy({ reply: 5 });
+    walls.push(walled.server);
+    clientsSeen.clear();
+    // The walled identity first: with least-loaded routing it gets probes before its guard has seen enough MX hosts to trip.
+    const run = await verify('pool-walled-one', `socks5://127.0.0.1:${walled.port}#id=walled,${live.url}#id=live`);
+    expect(run.error, String(run.error)).toBeUndefined();
+    const cleaned = await readOutput(path.join(run.dir, 'contacts.cleaned.csv'));
+    const rejected = await readOutput(path.join(run.dir, 'contacts.rejected.csv'));
+    expect(cleaned.map((r) => `${r.email} ${r.hygiene_status}/${r.hygiene_reason}`).sort()).toEqual(DOMAINS.flatMap((d) => [`alice@${d} deliverable/accepted`, `bob@${d} deliverable/accepted`]).sort());
+    expect(rejected.map((r) => `${r.email} ${r.hygiene_reason}`).sort()).toEqual(DOMAINS.map((d) => `nobody@${d} mailbox_not_found`).sort());
     expect([...clientsSeen]).toEqual(['127.0.0.91']);
   }, 60_000);
 
