@@ -38,6 +38,7 @@ import { startRemoteNetwork, type RemoteNetwork } from '../peers/remote-network.
 import { danteAvailability, microsocksAvailability, netnsAvailability, startDante, startMicrosocks, type SocksPeer } from '../peers/socks-proxy.ts';
 import { deletePrefix, readOutput, REDIS_URL, startRuntime, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
 import { quietly } from '../helpers/quietly.ts';
+import { keysOf as keysMatching } from '../helpers/keys-of.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TLS_DIR = path.join(ROOT, 'test/fixtures/tls');
@@ -64,17 +65,11 @@ async function contactsFile(dir: string): Promise<string> {
   return input;
 }
 
+/** Keys matching a pattern, on a connection of its own. */
 async function keysOf(pattern: string): Promise<string[]> {
   const redis = new Redis(REDIS_URL);
   try {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-    return found;
+    return await keysMatching(redis, pattern);
   } finally {
     redis.disconnect();
   }

@@ -26,6 +26,7 @@ import { startMailWorld, type MailWorld } from '../../src/world/mail-world.ts';
 import { parseWorldSpec } from '../../src/world/world-spec.ts';
 import { deletePrefix, readOutput, REDIS_URL, silentLogger, tempDir, uniquePrefix, worldConfig } from '../helpers/run-list.ts';
 import { quietly } from '../helpers/quietly.ts';
+import { keysOf } from '../helpers/keys-of.ts';
 
 const DOMAINS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf'].map((d) => `${d}.test`);
 const CANARIES = ['gmail.com', 'outlook.com', 'yahoo.com'];
@@ -38,18 +39,6 @@ function goodWorldSpec(): unknown {
     domains[d] = { mx: [{ host: `mx.${d}`, preference: 10 }], mailboxes: ['alice'] };
   });
   return { mxHosts, domains };
-}
-
-/** Keys of a prefix matching a pattern (SCAN). */
-async function keysOf(redis: Redis, pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
 }
 
 describe('a resolver that fails or lies for everything', () => {
